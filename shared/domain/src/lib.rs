@@ -1,0 +1,13 @@
+//! Pure domain logic of servicehub. No I/O: everything here is tested with plain values.
+//!
+//! - [`validation`]: field-level validation errors, and a reader of JSON objects that collects them.
+//! - [`request`]: a service request's input parsed into types that cannot hold invalid values.
+//! - [`workflow`]: the request lifecycle state machine.
+//! - [`assignment`]: which manager gets a new request, and its priority.
+
+pub mod assignment;
+pub mod request;
+pub mod validation;
+pub mod workflow;
+
+pub use servicehub_events::values::{Priority, RequestStatus, Role, Urgency};

@@ -1,0 +1,213 @@
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+/// One problem with one input field, as it appears in a problem+json `errors` list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldError {
+    /// A JSON pointer-like path, e.g. `preferred_time_window.to`.
+    pub field: String,
+    /// A stable machine-readable code, e.g. `too_long`.
+    pub code: &'static str,
+    pub message: String,
+}
+
+/// Every problem found in one input; parsing reports all of them at once.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ValidationErrors(pub Vec<FieldError>);
+
+impl ValidationErrors {
+    pub fn add(
+        &mut self,
+        field: impl Into<String>,
+        code: &'static str,
+        message: impl Into<String>,
+    ) {
+        self.0.push(FieldError {
+            field: field.into(),
+            code,
+            message: message.into(),
+        });
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// `Ok(value)` when nothing was reported.
+    pub fn finish<T>(self, value: impl FnOnce() -> T) -> Result<T, ValidationErrors> {
+        if self.0.is_empty() {
+            Ok(value())
+        } else {
+            Err(self)
+        }
+    }
+}
+
+impl std::fmt::Display for ValidationErrors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let parts: Vec<String> = self
+            .0
+            .iter()
+            .map(|e| format!("{}: {}", e.field, e.message))
+            .collect();
+        f.write_str(&parts.join("; "))
+    }
+}
+
+impl std::error::Error for ValidationErrors {}
+
+/// Reads fields out of a JSON object, recording a [`FieldError`] for each missing or mistyped one,
+/// so that a client learns about every problem in one response.
+pub struct ObjectReader<'a> {
+    object: &'a Map<String, Value>,
+    prefix: String,
+    known: Vec<&'static str>,
+}
+
+impl<'a> ObjectReader<'a> {
+    pub fn new(object: &'a Map<String, Value>, prefix: &str) -> ObjectReader<'a> {
+        ObjectReader {
+            object,
+            prefix: prefix.to_owned(),
+            known: Vec::new(),
+        }
+    }
+
+    pub fn path(&self, name: &str) -> String {
+        if self.prefix.is_empty() {
+            name.to_owned()
+        } else {
+            format!("{}.{name}", self.prefix)
+        }
+    }
+
+    /// The field's value; `None` when absent or null.
+    pub fn optional(&mut self, name: &'static str) -> Option<&'a Value> {
+        self.known.push(name);
+        self.object.get(name).filter(|v| !v.is_null())
+    }
+
+    pub fn required(
+        &mut self,
+        name: &'static str,
+        errors: &mut ValidationErrors,
+    ) -> Option<&'a Value> {
+        let value = self.optional(name);
+        if value.is_none() {
+            errors.add(self.path(name), "required", format!("{name} is required"));
+        }
+        value
+    }
+
+    pub fn required_str(
+        &mut self,
+        name: &'static str,
+        errors: &mut ValidationErrors,
+    ) -> Option<&'a str> {
+        let value = self.required(name, errors)?;
+        self.as_str(name, value, errors)
+    }
+
+    pub fn optional_str(
+        &mut self,
+        name: &'static str,
+        errors: &mut ValidationErrors,
+    ) -> Option<&'a str> {
+        let value = self.optional(name)?;
+        self.as_str(name, value, errors)
+    }
+
+    fn as_str(
+        &self,
+        name: &str,
+        value: &'a Value,
+        errors: &mut ValidationErrors,
+    ) -> Option<&'a str> {
+        let text = value.as_str();
+        if text.is_none() {
+            errors.add(
+                self.path(name),
+                "invalid_type",
+                format!("{name} must be a string"),
+            );
+        }
+        text
+    }
+
+    pub fn object(
+        &self,
+        name: &str,
+        value: &'a Value,
+        errors: &mut ValidationErrors,
+    ) -> Option<&'a Map<String, Value>> {
+        let object = value.as_object();
+        if object.is_none() {
+            errors.add(
+                self.path(name),
+                "invalid_type",
+                format!("{name} must be an object"),
+            );
+        }
+        object
+    }
+
+    /// Reports every field the reader was not asked about: a typo should not pass silently.
+    pub fn reject_unknown(&self, errors: &mut ValidationErrors) {
+        for name in self.object.keys() {
+            if !self.known.contains(&name.as_str()) {
+                errors.add(
+                    self.path(name),
+                    "unknown_field",
+                    format!("{name} is not a known field"),
+                );
+            }
+        }
+    }
+}
+
+/// Trims `raw` and checks it is `min..=max` characters without control characters
+/// (newlines and tabs allowed only when `multiline`).
+pub fn text(
+    raw: &str,
+    field: &str,
+    min: usize,
+    max: usize,
+    multiline: bool,
+    errors: &mut ValidationErrors,
+) -> Option<String> {
+    let trimmed = raw.trim();
+    let length = trimmed.chars().count();
+    if length < min {
+        let message = if min == 1 {
+            format!("{field} must not be empty")
+        } else {
+            format!("{field} must be at least {min} characters")
+        };
+        errors.add(
+            field,
+            if length == 0 { "empty" } else { "too_short" },
+            message,
+        );
+        return None;
+    }
+    if length > max {
+        errors.add(
+            field,
+            "too_long",
+            format!("{field} must be at most {max} characters"),
+        );
+        return None;
+    }
+    let bad_control = trimmed
+        .chars()
+        .any(|c| c.is_control() && !(multiline && (c == '\n' || c == '\t' || c == '\r')));
+    if bad_control {
+        errors.add(
+            field,
+            "invalid_characters",
+            format!("{field} must not contain control characters"),
+        );
+        return None;
+    }
+    Some(trimmed.to_owned())
+}
