@@ -5,6 +5,7 @@
 //! - [`workflow`]: the request lifecycle state machine.
 //! - [`assignment`]: which manager gets a new request, and its priority.
 
+pub mod access;
 pub mod assignment;
 pub mod request;
 pub mod validation;

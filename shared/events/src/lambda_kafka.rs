@@ -165,12 +165,14 @@ fn decode_record(group: &RecordPosition, item: &Value) -> TriggerRecord {
         Err(error) => {
             let mut position = group.clone();
             position.offset = item.get("offset").and_then(Value::as_i64);
-            // Keep what bytes we can so the DLQ record still carries the payload.
+            // Keep the bytes so the dead letter still carries the payload: the record's value
+            // when it decodes, else the whole trigger record as JSON.
             let mut broken = broken_record(&position, error.to_string());
             broken.raw.value = item
                 .get("value")
                 .and_then(Value::as_str)
-                .and_then(|v| BASE64.decode(v).ok());
+                .and_then(|v| BASE64.decode(v).ok())
+                .or_else(|| Some(item.to_string().into_bytes()));
             return broken;
         }
     };

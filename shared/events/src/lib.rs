@@ -8,6 +8,7 @@
 //! - [`schema`]: JSON Schema of every event, committed under `events/schemas/`.
 
 pub mod catalog;
+pub mod dlq;
 pub mod envelope;
 pub mod error;
 pub mod kafka;

@@ -1,0 +1,20 @@
+//! `POST /requests` (API Gateway HTTP API).
+
+use lambda_http::{Error, Request, run, service_fn};
+use servicehub_platform::{Services, http::respond, telemetry};
+use servicehub_requests::create;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    telemetry::init();
+    let services = Services::from_env("create-request")?;
+    run(service_fn(|request: Request| async {
+        Ok::<_, Error>(
+            respond(request, |request, info| {
+                create::handle(&services, request, info)
+            })
+            .await,
+        )
+    }))
+    .await
+}

@@ -1,0 +1,39 @@
+//! Scheduled (EventBridge): publishes outbox rows that were not published right after their commit,
+//! and deletes published rows past their retention.
+
+use lambda_runtime::{Error, LambdaEvent, run, service_fn};
+use serde_json::Value;
+use servicehub_platform::{Services, outbox, telemetry};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    telemetry::init();
+    let services = Services::from_env("outbox-relay")?;
+    let batch_size = env_number("OUTBOX_RELAY_BATCH_SIZE", 500)?;
+    let retention_hours = env_number("OUTBOX_RETENTION_HOURS", 72)?;
+    run(service_fn(|_: LambdaEvent<Value>| async {
+        let report = outbox::relay(
+            &services.pool,
+            &services.producer,
+            batch_size,
+            retention_hours,
+        )
+        .await?;
+        tracing::info!(
+            published = report.published,
+            deleted = report.deleted_published,
+            "relay pass done"
+        );
+        Ok::<_, Error>(report)
+    }))
+    .await
+}
+
+fn env_number(name: &str, default: i64) -> Result<i64, Error> {
+    match std::env::var(name) {
+        Ok(value) => value
+            .parse()
+            .map_err(|_| format!("{name} must be an integer, got {value:?}").into()),
+        Err(_) => Ok(default),
+    }
+}

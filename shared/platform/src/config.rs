@@ -1,0 +1,140 @@
+//! Configuration from environment variables (12-factor). In AWS the template sets them; secrets
+//! arrive through Secrets Manager dynamic references, never as literals in the template.
+
+use std::collections::BTreeMap;
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    #[error("environment variable {0} is required")]
+    Missing(&'static str),
+    #[error("environment variable {name} is invalid: {reason}")]
+    Invalid { name: &'static str, reason: String },
+}
+
+/// What every function needs to reach its backing services.
+#[derive(Clone)]
+pub struct Config {
+    /// The function's name: the CloudEvents `source` of what it emits, and its consumer name.
+    pub service_name: String,
+    pub database_url: String,
+    /// Pool size per execution environment. Lambda runs one invocation at a time per
+    /// environment, so a handful is plenty and keeps the database's connection count sane.
+    pub database_max_connections: u32,
+    pub kafka_bootstrap_servers: String,
+    /// Extra librdkafka properties from `KAFKA_PROPERTY_<NAME>` variables, e.g.
+    /// `KAFKA_PROPERTY_SECURITY_PROTOCOL=SSL` becomes `security.protocol=SSL`.
+    pub kafka_properties: BTreeMap<String, String>,
+}
+
+impl std::fmt::Debug for Config {
+    // The database URL may hold a password: never print it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("service_name", &self.service_name)
+            .field("database_url", &"<redacted>")
+            .field("database_max_connections", &self.database_max_connections)
+            .field("kafka_bootstrap_servers", &self.kafka_bootstrap_servers)
+            .field(
+                "kafka_properties",
+                &self.kafka_properties.keys().collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}
+
+impl Config {
+    pub fn from_env(default_service_name: &str) -> Result<Config, ConfigError> {
+        Config::from_vars(std::env::vars(), default_service_name)
+    }
+
+    /// Reads the configuration from `vars` (testable without touching the process environment).
+    pub fn from_vars(
+        vars: impl IntoIterator<Item = (String, String)>,
+        default_service_name: &str,
+    ) -> Result<Config, ConfigError> {
+        let vars: BTreeMap<String, String> = vars.into_iter().collect();
+        let get = |name: &'static str| vars.get(name).filter(|v| !v.trim().is_empty()).cloned();
+        let require = |name: &'static str| get(name).ok_or(ConfigError::Missing(name));
+        let database_max_connections = match get("DATABASE_MAX_CONNECTIONS") {
+            Some(v) => v
+                .parse()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| ConfigError::Invalid {
+                    name: "DATABASE_MAX_CONNECTIONS",
+                    reason: format!("{v:?} is not a positive integer"),
+                })?,
+            None => 2,
+        };
+        let kafka_properties = vars
+            .iter()
+            .filter_map(|(name, value)| {
+                let property = name.strip_prefix("KAFKA_PROPERTY_")?;
+                Some((
+                    property.to_ascii_lowercase().replace('_', "."),
+                    value.clone(),
+                ))
+            })
+            .collect();
+        Ok(Config {
+            service_name: get("SERVICE_NAME").unwrap_or_else(|| default_service_name.to_owned()),
+            database_url: require("DATABASE_URL")?,
+            database_max_connections,
+            kafka_bootstrap_servers: require("KAFKA_BOOTSTRAP_SERVERS")?,
+            kafka_properties,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn reads_required_and_optional_variables() {
+        let config = Config::from_vars(
+            vars(&[
+                ("DATABASE_URL", "postgres://u:secret@h/db"),
+                ("KAFKA_BOOTSTRAP_SERVERS", "k:9092"),
+                ("KAFKA_PROPERTY_SECURITY_PROTOCOL", "SSL"),
+                ("DATABASE_MAX_CONNECTIONS", "4"),
+            ]),
+            "create-request",
+        )
+        .unwrap();
+        assert_eq!(config.service_name, "create-request");
+        assert_eq!(config.database_max_connections, 4);
+        assert_eq!(config.kafka_properties["security.protocol"], "SSL");
+        assert!(
+            !format!("{config:?}").contains("secret"),
+            "the password never reaches logs"
+        );
+    }
+
+    #[test]
+    fn missing_or_invalid_variables_are_named() {
+        let error = Config::from_vars(vars(&[("KAFKA_BOOTSTRAP_SERVERS", "k")]), "x").unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "environment variable DATABASE_URL is required"
+        );
+        let error = Config::from_vars(
+            vars(&[
+                ("DATABASE_URL", "p"),
+                ("KAFKA_BOOTSTRAP_SERVERS", "k"),
+                ("DATABASE_MAX_CONNECTIONS", "0"),
+            ]),
+            "x",
+        )
+        .unwrap_err();
+        assert!(error.to_string().contains("DATABASE_MAX_CONNECTIONS"));
+    }
+}

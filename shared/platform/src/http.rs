@@ -1,0 +1,328 @@
+//! HTTP at the edge: what a request tells us (identity from the authorizer, correlation and trace
+//! context), JSON bodies, and the one place where errors become RFC 7807 problem+json responses.
+
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde::Serialize;
+use serde_json::Value;
+use servicehub_domain::validation::{FieldError, ValidationErrors};
+use servicehub_domain::workflow::IllegalTransition;
+use servicehub_events::Traceparent;
+use servicehub_events::values::{RequestStatus, Role};
+use thiserror::Error;
+use uuid::Uuid;
+
+pub const CORRELATION_HEADER: &str = "x-correlation-id";
+pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
+
+/// The caller, as the Lambda authorizer vouched for them in `requestContext.authorizer.lambda`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    pub user_id: Uuid,
+    pub role: Role,
+    pub regions: Vec<String>,
+}
+
+/// What every handler needs to know about the HTTP request besides its body.
+#[derive(Debug, Clone)]
+pub struct RequestInfo {
+    /// API Gateway's request id (the Lambda request id when there is none).
+    pub request_id: String,
+    pub path: String,
+    /// From `X-Correlation-Id` when the caller sent a UUID, else new; echoed in the response.
+    pub correlation_id: Uuid,
+    pub traceparent: Option<Traceparent>,
+    /// `None` when no authorizer ran or its context is not one we issued.
+    pub identity: Option<Identity>,
+}
+
+impl RequestInfo {
+    pub fn from_request(request: &Request) -> RequestInfo {
+        let header = |name: &str| request.headers().get(name).and_then(|v| v.to_str().ok());
+        let context = request.request_context_ref();
+        let (request_id, authorizer_fields) = match context {
+            Some(RequestContext::ApiGatewayV2(ctx)) => (
+                ctx.request_id.clone(),
+                ctx.authorizer.as_ref().map(|a| &a.fields),
+            ),
+            _ => (None, None),
+        };
+        RequestInfo {
+            request_id: request_id
+                .or_else(|| request.lambda_context_ref().map(|c| c.request_id.clone()))
+                .unwrap_or_default(),
+            path: request.raw_http_path().to_owned(),
+            correlation_id: header(CORRELATION_HEADER)
+                .and_then(|v| Uuid::parse_str(v).ok())
+                .unwrap_or_else(Uuid::now_v7),
+            traceparent: header("traceparent").and_then(Traceparent::parse),
+            identity: authorizer_fields.and_then(|fields| identity_from_claims(fields)),
+        }
+    }
+
+    /// The caller, or 401.
+    pub fn require_identity(&self) -> Result<&Identity, ApiError> {
+        self.identity
+            .as_ref()
+            .ok_or_else(|| ApiError::Unauthorized("a valid bearer token is required".into()))
+    }
+}
+
+/// Reads `sub`, `role` and `regions` (an array, or a `region` string) from authorizer claims.
+pub fn identity_from_claims(fields: &std::collections::HashMap<String, Value>) -> Option<Identity> {
+    let user_id = Uuid::parse_str(fields.get("sub")?.as_str()?).ok()?;
+    let role = Role::parse(fields.get("role")?.as_str()?)?;
+    let regions = match (fields.get("regions"), fields.get("region")) {
+        (Some(Value::Array(items)), _) => items
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .collect(),
+        // Lambda authorizer contexts only carry strings, so lists may arrive comma-separated.
+        (Some(Value::String(list)), _) => list
+            .split(',')
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+            .collect(),
+        (None, Some(Value::String(region))) => vec![region.clone()],
+        _ => Vec::new(),
+    };
+    Some(Identity {
+        user_id,
+        role,
+        regions,
+    })
+}
+
+/// Parses the body as JSON: 415 for another content type, 400 when it is not JSON.
+pub fn json_body(request: &Request) -> Result<Value, ApiError> {
+    if let Some(content_type) = request.headers().get(http::header::CONTENT_TYPE) {
+        let content_type = content_type
+            .to_str()
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        let essence = content_type.split(';').next().unwrap_or_default().trim();
+        if essence != "application/json" && !essence.ends_with("+json") {
+            return Err(ApiError::UnsupportedMediaType(content_type));
+        }
+    }
+    let bytes: &[u8] = match request.body() {
+        Body::Empty => b"",
+        Body::Text(text) => text.as_bytes(),
+        Body::Binary(bytes) => bytes,
+        _ => b"",
+    };
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::MalformedJson("the request body is empty".into()));
+    }
+    serde_json::from_slice(bytes).map_err(|e| ApiError::MalformedJson(e.to_string()))
+}
+
+/// A UUID path parameter. A value that is not a UUID names no resource: 404.
+pub fn path_uuid(request: &Request, name: &str, resource: &str) -> Result<Uuid, ApiError> {
+    let params = request.path_parameters();
+    let raw = params.first(name).unwrap_or_default();
+    Uuid::parse_str(raw).map_err(|_| ApiError::NotFound(format!("no {resource} with id {raw:?}")))
+}
+
+/// Every way an HTTP handler can fail, each with its status in [`ApiError::status`].
+#[derive(Debug, Error)]
+pub enum ApiError {
+    #[error("the request body is not valid JSON: {0}")]
+    MalformedJson(String),
+    #[error("unauthorized: {0}")]
+    Unauthorized(String),
+    #[error("forbidden: {0}")]
+    Forbidden(String),
+    #[error("not found: {0}")]
+    NotFound(String),
+    #[error("conflict: {detail}")]
+    Conflict {
+        detail: String,
+        current_status: Option<RequestStatus>,
+    },
+    #[error("content type {0:?} is not supported; send application/json")]
+    UnsupportedMediaType(String),
+    #[error("validation failed: {0}")]
+    Validation(ValidationErrors),
+    /// A backing service is down or overloaded: the client may retry.
+    #[error("service unavailable: {0}")]
+    Unavailable(String),
+    /// A bug or an unexpected failure. Its detail is logged, never sent to the client.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl From<ValidationErrors> for ApiError {
+    fn from(errors: ValidationErrors) -> ApiError {
+        ApiError::Validation(errors)
+    }
+}
+
+impl From<IllegalTransition> for ApiError {
+    fn from(error: IllegalTransition) -> ApiError {
+        ApiError::Conflict {
+            detail: error.to_string(),
+            current_status: Some(error.current),
+        }
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(error: sqlx::Error) -> ApiError {
+        match &error {
+            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
+                ApiError::Unavailable("the database is unavailable".into())
+            }
+            _ => ApiError::Internal(error.to_string()),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Problem<'a> {
+    #[serde(rename = "type")]
+    problem_type: String,
+    title: &'a str,
+    status: u16,
+    detail: String,
+    instance: &'a str,
+    request_id: &'a str,
+    correlation_id: Uuid,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    errors: Option<&'a [FieldError]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    current_status: Option<RequestStatus>,
+}
+
+impl ApiError {
+    pub fn status(&self) -> u16 {
+        match self {
+            ApiError::MalformedJson(_) => 400,
+            ApiError::Unauthorized(_) => 401,
+            ApiError::Forbidden(_) => 403,
+            ApiError::NotFound(_) => 404,
+            ApiError::Conflict { .. } => 409,
+            ApiError::UnsupportedMediaType(_) => 415,
+            ApiError::Validation(_) => 422,
+            ApiError::Internal(_) => 500,
+            ApiError::Unavailable(_) => 503,
+        }
+    }
+
+    fn slug_and_title(&self) -> (&'static str, &'static str) {
+        match self {
+            ApiError::MalformedJson(_) => ("malformed-json", "Malformed JSON"),
+            ApiError::Unauthorized(_) => ("unauthorized", "Unauthorized"),
+            ApiError::Forbidden(_) => ("forbidden", "Forbidden"),
+            ApiError::NotFound(_) => ("not-found", "Not Found"),
+            ApiError::Conflict { .. } => ("conflict", "Conflict"),
+            ApiError::UnsupportedMediaType(_) => {
+                ("unsupported-media-type", "Unsupported Media Type")
+            }
+            ApiError::Validation(_) => ("validation-failed", "Validation Failed"),
+            ApiError::Unavailable(_) => ("service-unavailable", "Service Unavailable"),
+            ApiError::Internal(_) => ("internal-error", "Internal Server Error"),
+        }
+    }
+
+    /// The problem+json response. Server-side failures are logged here with their detail.
+    pub fn into_response(self, info: &RequestInfo) -> Response<Body> {
+        let status = self.status();
+        let (slug, title) = self.slug_and_title();
+        let detail = match &self {
+            ApiError::Internal(detail) => {
+                tracing::error!(error = %detail, "internal error");
+                "an unexpected error occurred; quote the request id when reporting it".to_owned()
+            }
+            ApiError::Unavailable(detail) => {
+                tracing::warn!(error = %detail, "backing service unavailable");
+                format!("{detail}; retry later")
+            }
+            ApiError::Validation(errors) => format!("{} field(s) are invalid", errors.0.len()),
+            ApiError::MalformedJson(detail) => {
+                format!("the request body is not valid JSON: {detail}")
+            }
+            ApiError::Unauthorized(d) | ApiError::Forbidden(d) | ApiError::NotFound(d) => d.clone(),
+            ApiError::Conflict { detail, .. } => detail.clone(),
+            ApiError::UnsupportedMediaType(_) => self.to_string(),
+        };
+        let problem = Problem {
+            problem_type: format!("urn:servicehub:problem:{slug}"),
+            title,
+            status,
+            detail,
+            instance: &info.path,
+            request_id: &info.request_id,
+            correlation_id: info.correlation_id,
+            errors: match &self {
+                ApiError::Validation(errors) => Some(&errors.0),
+                _ => None,
+            },
+            current_status: match &self {
+                ApiError::Conflict { current_status, .. } => *current_status,
+                _ => None,
+            },
+        };
+        let mut builder = Response::builder()
+            .status(status)
+            .header(http::header::CONTENT_TYPE, PROBLEM_CONTENT_TYPE)
+            .header(CORRELATION_HEADER, info.correlation_id.to_string());
+        if status == 401 {
+            builder = builder.header(http::header::WWW_AUTHENTICATE, "Bearer");
+        }
+        if status == 503 {
+            builder = builder.header(http::header::RETRY_AFTER, "1");
+        }
+        builder
+            .body(Body::Text(
+                serde_json::to_string(&problem).unwrap_or_default(),
+            ))
+            .unwrap_or_else(|_| Response::new(Body::Empty))
+    }
+}
+
+/// A JSON response with the correlation id echoed.
+pub fn json_response(
+    status: u16,
+    body: &impl Serialize,
+    info: &RequestInfo,
+    location: Option<&str>,
+) -> Response<Body> {
+    let mut builder = Response::builder()
+        .status(status)
+        .header(http::header::CONTENT_TYPE, "application/json")
+        .header(CORRELATION_HEADER, info.correlation_id.to_string());
+    if let Some(location) = location {
+        builder = builder.header(http::header::LOCATION, location);
+    }
+    match serde_json::to_string(body) {
+        Ok(text) => builder
+            .body(Body::Text(text))
+            .unwrap_or_else(|_| Response::new(Body::Empty)),
+        Err(error) => ApiError::Internal(error.to_string()).into_response(info),
+    }
+}
+
+/// Runs a handler and turns its error into problem+json: HTTP functions never fail the invocation
+/// for a request-level problem (a failed invocation would be a 502 at the gateway).
+pub async fn respond<F>(
+    request: Request,
+    handler: impl FnOnce(Request, RequestInfo) -> F,
+) -> Response<Body>
+where
+    F: Future<Output = Result<Response<Body>, ApiError>>,
+{
+    use tracing::Instrument as _;
+    let info = RequestInfo::from_request(&request);
+    let span = tracing::info_span!("http", request_id = %info.request_id, correlation_id = %info.correlation_id);
+    async move {
+        let response = match handler(request, info.clone()).await {
+            Ok(response) => response,
+            Err(error) => error.into_response(&info),
+        };
+        tracing::info!(status = response.status().as_u16(), path = %info.path, "handled");
+        response
+    }
+    .instrument(span)
+    .await
+}

@@ -1,0 +1,8 @@
+//! The service-request aggregate: how it is stored, how it is shown, and the use cases of the
+//! functions that create, read and route requests.
+
+pub mod assign_manager;
+pub mod create;
+pub mod get;
+pub mod store;
+pub mod view;

@@ -1,0 +1,32 @@
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use servicehub_events::values::{Money, Priority, RequestStatus, TimeWindow, Urgency};
+use uuid::Uuid;
+
+/// A service request as the API shows it, and as the store loads it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ServiceRequestView {
+    pub id: Uuid,
+    pub customer_id: Uuid,
+    pub title: String,
+    pub description: String,
+    pub category: String,
+    pub urgency: Urgency,
+    pub region: String,
+    pub city: String,
+    pub address: String,
+    pub preferred_time_window: Option<TimeWindow>,
+    pub budget: Option<Money>,
+    pub status: RequestStatus,
+    pub priority: Option<Priority>,
+    pub manager_id: Option<Uuid>,
+    pub contractor_id: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl ServiceRequestView {
+    pub fn location(&self) -> String {
+        format!("/requests/{}", self.id)
+    }
+}

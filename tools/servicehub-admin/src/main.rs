@@ -1,0 +1,146 @@
+//! Operator commands that are not Lambda functions: create the Kafka topics from the topic table,
+//! apply the database migrations. Works against the local dev services and production alike.
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+use rdkafka::ClientConfig;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::types::RDKafkaErrorCode;
+use servicehub_events::topic::all_topic_specs;
+use std::time::Duration;
+
+#[derive(Parser)]
+#[command(about = "servicehub operator commands")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Kafka topics.
+    Topics {
+        #[command(subcommand)]
+        action: TopicsAction,
+    },
+    /// The database.
+    Db {
+        #[command(subcommand)]
+        action: DbAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum TopicsAction {
+    /// Creates every topic of the topic table and its .dlq twin; existing topics are left as they are.
+    Create {
+        #[arg(long, env = "KAFKA_BOOTSTRAP_SERVERS")]
+        bootstrap_servers: String,
+        /// Replication is capped at the cluster's broker count (1 locally, 3 in production).
+        #[arg(long)]
+        max_replication: Option<i32>,
+    },
+    /// Prints the topic table.
+    List,
+}
+
+#[derive(Subcommand)]
+enum DbAction {
+    /// Applies the migrations not yet applied.
+    Migrate {
+        #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+        database_url: String,
+    },
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    match Cli::parse().command {
+        Command::Topics {
+            action: TopicsAction::List,
+        } => {
+            for spec in all_topic_specs() {
+                println!(
+                    "{:<24} partitions={:<2} retention_ms={:<12} replication={} min.insync.replicas={}",
+                    spec.name,
+                    spec.partitions,
+                    spec.retention_ms,
+                    spec.replication_factor,
+                    spec.min_insync_replicas
+                );
+            }
+            Ok(())
+        }
+        Command::Topics {
+            action:
+                TopicsAction::Create {
+                    bootstrap_servers,
+                    max_replication,
+                },
+        } => create_topics(&bootstrap_servers, max_replication).await,
+        Command::Db {
+            action: DbAction::Migrate { database_url },
+        } => {
+            let pool = sqlx::PgPool::connect(&database_url)
+                .await
+                .context("connecting to the database")?;
+            servicehub_platform::db::migrate(&pool)
+                .await
+                .context("applying migrations")?;
+            println!("migrations applied");
+            Ok(())
+        }
+    }
+}
+
+async fn create_topics(bootstrap_servers: &str, max_replication: Option<i32>) -> Result<()> {
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap_servers)
+        .create()
+        .context("creating the Kafka admin client")?;
+    let metadata = admin
+        .inner()
+        .fetch_metadata(None, Duration::from_secs(10))
+        .context("reading cluster metadata")?;
+    let brokers = max_replication.unwrap_or(metadata.brokers().len() as i32);
+    let specs: Vec<_> = all_topic_specs()
+        .into_iter()
+        .map(|s| s.for_cluster(brokers))
+        .collect();
+    let retention: Vec<String> = specs.iter().map(|s| s.retention_ms.to_string()).collect();
+    let min_isr: Vec<String> = specs
+        .iter()
+        .map(|s| s.min_insync_replicas.to_string())
+        .collect();
+    let topics: Vec<NewTopic<'_>> = specs
+        .iter()
+        .zip(retention.iter().zip(&min_isr))
+        .map(|(spec, (retention, min_isr))| {
+            NewTopic::new(
+                &spec.name,
+                spec.partitions,
+                TopicReplication::Fixed(spec.replication_factor),
+            )
+            .set("retention.ms", retention)
+            .set("min.insync.replicas", min_isr)
+        })
+        .collect();
+    let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
+    let results = admin
+        .create_topics(&topics, &options)
+        .await
+        .context("creating topics")?;
+    let mut failed = Vec::new();
+    for result in results {
+        match result {
+            Ok(name) => println!("created {name}"),
+            Err((name, RDKafkaErrorCode::TopicAlreadyExists)) => println!("exists  {name}"),
+            Err((name, code)) => failed.push(format!("{name}: {code}")),
+        }
+    }
+    if !failed.is_empty() {
+        bail!("could not create topics: {}", failed.join(", "));
+    }
+    Ok(())
+}
