@@ -113,12 +113,12 @@ impl Envelope {
         if wire.specversion != SPEC_VERSION {
             return Err(RecordError::UnsupportedSpecVersion(wire.specversion));
         }
-        if let Some(content_type) = &wire.datacontenttype {
-            if !content_type.starts_with(CONTENT_TYPE) {
-                return Err(RecordError::NotAnEnvelope(format!(
-                    "datacontenttype {content_type:?} is not {CONTENT_TYPE}"
-                )));
-            }
+        if let Some(content_type) = &wire.datacontenttype
+            && !content_type.starts_with(CONTENT_TYPE)
+        {
+            return Err(RecordError::NotAnEnvelope(format!(
+                "datacontenttype {content_type:?} is not {CONTENT_TYPE}"
+            )));
         }
         let data = DomainEvent::decode(&wire.event_type, &wire.dataschema, &wire.data)?;
         let traceparent = match wire.traceparent {

@@ -69,13 +69,13 @@ impl Envelope {
         };
         check(HEADER_TYPE, &envelope.meta.event_type)?;
         check(HEADER_ID, &envelope.meta.id.to_string())?;
-        if let Some(key) = &message.key {
-            if key.as_slice() != envelope.meta.subject.as_bytes() {
-                return Err(RecordError::KeyMismatch {
-                    key: String::from_utf8_lossy(key).into_owned(),
-                    subject: envelope.meta.subject.clone(),
-                });
-            }
+        if let Some(key) = &message.key
+            && key.as_slice() != envelope.meta.subject.as_bytes()
+        {
+            return Err(RecordError::KeyMismatch {
+                key: String::from_utf8_lossy(key).into_owned(),
+                subject: envelope.meta.subject.clone(),
+            });
         }
         Ok(envelope)
     }

@@ -56,7 +56,7 @@ impl RequestInfo {
                 .and_then(|v| Uuid::parse_str(v).ok())
                 .unwrap_or_else(Uuid::now_v7),
             traceparent: header("traceparent").and_then(Traceparent::parse),
-            identity: authorizer_fields.and_then(|fields| identity_from_claims(fields)),
+            identity: authorizer_fields.and_then(identity_from_claims),
         }
     }
 

@@ -1,0 +1,127 @@
+//! Reading what functions produced: a probe remembers each partition's end offset, then reads
+//! everything written after it. Records come back as the event source mapping would see them,
+//! ready for [`servicehub_events::lambda_kafka::build_trigger`].
+
+use chrono::{TimeZone, Utc};
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::{Headers, Message};
+use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+use servicehub_events::KafkaMessage;
+use servicehub_events::lambda_kafka::ConsumedRecord;
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+pub struct KafkaProbe {
+    topic: String,
+    start: BTreeMap<i32, i64>,
+}
+
+fn consumer() -> BaseConsumer {
+    ClientConfig::new()
+        .set(
+            "bootstrap.servers",
+            crate::required_env("KAFKA_BOOTSTRAP_SERVERS"),
+        )
+        .set(
+            "group.id",
+            format!("servicehub-tests-{}", uuid::Uuid::new_v4()),
+        )
+        .set("enable.auto.commit", "false")
+        .set("enable.partition.eof", "false")
+        .create()
+        .expect("creating a Kafka consumer")
+}
+
+impl KafkaProbe {
+    /// Remembers where every partition of `topic` ends now.
+    pub fn new(topic: &str) -> KafkaProbe {
+        let consumer = consumer();
+        let metadata = consumer
+            .fetch_metadata(Some(topic), Duration::from_secs(10))
+            .expect("reading topic metadata");
+        let partitions: Vec<i32> = metadata.topics()[0]
+            .partitions()
+            .iter()
+            .map(|p| p.id())
+            .collect();
+        assert!(
+            !partitions.is_empty(),
+            "topic {topic} does not exist: were the topics created?"
+        );
+        let start = partitions
+            .into_iter()
+            .map(|p| {
+                let (_, high) = consumer
+                    .fetch_watermarks(topic, p, Duration::from_secs(10))
+                    .expect("reading watermarks");
+                (p, high)
+            })
+            .collect();
+        KafkaProbe {
+            topic: topic.to_owned(),
+            start,
+        }
+    }
+
+    /// Everything written since the probe was made, for as long as `wait` passes without
+    /// `done` holding; returns as soon as `done` holds for the records read so far.
+    pub fn read_until(
+        &self,
+        wait: Duration,
+        done: impl Fn(&[ConsumedRecord]) -> bool,
+    ) -> Vec<ConsumedRecord> {
+        let consumer = consumer();
+        let mut assignment = TopicPartitionList::new();
+        for (partition, offset) in &self.start {
+            assignment
+                .add_partition_offset(&self.topic, *partition, Offset::Offset(*offset))
+                .expect("assigning a partition");
+        }
+        consumer.assign(&assignment).expect("assigning partitions");
+        let deadline = Instant::now() + wait;
+        let mut records = Vec::new();
+        while Instant::now() < deadline && !done(&records) {
+            if let Some(result) = consumer.poll(Duration::from_millis(100)) {
+                let message = result.expect("consuming");
+                let headers = message
+                    .headers()
+                    .map(|h| {
+                        h.iter()
+                            .map(|h| (h.key.to_owned(), h.value.unwrap_or_default().to_vec()))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                records.push(ConsumedRecord {
+                    message: KafkaMessage {
+                        topic: message.topic().to_owned(),
+                        key: message.key().map(<[u8]>::to_vec),
+                        headers,
+                        value: message.payload().map(<[u8]>::to_vec),
+                    },
+                    partition: message.partition(),
+                    offset: message.offset(),
+                    timestamp: Utc
+                        .timestamp_millis_opt(message.timestamp().to_millis().unwrap_or_default())
+                        .single()
+                        .unwrap_or_else(Utc::now),
+                    timestamp_type: match message.timestamp() {
+                        rdkafka::Timestamp::LogAppendTime(_) => "LOG_APPEND_TIME".into(),
+                        _ => "CREATE_TIME".into(),
+                    },
+                });
+            }
+        }
+        records
+    }
+
+    /// The records with `key`, waiting until `count` have arrived (or `wait` passed).
+    pub fn read_key(&self, key: &str, count: usize, wait: Duration) -> Vec<ConsumedRecord> {
+        let with_key = |r: &ConsumedRecord| r.message.key.as_deref() == Some(key.as_bytes());
+        self.read_until(wait, |records| {
+            records.iter().filter(|r| with_key(r)).count() >= count
+        })
+        .into_iter()
+        .filter(with_key)
+        .collect()
+    }
+}

@@ -1,0 +1,138 @@
+//! Helpers for the workspace integration tests: a fresh database per test, the real function
+//! binaries behind an emulated Lambda Runtime API, Kafka probes, and API Gateway / MSK payloads.
+//!
+//! The services come from `tools/dev-services up` (the README's test command starts them); the
+//! tests read DATABASE_URL and KAFKA_BOOTSTRAP_SERVERS and fail loudly when they are missing.
+
+pub mod apigw;
+pub mod kafka;
+
+use local_lambda::{FunctionSpec, LambdaEnvironment};
+use sqlx::{Connection, PgPool};
+use std::path::PathBuf;
+use std::time::Duration;
+use uuid::Uuid;
+
+pub fn required_env(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!("{name} is not set: start the dev services (tools/dev-services up) and eval \"$(tools/dev-services env)\", or run tools/test")
+    })
+}
+
+/// A database of its own for one test, migrated, dropped by nobody (they are cheap and the dev
+/// cluster is disposable; `tools/dev-services down --purge` clears them).
+pub struct TestDatabase {
+    pub url: String,
+    pub pool: PgPool,
+}
+
+impl TestDatabase {
+    pub async fn new() -> TestDatabase {
+        let admin_url = required_env("DATABASE_URL");
+        let name = format!("sh_test_{}", Uuid::new_v4().simple());
+        let mut admin = sqlx::PgConnection::connect(&admin_url)
+            .await
+            .expect("connecting to the dev database");
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut admin)
+            .await
+            .expect("creating the test database");
+        admin.close().await.ok();
+        let url = replace_database(&admin_url, &name);
+        let pool = PgPool::connect(&url)
+            .await
+            .expect("connecting to the test database");
+        servicehub_platform::db::migrate(&pool)
+            .await
+            .expect("migrating the test database");
+        TestDatabase { url, pool }
+    }
+}
+
+fn replace_database(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
+    };
+    let base = base
+        .rsplit_once('/')
+        .map(|(prefix, _)| prefix)
+        .unwrap_or(base);
+    match query {
+        Some(query) => format!("{base}/{name}?{query}"),
+        None => format!("{base}/{name}"),
+    }
+}
+
+/// Where cargo put the function binaries: beside this test executable's `deps/` folder.
+pub fn binary_path(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("the test executable's path");
+    let dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target/<profile>");
+    let path = dir.join(name);
+    assert!(
+        path.exists(),
+        "{} is not built: run `cargo build --workspace --bins` first (tools/test does)",
+        path.display()
+    );
+    path
+}
+
+/// Starts the real binary of function `name` against `database_url` and the dev Kafka.
+pub async fn start_function(
+    name: &str,
+    database_url: &str,
+    extra_env: &[(&str, &str)],
+) -> LambdaEnvironment {
+    let mut env = vec![
+        ("DATABASE_URL".to_owned(), database_url.to_owned()),
+        (
+            "KAFKA_BOOTSTRAP_SERVERS".to_owned(),
+            required_env("KAFKA_BOOTSTRAP_SERVERS"),
+        ),
+        ("SERVICE_NAME".to_owned(), name.to_owned()),
+        (
+            "RUST_LOG".to_owned(),
+            std::env::var("FUNCTION_RUST_LOG").unwrap_or_else(|_| "warn".into()),
+        ),
+    ];
+    env.extend(
+        extra_env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string())),
+    );
+    LambdaEnvironment::start(FunctionSpec {
+        name: name.to_owned(),
+        binary: binary_path(name),
+        env,
+        timeout: Duration::from_secs(30),
+        memory_mb: 256,
+    })
+    .await
+    .expect("starting the function")
+}
+
+/// Inserts a user with a role and regions (the auth issue will create users through the API).
+pub async fn insert_user(pool: &PgPool, role: &str, regions: &[&str]) -> Uuid {
+    let id = Uuid::now_v7();
+    let regions: Vec<String> = regions.iter().map(|r| r.to_string()).collect();
+    sqlx::query(
+        "INSERT INTO users (id, role, display_name, email, regions) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(id)
+    .bind(role)
+    .bind(format!("{role} {id}"))
+    .bind(format!("{id}@example.test"))
+    .bind(&regions)
+    .execute(pool)
+    .await
+    .expect("inserting a user");
+    id
+}
+
+/// The repository root, for the sample payloads under `events/`.
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
