@@ -290,18 +290,22 @@ async fn ties_go_to_the_manager_idle_longest_so_a_batch_alternates() {
     for id in &ids {
         records.extend(probe.read_key(&id.to_string(), 1, WAIT));
     }
-    // One partition's order is what Lambda keeps; across partitions we feed them in creation order.
-    records.sort_by_key(|r| {
-        ids.iter()
-            .position(|id| r.message.key.as_deref() == Some(id.to_string().as_bytes()))
-    });
-    let report = assign_fn.invoke(&trigger(&records)).await.unwrap();
+    // Lambda keeps order within a partition only: the batch is processed partition by partition.
+    let batch = trigger(&records);
+    let processing_order: Vec<Uuid> = servicehub_events::lambda_kafka::decode_trigger(&batch)
+        .unwrap()
+        .records
+        .iter()
+        .map(|r| Uuid::parse_str(&r.envelope.as_ref().unwrap().meta.subject).unwrap())
+        .collect();
+    let report = assign_fn.invoke(&batch).await.unwrap();
     assert_eq!(report["applied"], 4, "{report}");
     let mut managers = Vec::new();
-    for id in &ids {
+    for id in &processing_order {
         managers.push(status_of(&db, *id).await.1.unwrap());
     }
     // Both start at zero and never assigned (smallest id first), then load and idle time alternate.
+    assert_eq!(processing_order.len(), 4);
     let (a, b) = if first < second {
         (first, second)
     } else {

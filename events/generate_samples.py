@@ -1,0 +1,306 @@
+#!/usr/bin/env python3
+"""Generate the sample trigger payloads under events/.
+
+The Kafka samples carry base64 keys/values and headers as arrays of *signed* bytes (Java's
+`byte`, as AWS sends them), which nobody should write by hand; the HTTP and schedule samples are
+generated here too so that all of them share one set of ids, times and texts.
+
+    python3 events/generate_samples.py           # (re)write the files
+    python3 events/generate_samples.py --check   # exit 1 if a committed file is out of date
+
+Standard library only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import re
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+# --------------------------------------------------------------------------- shared values
+ACCOUNT_ID = "123456789012"
+REGION = "eu-central-1"
+API_ID = "a1b2c3d4e5"
+DOMAIN_NAME = f"{API_ID}.execute-api.{REGION}.amazonaws.com"
+
+CUSTOMER_ID = "0190a5a4-7b1e-7cc0-8a2b-4c1d2e3f4a5b"
+REQUEST_ID = "0190a5a4-7b1e-7cc0-8a2b-000000000001"
+EVENT_ID = "0190a5a4-7b1e-7cc0-8a2b-0000000000e1"
+CORRELATION_ID = "0190a5a4-7b1e-7cc0-8a2b-0000000000c1"
+TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
+# The span that produced the Kafka record, and the browser's span that called the API.
+TRACEPARENT = f"00-{TRACE_ID}-00f067aa0ba902b7-01"
+HTTP_TRACEPARENT = f"00-{TRACE_ID}-b7ad6b7169203331-01"
+
+CREATED_AT = datetime(2026, 11, 21, 10, 0, 0, tzinfo=timezone.utc)
+
+# What the authorizer (a JWT Lambda authorizer, simple responses) hands to the handlers.
+AUTHORIZER = {"lambda": {"sub": CUSTOMER_ID, "role": "customer", "region": "Москва"}}
+
+REQUEST_BODY = {
+    "title": "Не работает холодильник",
+    "description": "Холодильник Bosch перестал морозить, горит индикатор ошибки",
+    "category": "appliance-repair",
+    "urgency": "high",
+    "region": "Москва",
+    "city": "Москва",
+    "address": "ул. Ленина, 1",
+    "preferred_time_window": {"from": "2026-12-01T09:00:00Z", "to": "2026-12-01T13:00:00Z"},
+    "budget": {"amount_minor": 500000, "currency": "RUB"},
+}
+
+MSK_CLUSTER_ARN = (
+    f"arn:aws:kafka:{REGION}:{ACCOUNT_ID}:cluster/servicehub/abcd1234-ef56-7890-abcd-ef1234567890-2"
+)
+MSK_BOOTSTRAP_SERVERS = ",".join(
+    f"b-{n}.servicehub.abcd12.c2.kafka.{REGION}.amazonaws.com:9092" for n in (1, 2)
+)
+# The local Kafka of the test harness (tools/local-lambda plays the event source mapping).
+SELF_MANAGED_BOOTSTRAP_SERVERS = "127.0.0.1:59092"
+
+
+# --------------------------------------------------------------------------- helpers
+def iso(ts: datetime) -> str:
+    return ts.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def epoch_ms(ts: datetime) -> int:
+    return int(ts.timestamp() * 1000)
+
+
+def compact(value: object) -> str:
+    """JSON as services put it on the wire: no spaces, UTF-8 text (not \\u escapes)."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def signed_bytes(text: str) -> list[int]:
+    """UTF-8 bytes of `text` as Java bytes (-128..127), the way Lambda encodes Kafka headers."""
+    return [b - 256 if b > 127 else b for b in text.encode("utf-8")]
+
+
+# --------------------------------------------------------------------------- API Gateway (HTTP API, payload 2.0)
+def http_api_event(
+    *,
+    method: str,
+    route_path: str,
+    raw_path: str,
+    request_id: str,
+    at: datetime,
+    body: object | None = None,
+    path_parameters: dict[str, str] | None = None,
+) -> dict:
+    user_agent = "Mozilla/5.0 (X11; Linux x86_64) servicehub-web/1.0"
+    headers = {
+        "accept": "application/json",
+        "accept-encoding": "gzip, deflate, br",
+        "host": DOMAIN_NAME,
+        "traceparent": HTTP_TRACEPARENT,
+        "user-agent": user_agent,
+        # X-Ray's spelling of the same trace id: Root=1-<first 8 hex>-<remaining 24 hex>.
+        "x-amzn-trace-id": f"Root=1-{TRACE_ID[:8]}-{TRACE_ID[8:]}",
+        "x-forwarded-for": "203.0.113.10",
+        "x-forwarded-port": "443",
+        "x-forwarded-proto": "https",
+    }
+    body_text = None
+    if body is not None:
+        body_text = compact(body)
+        headers["content-type"] = "application/json"
+        headers["content-length"] = str(len(body_text.encode("utf-8")))
+    event: dict = {
+        "version": "2.0",
+        "routeKey": f"{method} {route_path}",
+        "rawPath": raw_path,
+        "rawQueryString": "",
+        "headers": dict(sorted(headers.items())),
+    }
+    if path_parameters:
+        event["pathParameters"] = path_parameters
+    event["requestContext"] = {
+        "accountId": ACCOUNT_ID,
+        "apiId": API_ID,
+        "authorizer": AUTHORIZER,
+        "domainName": DOMAIN_NAME,
+        "domainPrefix": API_ID,
+        "http": {
+            "method": method,
+            "path": raw_path,
+            "protocol": "HTTP/1.1",
+            "sourceIp": "203.0.113.10",
+            "userAgent": user_agent,
+        },
+        "requestId": request_id,
+        "routeKey": f"{method} {route_path}",
+        "stage": "$default",
+        "time": at.strftime("%d/%b/%Y:%H:%M:%S +0000"),
+        "timeEpoch": epoch_ms(at),
+    }
+    if body_text is not None:
+        event["body"] = body_text
+    event["isBase64Encoded"] = False
+    return event
+
+
+def create_request() -> dict:
+    return http_api_event(
+        method="POST",
+        route_path="/requests",
+        raw_path="/requests",
+        request_id="bT3xKgLmFiAEJkw=",
+        at=CREATED_AT,
+        body=REQUEST_BODY,
+    )
+
+
+def get_request() -> dict:
+    return http_api_event(
+        method="GET",
+        route_path="/requests/{id}",
+        raw_path=f"/requests/{REQUEST_ID}",
+        request_id="bT3yVhPZliAEJ9Q=",
+        at=CREATED_AT.replace(second=5),
+        path_parameters={"id": REQUEST_ID},
+    )
+
+
+# --------------------------------------------------------------------------- Kafka (MSK / self-managed)
+def request_created_envelope() -> dict:
+    return {
+        "specversion": "1.0",
+        "id": EVENT_ID,
+        "source": "create-request",
+        "type": "request.created",
+        "time": iso(CREATED_AT),
+        "subject": REQUEST_ID,
+        "dataschema": "urn:servicehub:schema:request.created:1",
+        "datacontenttype": "application/json",
+        "correlationid": CORRELATION_ID,
+        "traceparent": TRACEPARENT,
+        "data": {
+            "request_id": REQUEST_ID,
+            "customer_id": CUSTOMER_ID,
+            **{k: REQUEST_BODY[k] for k in ("title", "description", "category", "urgency")},
+            **{k: REQUEST_BODY[k] for k in ("region", "city", "address")},
+            "preferred_time_window": REQUEST_BODY["preferred_time_window"],
+            "budget": REQUEST_BODY["budget"],
+            "created_at": iso(CREATED_AT),
+        },
+    }
+
+
+def kafka_record() -> dict:
+    envelope = request_created_envelope()
+    return {
+        "topic": "request-events",
+        "partition": 0,
+        "offset": 15,
+        # Appended by the broker a few milliseconds after the outbox row committed.
+        "timestamp": epoch_ms(CREATED_AT) + 37,
+        "timestampType": "CREATE_TIME",
+        "key": b64(REQUEST_ID.encode("utf-8")),
+        "value": b64(compact(envelope).encode("utf-8")),
+        "headers": [
+            {"ce_type": signed_bytes(envelope["type"])},
+            {"ce_id": signed_bytes(envelope["id"])},
+            {"traceparent": signed_bytes(TRACEPARENT)},
+        ],
+    }
+
+
+def kafka_event(*, self_managed: bool) -> dict:
+    event: dict = {"eventSource": "SelfManagedKafka" if self_managed else "aws:kafka"}
+    if not self_managed:
+        event["eventSourceArn"] = MSK_CLUSTER_ARN
+    event["bootstrapServers"] = (
+        SELF_MANAGED_BOOTSTRAP_SERVERS if self_managed else MSK_BOOTSTRAP_SERVERS
+    )
+    event["records"] = {"request-events-0": [kafka_record()]}
+    return event
+
+
+# --------------------------------------------------------------------------- EventBridge schedule
+def outbox_relay() -> dict:
+    return {
+        "version": "0",
+        "id": "7bf73129-1428-4cd3-a780-95db273d1602",
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": ACCOUNT_ID,
+        "time": iso(CREATED_AT.replace(minute=1)),
+        "region": REGION,
+        "resources": [
+            f"arn:aws:events:{REGION}:{ACCOUNT_ID}:rule/servicehub-dev-OutboxRelayFunctionEveryMinute-1XQ3L7Z9K2M4P"
+        ],
+        "detail": {},
+    }
+
+
+SAMPLES = {
+    "create-request.json": create_request,
+    "get-request.json": get_request,
+    "assign-manager.json": lambda: kafka_event(self_managed=False),
+    "assign-manager-self-managed.json": lambda: kafka_event(self_managed=True),
+    "outbox-relay.json": outbox_relay,
+}
+
+
+def self_check() -> None:
+    """The Kafka sample decodes back to exactly what the brief describes."""
+    record = kafka_record()
+    assert base64.b64decode(record["key"]).decode("utf-8") == REQUEST_ID
+    value = json.loads(base64.b64decode(record["value"]).decode("utf-8"))
+    assert value == request_created_envelope()
+    for header in record["headers"]:
+        ((name, raw),) = header.items()
+        assert all(-128 <= b <= 127 for b in raw), name
+        text = bytes(b & 0xFF for b in raw).decode("utf-8")
+        assert text == {"ce_type": "request.created", "ce_id": EVENT_ID, "traceparent": TRACEPARENT}[name]
+    assert json.loads(create_request()["body"]) == REQUEST_BODY
+
+
+def render(build) -> str:
+    text = json.dumps(build(), ensure_ascii=False, indent=2)
+    # Keep each header's byte array on one line instead of one number per line.
+    text = re.sub(
+        r"\[\s+(-?\d+(?:,\s+-?\d+)*)\s+\]",
+        lambda m: "[" + ", ".join(re.split(r",\s+", m.group(1))) + "]",
+        text,
+    )
+    return text + "\n"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="fail if a file differs instead of writing it")
+    args = parser.parse_args()
+    self_check()
+    stale = []
+    for name, build in SAMPLES.items():
+        path = HERE / name
+        text = render(build)
+        current = path.read_text(encoding="utf-8") if path.exists() else None
+        if current == text:
+            continue
+        if args.check:
+            stale.append(name)
+        else:
+            path.write_text(text, encoding="utf-8")
+            print(f"wrote events/{name}")
+    if stale:
+        print(f"out of date (run events/generate_samples.py): {', '.join(stale)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

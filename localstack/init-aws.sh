@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# Creates servicehub's local AWS resources through any AWS API endpoint. Idempotent: run it as often
+# as you like, it only creates what is missing (and refreshes the database-url secret).
+#
+#   moto server (tools/dev-services runs this after starting moto):
+#       AWS_ENDPOINT_URL=http://127.0.0.1:55000 localstack/init-aws.sh
+#   LocalStack: mounted into /etc/localstack/init/ready.d/ (see docker-compose.yml); there it talks
+#       to http://localhost:4566 with `aws`, or with `awslocal` when `aws` is missing.
+#
+# It refuses to run without a local endpoint (AWS_ENDPOINT_URL or awslocal): it never touches real AWS.
+#
+# Creates:
+#   S3 bucket        ${DOCUMENTS_BUCKET:-servicehub-documents-local}
+#   SQS queue        servicehub-on-failure (on-failure destination of the Kafka triggers)
+#   Secrets Manager  servicehub/jwt-signing-key (random 64-byte hex, created once, never rotated here)
+#                    servicehub/database-url    (= $DATABASE_URL, updated when it differs)
+#   SES (v1)         email identity noreply@servicehub.local, domain identity servicehub.local
+#
+# Env: AWS_ENDPOINT_URL, AWS_REGION / AWS_DEFAULT_REGION (default eu-central-1), DOCUMENTS_BUCKET,
+#      DATABASE_URL, AWS_CLI (the aws executable; default: `aws` on PATH).
+# Output: progress on stderr; on stdout one line `ON_FAILURE_QUEUE_URL=<url>` for callers to pick up.
+set -euo pipefail
+
+region="${AWS_REGION:-${AWS_DEFAULT_REGION:-eu-central-1}}"
+bucket="${DOCUMENTS_BUCKET:-servicehub-documents-local}"
+queue="servicehub-on-failure"
+jwt_secret="servicehub/jwt-signing-key"
+db_secret="servicehub/database-url"
+database_url="${DATABASE_URL:-postgres://servicehub:servicehub@127.0.0.1:55432/servicehub}"
+ses_email="noreply@servicehub.local"
+ses_domain="servicehub.local"
+
+say() { printf 'init-aws: %s\n' "$*" >&2; }
+
+# Dummy credentials: local emulators accept anything, and this keeps the CLI from looking for real ones.
+export AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-test}"
+export AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-test}"
+export AWS_PAGER=""
+export AWS_EC2_METADATA_DISABLED=true
+
+endpoint="${AWS_ENDPOINT_URL:-}"
+if [[ -z "${endpoint}" && -d /etc/localstack ]]; then
+    # Inside the LocalStack container: its gateway. (LOCALSTACK_HOST there names the host-side
+    # address put into returned URLs, which is not reachable from inside the container.)
+    endpoint="http://localhost:4566"
+fi
+if [[ -n "${endpoint}" ]] && command -v "${AWS_CLI:-aws}" >/dev/null 2>&1; then
+    aws_cmd=("${AWS_CLI:-aws}" --endpoint-url "${endpoint}")
+    where="${endpoint}"
+elif command -v awslocal >/dev/null 2>&1; then
+    # awslocal targets AWS_ENDPOINT_URL when set, else LOCALSTACK_HOST or LocalStack's default.
+    [[ -z "${endpoint}" ]] || export AWS_ENDPOINT_URL="${endpoint}"
+    aws_cmd=(awslocal)
+    where="awslocal${endpoint:+ (${endpoint})}"
+elif [[ -n "${endpoint}" ]]; then
+    say "'${AWS_CLI:-aws}' not found: install the AWS CLI (pip install awscli) or set AWS_CLI"
+    exit 2
+else
+    say "no local endpoint: set AWS_ENDPOINT_URL (e.g. http://127.0.0.1:55000) or run inside LocalStack"
+    exit 2
+fi
+
+awsx() { "${aws_cmd[@]}" --region "${region}" --output text "$@"; }
+
+say "creating resources through ${where} (region ${region})"
+
+# S3: outside us-east-1 the location constraint is required.
+if awsx s3api head-bucket --bucket "${bucket}" >/dev/null 2>&1; then
+    say "s3 bucket ${bucket}: exists"
+else
+    if [[ "${region}" == "us-east-1" ]]; then
+        awsx s3api create-bucket --bucket "${bucket}" >/dev/null
+    else
+        awsx s3api create-bucket --bucket "${bucket}" \
+            --create-bucket-configuration "LocationConstraint=${region}" >/dev/null
+    fi
+    say "s3 bucket ${bucket}: created"
+fi
+
+# SQS: create-queue is idempotent as long as the attributes are the same.
+queue_url="$(awsx sqs create-queue --queue-name "${queue}" \
+    --attributes MessageRetentionPeriod=1209600 --query QueueUrl)"
+say "sqs queue ${queue}: ${queue_url}"
+
+# Secrets Manager.
+secret_exists() { awsx secretsmanager describe-secret --secret-id "$1" >/dev/null 2>&1; }
+if secret_exists "${jwt_secret}"; then
+    say "secret ${jwt_secret}: exists"
+else
+    if command -v openssl >/dev/null 2>&1; then
+        key="$(openssl rand -hex 64)"
+    else
+        key="$(od -An -N64 -tx1 /dev/urandom | tr -d ' \n')"
+    fi
+    awsx secretsmanager create-secret --name "${jwt_secret}" \
+        --description "HS256 signing key for servicehub JWTs (local)" \
+        --secret-string "${key}" >/dev/null
+    say "secret ${jwt_secret}: created"
+fi
+if secret_exists "${db_secret}"; then
+    current="$(awsx secretsmanager get-secret-value --secret-id "${db_secret}" --query SecretString)"
+    if [[ "${current}" == "${database_url}" ]]; then
+        say "secret ${db_secret}: exists"
+    else
+        awsx secretsmanager put-secret-value --secret-id "${db_secret}" \
+            --secret-string "${database_url}" >/dev/null
+        say "secret ${db_secret}: updated"
+    fi
+else
+    awsx secretsmanager create-secret --name "${db_secret}" \
+        --description "servicehub PostgreSQL URL (local)" \
+        --secret-string "${database_url}" >/dev/null
+    say "secret ${db_secret}: created"
+fi
+
+# SES v1 identities (verification is idempotent; emulators mark them verified at once).
+awsx ses verify-email-identity --email-address "${ses_email}" >/dev/null
+awsx ses verify-domain-identity --domain "${ses_domain}" >/dev/null
+say "ses identities ${ses_email}, ${ses_domain}: verified"
+
+printf 'ON_FAILURE_QUEUE_URL=%s\n' "${queue_url}"
