@@ -1,6 +1,6 @@
 //! A service request as a customer files it, parsed from JSON into types that only hold valid values.
 
-use crate::validation::{ObjectReader, ValidationErrors, text};
+use crate::validation::{ObjectReader, ValidationErrors, object, text};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use servicehub_events::values::{Money, TimeWindow, Urgency};
@@ -110,10 +110,7 @@ pub fn parse_time_window(
     now: DateTime<Utc>,
     errors: &mut ValidationErrors,
 ) -> Option<TimeWindow> {
-    let parent = serde_json::Map::new();
-    let reader = ObjectReader::new(&parent, "");
-    let object = reader.object(field, value, errors)?;
-    let mut reader = ObjectReader::new(object, field);
+    let mut reader = ObjectReader::new(object(value, field, errors)?, field);
     let from = reader
         .required("from", errors)
         .and_then(|v| parse_time(v, &format!("{field}.from"), errors));
@@ -143,9 +140,7 @@ pub fn parse_time_window(
 
 /// Parses `{"amount_minor": 500000, "currency": "RUB"}`: a positive amount of an ISO 4217 code.
 pub fn parse_money(value: &Value, field: &str, errors: &mut ValidationErrors) -> Option<Money> {
-    let parent = serde_json::Map::new();
-    let object = ObjectReader::new(&parent, "").object(field, value, errors)?;
-    let mut reader = ObjectReader::new(object, field);
+    let mut reader = ObjectReader::new(object(value, field, errors)?, field);
     let amount = reader.required("amount_minor", errors).and_then(|v| {
         let amount = v.as_i64().filter(|a| *a > 0);
         if amount.is_none() {

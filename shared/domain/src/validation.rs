@@ -134,23 +134,6 @@ impl<'a> ObjectReader<'a> {
         text
     }
 
-    pub fn object(
-        &self,
-        name: &str,
-        value: &'a Value,
-        errors: &mut ValidationErrors,
-    ) -> Option<&'a Map<String, Value>> {
-        let object = value.as_object();
-        if object.is_none() {
-            errors.add(
-                self.path(name),
-                "invalid_type",
-                format!("{name} must be an object"),
-            );
-        }
-        object
-    }
-
     /// Reports every field the reader was not asked about: a typo should not pass silently.
     pub fn reject_unknown(&self, errors: &mut ValidationErrors) {
         for name in self.object.keys() {
@@ -163,6 +146,19 @@ impl<'a> ObjectReader<'a> {
             }
         }
     }
+}
+
+/// `value` as a JSON object, or an `invalid_type` error for `field`.
+pub fn object<'a>(
+    value: &'a Value,
+    field: &str,
+    errors: &mut ValidationErrors,
+) -> Option<&'a Map<String, Value>> {
+    let object = value.as_object();
+    if object.is_none() {
+        errors.add(field, "invalid_type", format!("{field} must be an object"));
+    }
+    object
 }
 
 /// Trims `raw` and checks it is `min..=max` characters without control characters

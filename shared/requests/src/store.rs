@@ -93,15 +93,7 @@ pub async fn find(
     conn: &mut PgConnection,
     id: Uuid,
 ) -> Result<Option<ServiceRequestView>, sqlx::Error> {
-    sqlx::query(&format!(
-        "SELECT {COLUMNS} FROM service_requests WHERE id = $1"
-    ))
-    .bind(id)
-    .fetch_optional(conn)
-    .await?
-    .as_ref()
-    .map(from_row)
-    .transpose()
+    fetch(conn, id, "").await
 }
 
 /// Loads and row-locks a request for a state change.
@@ -109,8 +101,16 @@ pub async fn find_for_update(
     conn: &mut PgConnection,
     id: Uuid,
 ) -> Result<Option<ServiceRequestView>, sqlx::Error> {
+    fetch(conn, id, "FOR UPDATE").await
+}
+
+async fn fetch(
+    conn: &mut PgConnection,
+    id: Uuid,
+    locking: &str,
+) -> Result<Option<ServiceRequestView>, sqlx::Error> {
     sqlx::query(&format!(
-        "SELECT {COLUMNS} FROM service_requests WHERE id = $1 FOR UPDATE"
+        "SELECT {COLUMNS} FROM service_requests WHERE id = $1 {locking}"
     ))
     .bind(id)
     .fetch_optional(conn)

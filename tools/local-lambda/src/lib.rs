@@ -65,6 +65,9 @@ struct Shared {
     init_error: Mutex<Option<String>>,
     /// Whether the binary has asked for an invocation yet: an exit before that is an init failure.
     initialized: std::sync::atomic::AtomicBool,
+    started_at: std::time::Instant,
+    /// From spawn to the first `/invocation/next`: Lambda's "Init Duration".
+    init_duration: std::sync::OnceLock<Duration>,
 }
 
 /// One running execution environment: the function's process and its Runtime API endpoint.
@@ -90,6 +93,8 @@ impl LambdaEnvironment {
             in_flight: Mutex::new(HashMap::new()),
             init_error: Mutex::new(None),
             initialized: std::sync::atomic::AtomicBool::new(false),
+            started_at: std::time::Instant::now(),
+            init_duration: std::sync::OnceLock::new(),
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let runtime_api = listener.local_addr()?;
@@ -143,6 +148,11 @@ impl LambdaEnvironment {
 
     pub fn name(&self) -> &str {
         &self.spec.name
+    }
+
+    /// How long the function took from its start to asking for its first invocation, once it has.
+    pub fn init_duration(&self) -> Option<Duration> {
+        self.shared.init_duration.get().copied()
     }
 
     /// Invokes the function with `payload` and waits for its response, its error, an init error,
@@ -217,6 +227,7 @@ async fn next_invocation(State(shared): State<Arc<Shared>>) -> Response {
     shared
         .initialized
         .store(true, std::sync::atomic::Ordering::SeqCst);
+    let _ = shared.init_duration.set(shared.started_at.elapsed());
     let pending = shared.queue.lock().await.recv().await;
     let Some(pending) = pending else {
         return StatusCode::GONE.into_response();
