@@ -1,0 +1,595 @@
+//! An emulated API Gateway HTTP API: routes from the template, payload format 2.0 events, the
+//! response mapping (structured or the plain-JSON shortcut), Lambda REQUEST authorizers with their
+//! result cache, and the gateway's own errors (404, 413, 401/403, 502, 504).
+
+use crate::pool::FunctionPool;
+use crate::template::{AuthorizerDef, HttpRoute};
+use axum::body::{Body, Bytes};
+use axum::extract::{ConnectInfo, Request};
+use axum::response::Response;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use chrono::Utc;
+use http::{HeaderMap, HeaderValue, StatusCode};
+use local_lambda::InvokeError;
+use serde_json::{Map, Value, json};
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::sync::Mutex;
+
+/// API Gateway's payload limit for HTTP APIs.
+pub const MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
+
+/// A route bound to the pools that serve it.
+pub struct BoundRoute {
+    pub route: HttpRoute,
+    pub function: Arc<FunctionPool>,
+    pub authorizer: Option<(AuthorizerDef, Arc<FunctionPool>)>,
+}
+
+/// An authorizer's answer for one identity: (authorizer name, identity source values).
+type AuthCacheKey = (String, Vec<String>);
+/// The context it allowed, and until when the answer may be reused.
+type AuthCacheEntry = (Map<String, Value>, Instant);
+
+pub struct Gateway {
+    routes: Vec<BoundRoute>,
+    auth_cache: Mutex<HashMap<AuthCacheKey, AuthCacheEntry>>,
+}
+
+/// One path segment of a route.
+#[derive(Debug, PartialEq)]
+enum Segment<'a> {
+    Literal(&'a str),
+    Param(&'a str),
+    Greedy(&'a str),
+}
+
+fn segments(path: &str) -> Vec<Segment<'_>> {
+    path.trim_matches('/')
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .map(
+            |s| match s.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+                Some(name) => match name.strip_suffix('+') {
+                    Some(greedy) => Segment::Greedy(greedy),
+                    None => Segment::Param(name),
+                },
+                None => Segment::Literal(s),
+            },
+        )
+        .collect()
+}
+
+/// The path parameters when `path` matches `pattern`, with a specificity score (more literal
+/// segments win, a greedy match loses to an exact one, `$default` loses to everything).
+pub fn match_path(pattern: &str, path: &str) -> Option<(BTreeMap<String, String>, i64)> {
+    if pattern == "$default" {
+        return Some((BTreeMap::new(), i64::MIN));
+    }
+    let wanted = segments(pattern);
+    let actual: Vec<&str> = path
+        .trim_matches('/')
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .collect();
+    let mut params = BTreeMap::new();
+    let mut score = 0i64;
+    for (i, segment) in wanted.iter().enumerate() {
+        match segment {
+            Segment::Literal(literal) => {
+                if actual.get(i) != Some(literal) {
+                    return None;
+                }
+                score += 1000;
+            }
+            Segment::Param(name) => {
+                let value = actual.get(i)?;
+                params.insert(name.to_string(), percent_decode(value));
+                score += 10;
+            }
+            Segment::Greedy(name) => {
+                if i >= actual.len() {
+                    return None;
+                }
+                params.insert(name.to_string(), actual[i..].join("/"));
+                return Some((params, score + 1));
+            }
+        }
+    }
+    (actual.len() == wanted.len()).then_some((params, score))
+}
+
+fn percent_decode(text: &str) -> String {
+    let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let (Some(high), Some(low)) = (hex(bytes[i + 1]), hex(bytes[i + 2]))
+        {
+            out.push(high * 16 + low);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn gateway_error(status: StatusCode, message: &str) -> Response {
+    Response::builder()
+        .status(status)
+        .header("content-type", "application/json")
+        .body(Body::from(json!({ "message": message }).to_string()))
+        .unwrap_or_default()
+}
+
+/// Headers as API Gateway passes them: lower-case names, repeated values joined with commas.
+fn header_map(headers: &HeaderMap) -> Map<String, Value> {
+    let mut out: BTreeMap<String, String> = BTreeMap::new();
+    for (name, value) in headers {
+        if name == http::header::COOKIE {
+            continue;
+        }
+        let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+        out.entry(name.as_str().to_owned())
+            .and_modify(|v| {
+                v.push(',');
+                v.push_str(&value);
+            })
+            .or_insert(value);
+    }
+    out.into_iter()
+        .map(|(k, v)| (k, Value::String(v)))
+        .collect()
+}
+
+fn query_map(raw: &str) -> Map<String, Value> {
+    let mut out: BTreeMap<String, String> = BTreeMap::new();
+    for pair in raw.split('&').filter(|p| !p.is_empty()) {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let (key, value) = (
+            percent_decode(&key.replace('+', " ")),
+            percent_decode(&value.replace('+', " ")),
+        );
+        out.entry(key)
+            .and_modify(|v| {
+                v.push(',');
+                v.push_str(&value);
+            })
+            .or_insert(value);
+    }
+    out.into_iter()
+        .map(|(k, v)| (k, Value::String(v)))
+        .collect()
+}
+
+fn is_text(content_type: Option<&str>) -> bool {
+    match content_type {
+        None => true,
+        Some(ct) => {
+            let ct = ct.to_ascii_lowercase();
+            ct.starts_with("text/")
+                || ct.contains("json")
+                || ct.contains("xml")
+                || ct.contains("x-www-form-urlencoded")
+                || ct.contains("javascript")
+        }
+    }
+}
+
+/// Everything about the HTTP request that goes into the v2.0 event.
+pub struct IncomingRequest {
+    pub method: String,
+    pub path: String,
+    pub raw_query: String,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+    pub source_ip: String,
+    pub request_id: String,
+}
+
+/// The API Gateway HTTP API payload format 2.0 event for `request` on `route_key`.
+pub fn build_event(
+    request: &IncomingRequest,
+    route_key: &str,
+    path_parameters: &BTreeMap<String, String>,
+    authorizer: Option<&Map<String, Value>>,
+) -> Value {
+    let now = Utc::now();
+    let header = |name: &str| request.headers.get(name).and_then(|v| v.to_str().ok());
+    let cookies: Vec<Value> = request
+        .headers
+        .get_all(http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| {
+            v.split(';')
+                .map(|c| c.trim().to_owned())
+                .filter(|c| !c.is_empty())
+                .collect::<Vec<_>>()
+        })
+        .map(Value::String)
+        .collect();
+    let host = header("host").unwrap_or("127.0.0.1").to_owned();
+    let mut event = json!({
+        "version": "2.0",
+        "routeKey": route_key,
+        "rawPath": request.path,
+        "rawQueryString": request.raw_query,
+        "headers": header_map(&request.headers),
+        "requestContext": {
+            "accountId": "000000000000",
+            "apiId": "local",
+            "domainName": host,
+            "domainPrefix": host.split('.').next().unwrap_or("local"),
+            "http": {
+                "method": request.method,
+                "path": request.path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": request.source_ip,
+                "userAgent": header("user-agent").unwrap_or_default(),
+            },
+            "requestId": request.request_id,
+            "routeKey": route_key,
+            "stage": "$default",
+            "time": now.format("%d/%b/%Y:%H:%M:%S %z").to_string(),
+            "timeEpoch": now.timestamp_millis(),
+        },
+        "isBase64Encoded": false,
+    });
+    if !cookies.is_empty() {
+        event["cookies"] = Value::Array(cookies);
+    }
+    if !request.raw_query.is_empty() {
+        event["queryStringParameters"] = Value::Object(query_map(&request.raw_query));
+    }
+    if !path_parameters.is_empty() {
+        event["pathParameters"] = json!(path_parameters);
+    }
+    if !request.body.is_empty() {
+        match std::str::from_utf8(&request.body) {
+            Ok(text) if is_text(header("content-type")) => event["body"] = json!(text),
+            _ => {
+                event["body"] = json!(BASE64.encode(&request.body));
+                event["isBase64Encoded"] = json!(true);
+            }
+        }
+    }
+    if let Some(context) = authorizer {
+        event["requestContext"]["authorizer"] = json!({ "lambda": context });
+    }
+    event
+}
+
+/// The Lambda REQUEST authorizer event (payload format 2.0) for `request`.
+pub fn build_authorizer_event(
+    request: &IncomingRequest,
+    route_key: &str,
+    path_parameters: &BTreeMap<String, String>,
+    identity: &[String],
+) -> Value {
+    let mut event = build_event(request, route_key, path_parameters, None);
+    let object = event.as_object_mut().expect("an event is an object");
+    // The authorizer sees the request, not its body.
+    object.remove("body");
+    object.remove("isBase64Encoded");
+    let method_and_path = route_key.replacen(' ', "", 1);
+    event["type"] = json!("REQUEST");
+    event["routeArn"] = json!(format!(
+        "arn:aws:execute-api:eu-central-1:000000000000:local/$default/{method_and_path}"
+    ));
+    event["identitySource"] = json!(identity);
+    event
+}
+
+/// Maps a function's result to the HTTP response as API Gateway does: a `statusCode` object is a
+/// structured response; anything else is the plain-JSON shortcut (200, application/json).
+pub fn map_response(result: &Value) -> Response {
+    let structured = result.as_object().filter(|o| o.contains_key("statusCode"));
+    let Some(object) = structured else {
+        let body = match result {
+            Value::String(text) => text.clone(),
+            other => other.to_string(),
+        };
+        return Response::builder()
+            .status(StatusCode::OK)
+            .header("content-type", "application/json")
+            .body(Body::from(body))
+            .unwrap_or_default();
+    };
+    let status = object["statusCode"]
+        .as_u64()
+        .and_then(|s| StatusCode::from_u16(s as u16).ok());
+    let Some(status) = status else {
+        return gateway_error(StatusCode::BAD_GATEWAY, "Internal Server Error");
+    };
+    let mut builder = Response::builder().status(status);
+    if let Some(headers) = object.get("headers").and_then(Value::as_object) {
+        for (name, value) in headers {
+            let text = match value {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            if let Ok(value) = HeaderValue::from_str(&text) {
+                builder = builder.header(name.as_str(), value);
+            }
+        }
+    }
+    if let Some(headers) = object.get("multiValueHeaders").and_then(Value::as_object) {
+        for (name, values) in headers {
+            for value in values
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+            {
+                if let Ok(value) = HeaderValue::from_str(value) {
+                    builder = builder.header(name.as_str(), value);
+                }
+            }
+        }
+    }
+    for cookie in object
+        .get("cookies")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+    {
+        if let Ok(value) = HeaderValue::from_str(cookie) {
+            builder = builder.header(http::header::SET_COOKIE, value);
+        }
+    }
+    let body = object
+        .get("body")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let body = if object
+        .get("isBase64Encoded")
+        .and_then(Value::as_bool)
+        .unwrap_or(false)
+    {
+        match BASE64.decode(body) {
+            Ok(bytes) => Body::from(bytes),
+            Err(_) => return gateway_error(StatusCode::BAD_GATEWAY, "Internal Server Error"),
+        }
+    } else {
+        Body::from(body.to_owned())
+    };
+    builder.body(body).unwrap_or_default()
+}
+
+impl Gateway {
+    pub fn new(routes: Vec<BoundRoute>) -> Arc<Gateway> {
+        Arc::new(Gateway {
+            routes,
+            auth_cache: Mutex::new(HashMap::new()),
+        })
+    }
+
+    fn find(&self, method: &str, path: &str) -> Option<(&BoundRoute, BTreeMap<String, String>)> {
+        self.routes
+            .iter()
+            .filter(|r| r.route.method == "ANY" || r.route.method == method)
+            .filter_map(|r| {
+                match_path(&r.route.path, path)
+                    .map(|(params, score)| (r, params, score + i64::from(r.route.method != "ANY")))
+            })
+            .max_by_key(|(_, _, score)| *score)
+            .map(|(r, params, _)| (r, params))
+    }
+
+    /// Serves one HTTP request.
+    pub async fn handle(
+        self: Arc<Self>,
+        ConnectInfo(peer): ConnectInfo<SocketAddr>,
+        request: Request,
+    ) -> Response {
+        let started = Instant::now();
+        let (parts, body) = request.into_parts();
+        let request_id = uuid::Uuid::new_v4().to_string();
+        let method = parts.method.as_str().to_owned();
+        let path = parts.uri.path().to_owned();
+        let Some((bound, params)) = self.find(&method, &path) else {
+            tracing::info!(trigger = "http", %method, %path, status = 404, outcome = "no_route", "invocation");
+            return gateway_error(StatusCode::NOT_FOUND, "Not Found");
+        };
+        let body = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
+            Ok(body) => body,
+            Err(_) => {
+                return gateway_error(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large");
+            }
+        };
+        let incoming = IncomingRequest {
+            method: method.clone(),
+            path: path.clone(),
+            raw_query: parts.uri.query().unwrap_or_default().to_owned(),
+            headers: parts.headers,
+            body,
+            source_ip: peer.ip().to_string(),
+            request_id: request_id.clone(),
+        };
+        let route_key = if bound.route.path == "$default" {
+            "$default".to_owned()
+        } else {
+            format!("{} {}", bound.route.method, bound.route.path)
+        };
+        let authorizer_context = match &bound.authorizer {
+            None => None,
+            Some((definition, pool)) => match self
+                .authorize(definition, pool, &incoming, &route_key, &params)
+                .await
+            {
+                Ok(context) => Some(context),
+                Err(response) => {
+                    tracing::info!(trigger = "http", function = %bound.function.name(), request_id, route = %route_key, status = response.status().as_u16(), outcome = "unauthorized", "invocation");
+                    return response;
+                }
+            },
+        };
+        let event = build_event(&incoming, &route_key, &params, authorizer_context.as_ref());
+        let (result, record) = bound.function.invoke_recorded(&event).await;
+        let (response, outcome) = match result {
+            Ok(value) => (map_response(&value), "ok".to_owned()),
+            Err(InvokeError::Timeout(_)) => (
+                gateway_error(StatusCode::GATEWAY_TIMEOUT, "Endpoint request timed out"),
+                "timeout".to_owned(),
+            ),
+            Err(error) => (
+                gateway_error(StatusCode::BAD_GATEWAY, "Internal Server Error"),
+                format!("error: {error}"),
+            ),
+        };
+        tracing::info!(
+            trigger = "http",
+            function = %bound.function.name(),
+            request_id,
+            route = %route_key,
+            status = response.status().as_u16(),
+            duration_ms = started.elapsed().as_secs_f64() * 1000.0,
+            invoke_ms = record.duration.as_secs_f64() * 1000.0,
+            cold_start_ms = record.cold_start.map(|d| d.as_secs_f64() * 1000.0),
+            outcome,
+            "invocation"
+        );
+        response
+    }
+
+    /// Runs the route's Lambda REQUEST authorizer (payload 2.0, simple responses), caching its
+    /// answer per identity for its TTL. 401 when an identity source is missing, 403 when denied.
+    async fn authorize(
+        &self,
+        definition: &AuthorizerDef,
+        pool: &Arc<FunctionPool>,
+        request: &IncomingRequest,
+        route_key: &str,
+        params: &BTreeMap<String, String>,
+    ) -> Result<Map<String, Value>, Response> {
+        let mut identity = Vec::new();
+        for source in &definition.identity_sources {
+            let value = match source.strip_prefix("$request.header.") {
+                Some(name) => request
+                    .headers
+                    .get(name.to_ascii_lowercase())
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned),
+                None => source
+                    .strip_prefix("$request.querystring.")
+                    .and_then(|name| {
+                        query_map(&request.raw_query)
+                            .get(name)
+                            .and_then(Value::as_str)
+                            .map(str::to_owned)
+                    }),
+            };
+            match value {
+                Some(value) => identity.push(value),
+                None => return Err(gateway_error(StatusCode::UNAUTHORIZED, "Unauthorized")),
+            }
+        }
+        let key = (definition.name.clone(), identity.clone());
+        if !definition.result_ttl.is_zero()
+            && let Some((context, until)) = self.auth_cache.lock().await.get(&key)
+            && *until > Instant::now()
+        {
+            return Ok(context.clone());
+        }
+        let event = build_authorizer_event(request, route_key, params, &identity);
+        let answer = pool.invoke_recorded(&event).await.0;
+        let (allowed, context) = match answer {
+            Ok(value) => (
+                value
+                    .get("isAuthorized")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false),
+                value
+                    .get("context")
+                    .and_then(Value::as_object)
+                    .cloned()
+                    .unwrap_or_default(),
+            ),
+            Err(error) => {
+                tracing::warn!(authorizer = %definition.name, %error, "authorizer failed");
+                return Err(gateway_error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Internal Server Error",
+                ));
+            }
+        };
+        if !allowed {
+            return Err(gateway_error(StatusCode::FORBIDDEN, "Forbidden"));
+        }
+        if !definition.result_ttl.is_zero() {
+            self.auth_cache.lock().await.insert(
+                key,
+                (context.clone(), Instant::now() + definition.result_ttl),
+            );
+        }
+        Ok(context)
+    }
+}
+
+/// Serves the gateway on `address` until `shutdown` resolves.
+pub async fn serve(
+    gateway: Arc<Gateway>,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app =
+        axum::Router::new().fallback(move |info: ConnectInfo<SocketAddr>, request: Request| {
+            gateway.clone().handle(info, request)
+        });
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_match_with_parameters_and_greedy_paths() {
+        let (params, _) = match_path("/requests/{id}", "/requests/42").unwrap();
+        assert_eq!(params["id"], "42");
+        assert!(match_path("/requests/{id}", "/requests").is_none());
+        assert!(match_path("/requests/{id}", "/requests/1/history").is_none());
+        let (params, _) = match_path("/files/{proxy+}", "/files/a/b/c.txt").unwrap();
+        assert_eq!(params["proxy"], "a/b/c.txt");
+        let literal = match_path("/requests/mine", "/requests/mine").unwrap().1;
+        let param = match_path("/requests/{id}", "/requests/mine").unwrap().1;
+        assert!(literal > param);
+        assert!(match_path("$default", "/anything").unwrap().1 < param);
+        assert_eq!(
+            match_path("/requests/{id}", "/requests/%D0%B6").unwrap().0["id"],
+            "ж"
+        );
+    }
+
+    #[test]
+    fn plain_json_results_are_200_application_json() {
+        let response = map_response(&json!({"hello": "world"}));
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.headers()["content-type"], "application/json");
+    }
+
+    #[test]
+    fn structured_results_map_status_headers_and_cookies() {
+        let response = map_response(&json!({
+            "statusCode": 201, "headers": {"location": "/x"}, "cookies": ["a=1", "b=2"], "body": "e30=", "isBase64Encoded": true
+        }));
+        assert_eq!(response.status(), 201);
+        assert_eq!(response.headers()["location"], "/x");
+        assert_eq!(response.headers().get_all("set-cookie").iter().count(), 2);
+    }
+}

@@ -1,0 +1,1 @@
+//! Emulates a Kafka event source mapping.

@@ -1,0 +1,125 @@
+//! A function's execution environments: up to `max` concurrent ones, started on demand and kept
+//! warm; an environment that timed out, crashed or failed its init is discarded and replaced by
+//! the next invocation, as Lambda does.
+
+use local_lambda::{FunctionSpec, InvokeError, LambdaEnvironment};
+use serde_json::Value;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::{Mutex, Semaphore};
+
+pub struct FunctionPool {
+    spec: FunctionSpec,
+    idle: Mutex<Vec<LambdaEnvironment>>,
+    slots: Semaphore,
+    max: usize,
+}
+
+/// How one invocation went, for the runner's one-line log.
+#[derive(Debug, Clone)]
+pub struct InvocationRecord {
+    pub duration: Duration,
+    /// Set when this invocation started a new environment: its init duration.
+    pub cold_start: Option<Duration>,
+}
+
+impl FunctionPool {
+    pub fn new(spec: FunctionSpec, max_concurrency: usize) -> Arc<FunctionPool> {
+        let max = max_concurrency.max(1);
+        Arc::new(FunctionPool {
+            spec,
+            idle: Mutex::new(Vec::new()),
+            slots: Semaphore::new(max),
+            max,
+        })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.spec.name
+    }
+
+    pub fn max_concurrency(&self) -> usize {
+        self.max
+    }
+
+    /// Runs one invocation in a free environment, waiting for one when all `max` are busy.
+    pub async fn invoke_recorded(
+        &self,
+        payload: &Value,
+    ) -> (Result<Value, InvokeError>, InvocationRecord) {
+        let started = Instant::now();
+        let _slot = self
+            .slots
+            .acquire()
+            .await
+            .expect("the pool's semaphore is never closed");
+        let reused = self.idle.lock().await.pop();
+        let cold = reused.is_none();
+        let environment = match reused {
+            Some(environment) => environment,
+            None => match LambdaEnvironment::start(self.spec.clone()).await {
+                Ok(environment) => environment,
+                Err(error) => {
+                    let record = InvocationRecord {
+                        duration: started.elapsed(),
+                        cold_start: None,
+                    };
+                    return (
+                        Err(InvokeError::Init(format!(
+                            "cannot start {}: {error}",
+                            self.spec.binary.display()
+                        ))),
+                        record,
+                    );
+                }
+            },
+        };
+        let result = environment.invoke(payload).await;
+        let record = InvocationRecord {
+            duration: started.elapsed(),
+            cold_start: if cold {
+                environment.init_duration()
+            } else {
+                None
+            },
+        };
+        match &result {
+            // The environment is gone or unusable: the next invocation gets a fresh one.
+            Err(InvokeError::Timeout(_) | InvokeError::Crashed(_) | InvokeError::Init(_)) => {
+                environment.stop().await
+            }
+            _ => self.idle.lock().await.push(environment),
+        }
+        (result, record)
+    }
+
+    /// Starts one environment ahead of the first invocation, so a missing binary or a failing
+    /// init shows at startup rather than on the first request.
+    pub async fn prewarm(&self) -> Result<(), String> {
+        let environment = LambdaEnvironment::start(self.spec.clone())
+            .await
+            .map_err(|e| {
+                format!(
+                    "{}: cannot start {}: {e}",
+                    self.spec.name,
+                    self.spec.binary.display()
+                )
+            })?;
+        self.idle.lock().await.push(environment);
+        Ok(())
+    }
+
+    /// Stops every idle environment (busy ones stop when their invocation ends and the pool drops).
+    pub async fn shutdown(&self) {
+        let environments: Vec<LambdaEnvironment> = self.idle.lock().await.drain(..).collect();
+        for environment in environments {
+            environment.stop().await;
+        }
+    }
+}
+
+impl crate::Invoke for FunctionPool {
+    async fn invoke(&self, payload: Value) -> Result<Value, InvokeError> {
+        self.invoke_recorded(&payload).await.0
+    }
+}

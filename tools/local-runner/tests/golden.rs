@@ -1,0 +1,227 @@
+//! Golden comparisons: the payloads the runner generates against the `aws_lambda_events` crate's
+//! fixtures (real AWS payloads), field for field. Values that are per request (ids, clocks) or per
+//! account are compared by type only; what the runner does not emulate (mutual TLS, stage
+//! variables) is named explicitly.
+
+use axum::body::Bytes;
+use http::{HeaderMap, HeaderName, HeaderValue};
+use local_runner::gateway::{IncomingRequest, build_authorizer_event, build_event};
+use local_runner::schedule::scheduled_event;
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+
+fn fixture(name: &str) -> Value {
+    let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// Compares `ours` with `theirs` recursively: the same keys (header names case-insensitively),
+/// the same JSON types, and the same values except at `type_only` paths. `not_emulated` paths are
+/// skipped on both sides.
+fn assert_same(
+    ours: &Value,
+    theirs: &Value,
+    path: &str,
+    type_only: &[&str],
+    not_emulated: &[&str],
+) {
+    if not_emulated.contains(&path) {
+        return;
+    }
+    match (ours, theirs) {
+        (Value::Object(a), Value::Object(b)) => {
+            let fold = path.ends_with("headers");
+            let key = |k: &String| {
+                if fold {
+                    k.to_ascii_lowercase()
+                } else {
+                    k.clone()
+                }
+            };
+            let a: BTreeMap<String, &Value> = a.iter().map(|(k, v)| (key(k), v)).collect();
+            let b: BTreeMap<String, &Value> = b.iter().map(|(k, v)| (key(k), v)).collect();
+            let child = |k: &str| {
+                if path.is_empty() {
+                    k.to_owned()
+                } else {
+                    format!("{path}.{k}")
+                }
+            };
+            for k in a.keys().chain(b.keys()) {
+                if not_emulated.contains(&child(k).as_str()) {
+                    continue;
+                }
+                match (a.get(k), b.get(k)) {
+                    (Some(x), Some(y)) => assert_same(x, y, &child(k), type_only, not_emulated),
+                    (None, _) => panic!("{} is missing from our payload", child(k)),
+                    (_, None) => panic!("{} is in our payload but not in AWS's", child(k)),
+                }
+            }
+        }
+        (Value::Array(a), Value::Array(b)) if !type_only.contains(&path) => {
+            assert_eq!(a.len(), b.len(), "{path}: {ours} vs {theirs}");
+            for (i, (x, y)) in a.iter().zip(b).enumerate() {
+                assert_same(x, y, &format!("{path}[{i}]"), type_only, not_emulated);
+            }
+        }
+        _ if type_only.contains(&path) => {
+            assert_eq!(
+                std::mem::discriminant(ours),
+                std::mem::discriminant(theirs),
+                "{path}: {ours} vs {theirs}"
+            );
+        }
+        _ => assert_eq!(ours, theirs, "{path}"),
+    }
+}
+
+fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
+    let mut map = HeaderMap::new();
+    for (name, value) in pairs {
+        map.append(
+            HeaderName::from_bytes(name.to_ascii_lowercase().as_bytes()).unwrap(),
+            HeaderValue::from_str(value).unwrap(),
+        );
+    }
+    map
+}
+
+const PER_REQUEST: &[&str] = &[
+    "requestContext.requestId",
+    "requestContext.time",
+    "requestContext.timeEpoch",
+    "requestContext.accountId",
+    "requestContext.apiId",
+];
+
+#[test]
+fn http_api_event_matches_aws_for_a_plain_request() {
+    let theirs = fixture("example-apigw-v2-request-no-authorizer.json");
+    let header_pairs: Vec<(String, String)> = theirs["headers"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_owned()))
+        .collect();
+    let pairs: Vec<(&str, &str)> = header_pairs
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let request = IncomingRequest {
+        method: "GET".into(),
+        path: "/".into(),
+        raw_query: String::new(),
+        headers: headers(&pairs),
+        body: Bytes::new(),
+        source_ip: "1.2.3.4".into(),
+        request_id: "LV7fzho-PHcEJPw=".into(),
+    };
+    let ours = build_event(&request, "$default", &BTreeMap::new(), None);
+    assert_same(
+        &ours,
+        &theirs,
+        "",
+        PER_REQUEST,
+        &["requestContext.authentication"],
+    );
+    let parsed: aws_lambda_events::apigw::ApiGatewayV2httpRequest =
+        serde_json::from_value(ours).unwrap();
+    assert_eq!(
+        parsed.request_context.http.source_ip.as_deref(),
+        Some("1.2.3.4")
+    );
+}
+
+#[test]
+fn http_api_event_matches_aws_with_query_cookies_path_parameters_body_and_authorizer() {
+    let theirs = fixture("example-apigw-v2-request-multi-value-parameters.json");
+    let request = IncomingRequest {
+        method: "GET".into(),
+        path: "/my/path".into(),
+        raw_query: "Parameter1=value1&Parameter1=value2".into(),
+        headers: headers(&[
+            ("Header2", "value1"),
+            ("Header2", "value2"),
+            ("cookie", "cookie1; cookie2"),
+            ("user-agent", "agent"),
+            ("host", "id.execute-api.us-east-1.amazonaws.com"),
+        ]),
+        body: Bytes::from_static(b"{\r\n\t\"a\": 1\r\n}"),
+        source_ip: "IP".into(),
+        request_id: "id".into(),
+    };
+    let params = BTreeMap::from([("proxy".to_owned(), "hello/world".to_owned())]);
+    let authorizer = json!({"key": "value"});
+    let ours = build_event(&request, "$default", &params, authorizer.as_object());
+    let mut ours_without_host = ours.clone();
+    ours_without_host["headers"]
+        .as_object_mut()
+        .unwrap()
+        .retain(|k, _| k == "header2");
+    assert_same(
+        &ours_without_host,
+        &theirs,
+        "",
+        PER_REQUEST,
+        &["requestContext.authentication", "stageVariables"],
+    );
+}
+
+#[test]
+fn authorizer_event_matches_aws_request_authorizer_payload_2() {
+    let theirs = fixture("example-apigw-v2-custom-authorizer-v2-request.json");
+    let request = IncomingRequest {
+        method: "POST".into(),
+        path: "/my/path".into(),
+        raw_query: "parameter1=value1&parameter1=value2&parameter2=value".into(),
+        headers: headers(&[
+            ("Header1", "value1"),
+            ("Header2", "value2"),
+            ("cookie", "cookie1; cookie2"),
+            ("user-agent", "agent"),
+            ("host", "id.execute-api.us-east-1.amazonaws.com"),
+        ]),
+        body: Bytes::new(),
+        source_ip: "IP".into(),
+        request_id: "id".into(),
+    };
+    let params = BTreeMap::from([("parameter1".to_owned(), "value1".to_owned())]);
+    let mut ours = build_authorizer_event(
+        &request,
+        "$default",
+        &params,
+        &["user1".into(), "123".into()],
+    );
+    ours["headers"]
+        .as_object_mut()
+        .unwrap()
+        .retain(|k, _| k.starts_with("header"));
+    let mut type_only = PER_REQUEST.to_vec();
+    type_only.push("routeArn");
+    assert_same(
+        &ours,
+        &theirs,
+        "",
+        &type_only,
+        &["requestContext.authentication", "stageVariables"],
+    );
+}
+
+#[test]
+fn scheduled_event_matches_eventbridge() {
+    let theirs = fixture("example-eventbridge-schedule.json");
+    let ours = scheduled_event("my-scheduled-rule", chrono::Utc::now());
+    assert_same(
+        &ours,
+        &theirs,
+        "",
+        &["id", "time", "account", "region", "resources"],
+        &[],
+    );
+    assert!(
+        ours["resources"][0]
+            .as_str()
+            .unwrap()
+            .ends_with(":rule/my-scheduled-rule")
+    );
+}
