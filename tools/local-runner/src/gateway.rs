@@ -130,15 +130,11 @@ fn gateway_error(status: StatusCode, message: &str) -> Response {
         .unwrap_or_default()
 }
 
-/// Headers as API Gateway passes them: lower-case names, repeated values joined with commas.
-fn header_map(headers: &HeaderMap) -> Map<String, Value> {
+/// API Gateway's way with repeated names: one entry, the values joined with commas.
+fn join_repeated(pairs: impl Iterator<Item = (String, String)>) -> Map<String, Value> {
     let mut out: BTreeMap<String, String> = BTreeMap::new();
-    for (name, value) in headers {
-        if name == http::header::COOKIE {
-            continue;
-        }
-        let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
-        out.entry(name.as_str().to_owned())
+    for (name, value) in pairs {
+        out.entry(name)
             .and_modify(|v| {
                 v.push(',');
                 v.push_str(&value);
@@ -150,24 +146,29 @@ fn header_map(headers: &HeaderMap) -> Map<String, Value> {
         .collect()
 }
 
+/// Headers as API Gateway passes them: lower-case names (cookies go in their own field).
+fn header_map(headers: &HeaderMap) -> Map<String, Value> {
+    join_repeated(
+        headers
+            .iter()
+            .filter(|(name, _)| *name != http::header::COOKIE)
+            .map(|(name, value)| {
+                (
+                    name.as_str().to_owned(),
+                    String::from_utf8_lossy(value.as_bytes()).into_owned(),
+                )
+            }),
+    )
+}
+
 fn query_map(raw: &str) -> Map<String, Value> {
-    let mut out: BTreeMap<String, String> = BTreeMap::new();
-    for pair in raw.split('&').filter(|p| !p.is_empty()) {
+    join_repeated(raw.split('&').filter(|p| !p.is_empty()).map(|pair| {
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-        let (key, value) = (
+        (
             percent_decode(&key.replace('+', " ")),
             percent_decode(&value.replace('+', " ")),
-        );
-        out.entry(key)
-            .and_modify(|v| {
-                v.push(',');
-                v.push_str(&value);
-            })
-            .or_insert(value);
-    }
-    out.into_iter()
-        .map(|(k, v)| (k, Value::String(v)))
-        .collect()
+        )
+    }))
 }
 
 fn is_text(content_type: Option<&str>) -> bool {
