@@ -1,0 +1,280 @@
+//! `local-runner`: runs template.yaml locally. See the crate docs and the README.
+
+use anyhow::{Context, Result, bail};
+use clap::Parser;
+use local_lambda::FunctionSpec;
+use local_runner::gateway::{self, BoundRoute, Gateway};
+use local_runner::kafka_trigger::MappingRunner;
+use local_runner::pool::FunctionPool;
+use local_runner::schedule;
+use local_runner::template::{self, TemplateInput};
+use std::collections::{BTreeMap, HashMap};
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::sync::watch;
+
+/// Variables of the dev services that replace what the template sets (e.g. a Secrets Manager
+/// reference for DATABASE_URL) in every function.
+const LOCAL_OVERRIDES: &[&str] = &[
+    "DATABASE_URL",
+    "KAFKA_BOOTSTRAP_SERVERS",
+    "AWS_ENDPOINT_URL",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "DOCUMENTS_BUCKET",
+    "ON_FAILURE_QUEUE_URL",
+    "SES_FROM_ADDRESS",
+];
+
+#[derive(Parser)]
+#[command(
+    about = "Runs template.yaml locally: API Gateway HTTP API, Lambda environments, Kafka triggers, schedules"
+)]
+struct Cli {
+    #[arg(long, default_value = "template.yaml")]
+    template: PathBuf,
+    /// JSON object of parameter values, e.g. tools/local-parameters.json.
+    #[arg(long)]
+    parameters_file: Option<PathBuf>,
+    /// A parameter value, NAME=VALUE (repeatable); also from TEMPLATE_PARAMETER_<NAME> variables.
+    #[arg(long = "parameter", value_parser = parse_key_value)]
+    parameters: Vec<(String, String)>,
+    #[arg(long, default_value = "127.0.0.1")]
+    host: IpAddr,
+    #[arg(long, default_value_t = 3000)]
+    port: u16,
+    /// Where the function binaries are; defaults to the folder of this binary (the cargo target dir).
+    #[arg(long)]
+    bin_dir: Option<PathBuf>,
+    /// Concurrent environments per function when the template reserves no concurrency.
+    #[arg(long, default_value_t = 4)]
+    max_concurrency: usize,
+    /// Do not poll Kafka.
+    #[arg(long)]
+    no_kafka: bool,
+    /// Do not fire schedules.
+    #[arg(long)]
+    no_schedules: bool,
+}
+
+fn parse_key_value(text: &str) -> Result<(String, String), String> {
+    text.split_once('=')
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .ok_or_else(|| format!("{text:?} is not NAME=VALUE"))
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    tracing_subscriber::fmt()
+        .json()
+        .flatten_event(true)
+        .with_target(false)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("LOCAL_RUNNER_LOG")
+                .unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    let started = Instant::now();
+    let cli = Cli::parse();
+
+    let mut parameters = BTreeMap::new();
+    if let Some(file) = &cli.parameters_file {
+        let text =
+            std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+        let values: BTreeMap<String, serde_json::Value> = serde_json::from_str(&text)
+            .with_context(|| format!("{} is not a JSON object", file.display()))?;
+        for (name, value) in values {
+            parameters.insert(
+                name,
+                value
+                    .as_str()
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| value.to_string()),
+            );
+        }
+    }
+    for (name, value) in std::env::vars() {
+        if let Some(name) = name.strip_prefix("TEMPLATE_PARAMETER_") {
+            parameters.insert(name.to_owned(), value);
+        }
+    }
+    parameters.extend(cli.parameters.iter().cloned());
+    let kafka = std::env::var("KAFKA_BOOTSTRAP_SERVERS").ok();
+    if let Some(kafka) = &kafka {
+        parameters
+            .entry("KafkaBootstrapServers".into())
+            .or_insert_with(|| kafka.clone());
+    }
+    let environment_overrides = LOCAL_OVERRIDES
+        .iter()
+        .filter_map(|name| std::env::var(name).ok().map(|v| (name.to_string(), v)))
+        .chain(
+            std::env::var("FUNCTION_RUST_LOG")
+                .ok()
+                .map(|v| ("RUST_LOG".to_owned(), v)),
+        )
+        .collect();
+    let model = template::load(&TemplateInput {
+        path: cli.template.clone(),
+        parameters,
+        environment_overrides,
+    })
+    .map_err(|e| anyhow::anyhow!("{}: {e}", cli.template.display()))?;
+    for warning in &model.warnings {
+        tracing::warn!(%warning, "template");
+    }
+
+    let bin_dir = match &cli.bin_dir {
+        Some(dir) => dir.clone(),
+        None => std::env::current_exe()?
+            .parent()
+            .context("the runner's folder")?
+            .to_path_buf(),
+    };
+    let mut pools: HashMap<String, Arc<FunctionPool>> = HashMap::new();
+    for function in &model.functions {
+        let binary = bin_dir.join(&function.binary);
+        if !binary.exists() {
+            bail!(
+                "{}: {} is not built (cargo build --bins)",
+                function.logical_id,
+                binary.display()
+            );
+        }
+        let spec = FunctionSpec {
+            name: function.binary.clone(),
+            binary,
+            env: function
+                .environment
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            timeout: function.timeout,
+            memory_mb: function.memory_mb,
+        };
+        let max = function
+            .reserved_concurrency
+            .map(|r| r as usize)
+            .unwrap_or(cli.max_concurrency);
+        pools.insert(function.logical_id.clone(), FunctionPool::new(spec, max));
+    }
+    for pool in pools.values() {
+        pool.prewarm().await.map_err(anyhow::Error::msg)?;
+    }
+
+    let pool_of = |logical_id: &str| {
+        pools
+            .get(logical_id)
+            .cloned()
+            .with_context(|| format!("no function {logical_id}"))
+    };
+    let mut routes = Vec::new();
+    for route in &model.http_routes {
+        let authorizer = match &route.authorizer {
+            Some(definition) => Some((definition.clone(), pool_of(&definition.function)?)),
+            None => None,
+        };
+        routes.push(BoundRoute {
+            route: route.clone(),
+            function: pool_of(&route.function)?,
+            authorizer,
+        });
+    }
+
+    let (stop, stopped) = watch::channel(false);
+    let shutdown = move || {
+        let mut stopped = stopped.clone();
+        async move {
+            let _ = stopped.wait_for(|s| *s).await;
+        }
+    };
+    let mut tasks = tokio::task::JoinSet::new();
+
+    let address = SocketAddr::new(cli.host, cli.port);
+    let listener = tokio::net::TcpListener::bind(address)
+        .await
+        .with_context(|| format!("binding {address}"))?;
+    let gateway = Gateway::new(routes);
+    let stop_gateway = shutdown();
+    tasks.spawn(async move {
+        if let Err(error) = gateway::serve(gateway, listener, stop_gateway).await {
+            tracing::error!(%error, "gateway stopped");
+        }
+    });
+
+    println!(
+        "\nservicehub local runner: {} functions",
+        model.functions.len()
+    );
+    println!("  HTTP API  http://{address}");
+    for route in &model.http_routes {
+        let auth = route
+            .authorizer
+            .as_ref()
+            .map(|a| format!("  [authorizer {}]", a.name))
+            .unwrap_or_default();
+        println!(
+            "    {:<7} {:<32} -> {}{auth}",
+            route.method, route.path, route.function
+        );
+    }
+    if !cli.no_kafka {
+        let bootstrap = kafka.clone().context(
+            "KAFKA_BOOTSTRAP_SERVERS is not set: start the dev services or pass --no-kafka",
+        )?;
+        for mapping in model.kafka_mappings.iter().filter(|m| m.enabled) {
+            println!(
+                "  Kafka     {:<40} -> {} (group {}, batch {}, window {:?})",
+                mapping.topics.join(","),
+                mapping.function,
+                mapping.consumer_group_id,
+                mapping.batch_size,
+                mapping.maximum_batching_window
+            );
+            let runner = MappingRunner::new(mapping.clone(), bootstrap.clone())
+                .map_err(|e| anyhow::anyhow!("{}: {e}", mapping.id))?;
+            let pool = pool_of(&mapping.function)?;
+            let stop_mapping = shutdown();
+            let id = mapping.id.clone();
+            tasks.spawn(async move {
+                if let Err(error) = runner.run(pool, stop_mapping).await {
+                    tracing::error!(mapping = %id, %error, "Kafka trigger stopped");
+                }
+            });
+        }
+    }
+    if !cli.no_schedules {
+        for schedule in model.schedules.iter().filter(|s| s.enabled) {
+            println!(
+                "  Schedule  {:<40} -> {}",
+                format!("{:?}", schedule.expression),
+                schedule.function
+            );
+            let pool = pool_of(&schedule.function)?;
+            tasks.spawn(schedule::run(schedule.clone(), pool, shutdown()));
+        }
+    }
+    println!(
+        "ready in {:.0} ms; Ctrl-C stops everything\n",
+        started.elapsed().as_secs_f64() * 1000.0
+    );
+    tracing::info!(ready_ms = started.elapsed().as_secs_f64() * 1000.0, %address, "ready");
+
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {},
+        _ = terminate.recv() => {},
+    }
+    tracing::info!("stopping");
+    let _ = stop.send(true);
+    while tasks.join_next().await.is_some() {}
+    for pool in pools.values() {
+        pool.shutdown().await;
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
