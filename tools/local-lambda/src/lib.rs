@@ -230,7 +230,9 @@ async fn next_invocation(State(shared): State<Arc<Shared>>) -> Response {
     let _ = shared.init_duration.set(shared.started_at.elapsed());
     let pending = shared.queue.lock().await.recv().await;
     let Some(pending) = pending else {
-        return StatusCode::GONE.into_response();
+        // The environment is going away: like a frozen Lambda sandbox, never answer (an answer
+        // without a request id makes lambda_runtime panic); the process is killed right after.
+        return std::future::pending().await;
     };
     let mut headers = HeaderMap::new();
     let mut set = |name: &'static str, value: String| {
