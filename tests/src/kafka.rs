@@ -2,11 +2,8 @@
 //! everything written after it. Records come back as the event source mapping would see them,
 //! ready for [`servicehub_events::lambda_kafka::build_trigger`].
 
-use chrono::{TimeZone, Utc};
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::{Headers, Message};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
-use servicehub_events::KafkaMessage;
 use servicehub_events::lambda_kafka::ConsumedRecord;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -83,32 +80,7 @@ impl KafkaProbe {
         while Instant::now() < deadline && !done(&records) {
             if let Some(result) = consumer.poll(Duration::from_millis(100)) {
                 let message = result.expect("consuming");
-                let headers = message
-                    .headers()
-                    .map(|h| {
-                        h.iter()
-                            .map(|h| (h.key.to_owned(), h.value.unwrap_or_default().to_vec()))
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                records.push(ConsumedRecord {
-                    message: KafkaMessage {
-                        topic: message.topic().to_owned(),
-                        key: message.key().map(<[u8]>::to_vec),
-                        headers,
-                        value: message.payload().map(<[u8]>::to_vec),
-                    },
-                    partition: message.partition(),
-                    offset: message.offset(),
-                    timestamp: Utc
-                        .timestamp_millis_opt(message.timestamp().to_millis().unwrap_or_default())
-                        .single()
-                        .unwrap_or_else(Utc::now),
-                    timestamp_type: match message.timestamp() {
-                        rdkafka::Timestamp::LogAppendTime(_) => "LOG_APPEND_TIME".into(),
-                        _ => "CREATE_TIME".into(),
-                    },
-                });
+                records.push(local_runner::kafka_trigger::to_record(&message));
             }
         }
         records

@@ -65,7 +65,6 @@ use serde_json::Value;
 use servicehub_events::KafkaMessage;
 use servicehub_events::dlq;
 use servicehub_events::lambda_kafka::{ConsumedRecord, KafkaSource, build_trigger};
-use servicehub_events::topic::DLQ_SUFFIX;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -573,23 +572,15 @@ pub fn dead_letter_message(
     reason: &str,
     at: DateTime<Utc>,
 ) -> KafkaMessage {
-    let mut headers = record.message.headers.clone();
-    for (name, value) in [
-        (dlq::HEADER_REASON, reason.to_owned()),
-        (dlq::HEADER_CONSUMER, function.to_owned()),
-        (dlq::HEADER_SOURCE_TOPIC, record.message.topic.clone()),
-        (dlq::HEADER_SOURCE_PARTITION, record.partition.to_string()),
-        (dlq::HEADER_SOURCE_OFFSET, record.offset.to_string()),
-        (dlq::HEADER_FAILED_AT, at.to_rfc3339()),
-    ] {
-        headers.push((name.to_owned(), value.into_bytes()));
-    }
-    KafkaMessage {
-        topic: format!("{}{DLQ_SUFFIX}", record.message.topic),
-        key: record.message.key.clone(),
-        headers,
-        value: record.message.value.clone(),
-    }
+    dlq::dead_letter_of(
+        &record.message,
+        &record.message.topic,
+        i64::from(record.partition),
+        Some(record.offset),
+        function,
+        reason,
+        at,
+    )
 }
 
 /// Per topic-partition, the first offset to deliver again.
@@ -707,7 +698,8 @@ fn describe(records: &[ConsumedRecord]) -> String {
         .join(",")
 }
 
-fn to_record(message: &BorrowedMessage<'_>) -> ConsumedRecord {
+/// A consumed rdkafka message as the event source mapping hands it on.
+pub fn to_record(message: &BorrowedMessage<'_>) -> ConsumedRecord {
     let headers = message
         .headers()
         .map(|headers| {
