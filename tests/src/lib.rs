@@ -6,6 +6,7 @@
 
 pub mod apigw;
 pub mod kafka;
+pub mod runner;
 
 use local_lambda::{FunctionSpec, LambdaEnvironment};
 use sqlx::{Connection, PgPool};

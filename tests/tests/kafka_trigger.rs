@@ -7,10 +7,10 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use local_lambda::{FunctionSpec, InvokeError, LambdaEnvironment};
-use local_runner::Invoke;
+use local_lambda::{FunctionSpec, LambdaEnvironment};
 use local_runner::kafka_trigger::MappingRunner;
 use local_runner::template::{KafkaMappingDef, KafkaSourceDef, StartingPosition};
+use local_runner::{Invoke, Invoked};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -36,8 +36,16 @@ const WAIT: Duration = Duration::from_secs(60);
 struct Probe(LambdaEnvironment);
 
 impl Invoke for Probe {
-    async fn invoke(&self, payload: Value) -> Result<Value, InvokeError> {
-        self.0.invoke(&payload).await
+    async fn invoke(&self, payload: Value) -> Invoked {
+        let started = Instant::now();
+        let request_id = Uuid::new_v4().to_string();
+        let result = self.0.invoke_as(&payload, &request_id).await;
+        Invoked {
+            result,
+            request_id,
+            duration: started.elapsed(),
+            cold_start: None,
+        }
     }
 }
 
@@ -654,6 +662,59 @@ async fn a_restarted_runner_resumes_after_the_last_committed_batch() {
         committed.values().sum::<i64>() > 0,
         "the first runner committed something before it stopped"
     );
+    fixture.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn latest_starts_at_the_end_of_each_partition_when_the_mapping_is_created() {
+    let fixture = Fixture::new("latest", 2).await;
+    for partition in 0..2 {
+        fixture
+            .produce(partition, &format!("old-{partition}"))
+            .await;
+    }
+    let mapping = KafkaMappingDef {
+        starting_position: StartingPosition::Latest,
+        ..fixture.mapping()
+    };
+    let runner =
+        MappingRunner::new(mapping.clone(), fixture.servers.clone()).expect("creating the mapping");
+    runner
+        .pin_starting_position()
+        .await
+        .expect("pinning LATEST");
+    // Produced after the mapping was created but before its consumer joined the group: AWS
+    // delivers these, and so must the runner.
+    for partition in 0..2 {
+        fixture
+            .produce(partition, &format!("new-{partition}"))
+            .await;
+    }
+    let probe = fixture.probe("latest", &[]).await;
+    let (stop, stopped) = oneshot::channel::<()>();
+    let handle = tokio::spawn(runner.run(probe.clone(), async {
+        let _ = stopped.await;
+    }));
+    let running = Running { stop, handle };
+    fixture
+        .wait_committed(&BTreeMap::from([(0, 2), (1, 2)]))
+        .await;
+    running.stop().await;
+    let mut values: Vec<String> = fixture
+        .delivered("latest")
+        .into_iter()
+        .map(|d| d.value)
+        .collect();
+    values.sort();
+    assert_eq!(values, ["new-0", "new-1"]);
+
+    // A restart finds committed offsets and leaves them alone.
+    let restarted = MappingRunner::new(mapping, fixture.servers.clone()).expect("the mapping");
+    restarted
+        .pin_starting_position()
+        .await
+        .expect("pinning again");
+    assert_eq!(fixture.committed().await, BTreeMap::from([(0, 2), (1, 2)]));
     fixture.cleanup().await;
 }
 

@@ -29,10 +29,13 @@ fn pid(result: &Value) -> u64 {
 #[tokio::test]
 async fn a_timeout_kills_the_environment_and_the_next_invocation_gets_a_new_one() {
     let pool = FunctionPool::new(probe(Duration::from_millis(500), &[]), 1);
-    let first = pid(&pool.invoke_recorded(&json!({})).await.0.unwrap());
-    let (result, _) = pool.invoke_recorded(&json!({"sleep_ms": 5000})).await;
+    let first = pid(&pool.invoke_recorded(&json!({})).await.result.unwrap());
+    let result = pool
+        .invoke_recorded(&json!({"sleep_ms": 5000}))
+        .await
+        .result;
     assert!(matches!(result, Err(InvokeError::Timeout(_))), "{result:?}");
-    let next = pid(&pool.invoke_recorded(&json!({})).await.0.unwrap());
+    let next = pid(&pool.invoke_recorded(&json!({})).await.result.unwrap());
     assert_ne!(first, next, "the timed-out environment was replaced");
     pool.shutdown().await;
 }
@@ -40,10 +43,10 @@ async fn a_timeout_kills_the_environment_and_the_next_invocation_gets_a_new_one(
 #[tokio::test]
 async fn a_crash_is_reported_and_the_environment_replaced() {
     let pool = FunctionPool::new(probe(Duration::from_secs(10), &[]), 1);
-    let first = pid(&pool.invoke_recorded(&json!({})).await.0.unwrap());
-    let (result, _) = pool.invoke_recorded(&json!({"crash": true})).await;
+    let first = pid(&pool.invoke_recorded(&json!({})).await.result.unwrap());
+    let result = pool.invoke_recorded(&json!({"crash": true})).await.result;
     assert!(matches!(result, Err(InvokeError::Crashed(_))), "{result:?}");
-    let next = pid(&pool.invoke_recorded(&json!({})).await.0.unwrap());
+    let next = pid(&pool.invoke_recorded(&json!({})).await.result.unwrap());
     assert_ne!(first, next);
     pool.shutdown().await;
 }
@@ -54,7 +57,7 @@ async fn an_init_failure_is_an_init_error() {
         probe(Duration::from_secs(10), &[("PROBE_INIT_FAIL", "1")]),
         1,
     );
-    let (result, _) = pool.invoke_recorded(&json!({})).await;
+    let result = pool.invoke_recorded(&json!({})).await.result;
     assert!(matches!(result, Err(InvokeError::Init(_))), "{result:?}");
     pool.shutdown().await;
 }
@@ -62,15 +65,18 @@ async fn an_init_failure_is_an_init_error() {
 #[tokio::test]
 async fn a_handler_error_keeps_the_environment_warm() {
     let pool = FunctionPool::new(probe(Duration::from_secs(10), &[]), 1);
-    let first = pid(&pool.invoke_recorded(&json!({})).await.0.unwrap());
-    let (result, _) = pool.invoke_recorded(&json!({"fail": "nope"})).await;
+    let first = pid(&pool.invoke_recorded(&json!({})).await.result.unwrap());
+    let result = pool.invoke_recorded(&json!({"fail": "nope"})).await.result;
     match result {
         Err(InvokeError::Function { error_message, .. }) => assert!(error_message.contains("nope")),
         other => panic!("{other:?}"),
     }
-    let (result, record) = pool.invoke_recorded(&json!({})).await;
-    assert_eq!(pid(&result.unwrap()), first, "same environment");
-    assert!(record.cold_start.is_none(), "a warm invocation has no init");
+    let invoked = pool.invoke_recorded(&json!({})).await;
+    assert_eq!(pid(&invoked.result.unwrap()), first, "same environment");
+    assert!(
+        invoked.cold_start.is_none(),
+        "a warm invocation has no init"
+    );
     pool.shutdown().await;
 }
 
@@ -84,7 +90,7 @@ async fn concurrent_invocations_use_at_most_the_configured_environments() {
                 pid(&pool
                     .invoke_recorded(&json!({"sleep_ms": 200}))
                     .await
-                    .0
+                    .result
                     .unwrap())
             })
         })

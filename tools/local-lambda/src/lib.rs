@@ -135,6 +135,18 @@ impl LambdaEnvironment {
             .env("AWS_REGION", "eu-central-1")
             .envs(spec.env.iter().cloned())
             .kill_on_drop(true);
+        // If whoever started the environment dies without stopping it (SIGKILL, a panicking
+        // test), the function goes with it instead of lingering as an orphan.
+        #[cfg(target_os = "linux")]
+        // SAFETY: prctl is async-signal-safe and touches only the child's own state.
+        unsafe {
+            command.pre_exec(|| {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) == -1 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
         let child = command.spawn()?;
         Ok(LambdaEnvironment {
             spec,
@@ -158,20 +170,29 @@ impl LambdaEnvironment {
     /// Invokes the function with `payload` and waits for its response, its error, an init error,
     /// a crash, or the timeout (after which the environment is killed, as Lambda does).
     pub async fn invoke(&self, payload: &Value) -> Result<Value, InvokeError> {
+        self.invoke_as(payload, &Uuid::new_v4().to_string()).await
+    }
+
+    /// [`Self::invoke`] with the `Lambda-Runtime-Aws-Request-Id` chosen by the caller, so that
+    /// its own log lines can name the invocation the function logs under.
+    pub async fn invoke_as(&self, payload: &Value, request_id: &str) -> Result<Value, InvokeError> {
         let bytes = self
-            .invoke_raw(serde_json::to_vec(payload).unwrap_or_default().into())
+            .invoke_raw(
+                serde_json::to_vec(payload).unwrap_or_default().into(),
+                request_id,
+            )
             .await?;
         serde_json::from_slice(&bytes).map_err(|e| InvokeError::NotJson(e.to_string()))
     }
 
-    pub async fn invoke_raw(&self, payload: Bytes) -> Result<Bytes, InvokeError> {
+    pub async fn invoke_raw(&self, payload: Bytes, request_id: &str) -> Result<Bytes, InvokeError> {
         if let Some(error) = self.shared.init_error.lock().await.clone() {
             return Err(InvokeError::Init(error));
         }
         let (reply, response) = oneshot::channel();
         let deadline_ms = now_ms() + self.spec.timeout.as_millis() as u64;
         let pending = Pending {
-            request_id: Uuid::new_v4().to_string(),
+            request_id: request_id.to_owned(),
             payload,
             deadline_ms,
             reply,

@@ -436,8 +436,8 @@ impl Gateway {
             },
         };
         let event = build_event(&incoming, &route_key, &params, authorizer_context.as_ref());
-        let (result, record) = bound.function.invoke_recorded(&event).await;
-        let (response, outcome) = match result {
+        let invoked = bound.function.invoke_recorded(&event).await;
+        let (response, outcome) = match invoked.result {
             Ok(value) => (map_response(&value), "ok".to_owned()),
             Err(InvokeError::Timeout(_)) => (
                 gateway_error(StatusCode::GATEWAY_TIMEOUT, "Endpoint request timed out"),
@@ -452,11 +452,12 @@ impl Gateway {
             trigger = "http",
             function = %bound.function.name(),
             request_id,
+            lambda_request_id = %invoked.request_id,
             route = %route_key,
             status = response.status().as_u16(),
             duration_ms = started.elapsed().as_secs_f64() * 1000.0,
-            invoke_ms = record.duration.as_secs_f64() * 1000.0,
-            cold_start_ms = record.cold_start.map(|d| d.as_secs_f64() * 1000.0),
+            invoke_ms = invoked.duration.as_secs_f64() * 1000.0,
+            cold_start_ms = invoked.cold_start.map(|d| d.as_secs_f64() * 1000.0),
             outcome,
             "invocation"
         );
@@ -503,7 +504,7 @@ impl Gateway {
             return Ok(context.clone());
         }
         let event = build_authorizer_event(request, route_key, params, &identity);
-        let answer = pool.invoke_recorded(&event).await.0;
+        let answer = pool.invoke_recorded(&event).await.result;
         let (allowed, context) = match answer {
             Ok(value) => (
                 value

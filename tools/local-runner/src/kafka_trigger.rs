@@ -67,8 +67,15 @@ use servicehub_events::dlq;
 use servicehub_events::lambda_kafka::{ConsumedRecord, KafkaSource, build_trigger};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use thiserror::Error;
+
+/// What the log line says about one invocation.
+struct Call {
+    request_id: String,
+    duration: Duration,
+    cold_start: Option<Duration>,
+}
 
 /// Retries AWS applies when `MaximumRetryAttempts` is -1 and an on-failure destination is set.
 pub const AWS_RETRY_CAP_WITH_DESTINATION: u32 = 10;
@@ -179,6 +186,88 @@ impl MappingRunner {
 
     pub fn mapping(&self) -> &KafkaMappingDef {
         &self.mapping
+    }
+
+    /// Makes `StartingPosition: LATEST` mean what it means on AWS: the end of each partition when
+    /// the mapping is created, not whenever the group rebalance happens to finish. For every
+    /// partition the group has no committed offset for, commits the current high watermark, so
+    /// that a record produced after this returns is delivered even if it arrives before the
+    /// consumer has its partitions. Partitions with a committed offset (a restarted runner) are
+    /// left alone. Needs the group to be empty (as it is when a fresh mapping starts); when the
+    /// commit is refused it logs and the consumer falls back to `auto.offset.reset=latest`.
+    /// Does nothing for TRIM_HORIZON (an uncommitted partition starts at its beginning anyway).
+    pub async fn pin_starting_position(&self) -> Result<(), TriggerError> {
+        if !self.mapping.enabled || self.mapping.starting_position != StartingPosition::Latest {
+            return Ok(());
+        }
+        let consumer = self.consumer.clone();
+        let topics = self.mapping.topics.clone();
+        let mapping = self.mapping.id.clone();
+        let kafka = |action, source| TriggerError::Kafka {
+            mapping: mapping.clone(),
+            action,
+            source,
+        };
+        let outcome = tokio::task::spawn_blocking(move || {
+            let timeout = Duration::from_secs(10);
+            let mut all = TopicPartitionList::new();
+            for topic in &topics {
+                let metadata = consumer
+                    .fetch_metadata(Some(topic), timeout)
+                    .map_err(|e| ("reading topic metadata", e))?;
+                for partition in metadata.topics().iter().flat_map(|t| t.partitions()) {
+                    all.add_partition(topic, partition.id());
+                }
+            }
+            let committed = consumer
+                .committed_offsets(all, timeout)
+                .map_err(|e| ("reading committed offsets", e))?;
+            let mut pinned = TopicPartitionList::new();
+            for element in committed.elements() {
+                if element.offset() != Offset::Invalid {
+                    continue;
+                }
+                let (_, high) = consumer
+                    .fetch_watermarks(element.topic(), element.partition(), timeout)
+                    .map_err(|e| ("reading high watermarks", e))?;
+                pinned
+                    .add_partition_offset(
+                        element.topic(),
+                        element.partition(),
+                        Offset::Offset(high),
+                    )
+                    .map_err(|e| ("listing offsets", e))?;
+            }
+            if pinned.count() > 0 {
+                consumer
+                    .commit(&pinned, CommitMode::Sync)
+                    .map_err(|e| ("committing the starting offsets", e))?;
+            }
+            Ok::<usize, (&'static str, KafkaError)>(pinned.count())
+        })
+        .await
+        .expect("the offset pinning task panicked");
+        match outcome {
+            Ok(pinned) => {
+                tracing::debug!(mapping = %self.mapping.id, pinned, "LATEST starting offsets committed");
+                Ok(())
+            }
+            // A group with live members refuses commits from a non-member: they own the offsets.
+            Err((action, error))
+                if matches!(
+                    error.rdkafka_error_code(),
+                    Some(
+                        RDKafkaErrorCode::UnknownMemberId
+                            | RDKafkaErrorCode::IllegalGeneration
+                            | RDKafkaErrorCode::RebalanceInProgress
+                    )
+                ) =>
+            {
+                tracing::warn!(mapping = %self.mapping.id, %error, action, "LATEST not pinned; starting from the group's position");
+                Ok(())
+            }
+            Err((action, source)) => Err(kafka(action, source)),
+        }
     }
 
     /// Subscribes and delivers batches through `invoker` until `shutdown` resolves. A batch being
@@ -320,13 +409,20 @@ impl MappingRunner {
         loop {
             let event = build_trigger(&self.source, &self.payload_servers, &records);
             let payload = serde_json::to_value(&event).unwrap_or(Value::Null);
-            let started = Instant::now();
-            let result = invoker.invoke(payload).await;
-            let duration = started.elapsed();
-            let verdict = judge(result, &records, self.mapping.report_batch_item_failures);
+            let invoked = invoker.invoke(payload).await;
+            let call = Call {
+                request_id: invoked.request_id,
+                duration: invoked.duration,
+                cold_start: invoked.cold_start,
+            };
+            let verdict = judge(
+                invoked.result,
+                &records,
+                self.mapping.report_batch_item_failures,
+            );
             let failure = match verdict {
                 Verdict::Success => {
-                    self.log(&records, duration, "ok", None);
+                    self.log(&records, &call, "ok", None);
                     self.commit(&records).await;
                     return true;
                 }
@@ -361,7 +457,7 @@ impl MappingRunner {
             if failures > max_retries {
                 self.log(
                     &logged,
-                    duration,
+                    &call,
                     "dead_lettered",
                     Some((failure.kind, &failure.error, failures)),
                 );
@@ -374,7 +470,7 @@ impl MappingRunner {
             }
             self.log(
                 &logged,
-                duration,
+                &call,
                 "retrying",
                 Some((failure.kind, &failure.error, failures)),
             );
@@ -389,12 +485,14 @@ impl MappingRunner {
     fn log(
         &self,
         records: &[ConsumedRecord],
-        duration: Duration,
+        call: &Call,
         outcome: &str,
         failure: Option<(&str, &str, u32)>,
     ) {
         let partitions = describe(records);
-        let duration_ms = duration.as_secs_f64() * 1000.0;
+        let duration_ms = call.duration.as_secs_f64() * 1000.0;
+        let cold_start_ms = call.cold_start.map(|d| d.as_secs_f64() * 1000.0);
+        let request_id = &call.request_id;
         let mapping = &self.mapping.id;
         let function = &self.mapping.function;
         match failure {
@@ -404,7 +502,9 @@ impl MappingRunner {
                 mapping = %mapping,
                 partitions = %partitions,
                 records = records.len(),
+                lambda_request_id = %request_id,
                 duration_ms,
+                cold_start_ms,
                 outcome,
                 "invocation"
             ),
@@ -417,7 +517,9 @@ impl MappingRunner {
                         mapping = %mapping,
                         partitions = %partitions,
                         records = records.len(),
+                        lambda_request_id = %request_id,
                         duration_ms,
+                        cold_start_ms,
                         outcome,
                         failure = kind,
                         error,
@@ -431,7 +533,9 @@ impl MappingRunner {
                         mapping = %mapping,
                         partitions = %partitions,
                         records = records.len(),
+                        lambda_request_id = %request_id,
                         duration_ms,
+                        cold_start_ms,
                         outcome,
                         failure = kind,
                         error,

@@ -145,8 +145,9 @@ async fn main() -> Result<()> {
                 binary.display()
             );
         }
+        // The logical id names the function in AWS_LAMBDA_FUNCTION_NAME and in every log line.
         let spec = FunctionSpec {
-            name: function.binary.clone(),
+            name: function.logical_id.clone(),
             binary,
             env: function
                 .environment
@@ -236,6 +237,10 @@ async fn main() -> Result<()> {
                 mapping.maximum_batching_window
             );
             let runner = MappingRunner::new(mapping.clone(), bootstrap.clone())
+                .map_err(|e| anyhow::anyhow!("{}: {e}", mapping.id))?;
+            runner
+                .pin_starting_position()
+                .await
                 .map_err(|e| anyhow::anyhow!("{}: {e}", mapping.id))?;
             let pool = pool_of(&mapping.function)?;
             let stop_mapping = shutdown();

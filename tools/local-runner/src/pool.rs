@@ -2,25 +2,19 @@
 //! warm; an environment that timed out, crashed or failed its init is discarded and replaced by
 //! the next invocation, as Lambda does.
 
+use crate::Invoked;
 use local_lambda::{FunctionSpec, InvokeError, LambdaEnvironment};
 use serde_json::Value;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 use tokio::sync::{Mutex, Semaphore};
+use uuid::Uuid;
 
 pub struct FunctionPool {
     spec: FunctionSpec,
     idle: Mutex<Vec<LambdaEnvironment>>,
     slots: Semaphore,
     max: usize,
-}
-
-/// How one invocation went, for the runner's one-line log.
-#[derive(Debug, Clone)]
-pub struct InvocationRecord {
-    pub duration: Duration,
-    /// Set when this invocation started a new environment: its init duration.
-    pub cold_start: Option<Duration>,
 }
 
 impl FunctionPool {
@@ -43,11 +37,9 @@ impl FunctionPool {
     }
 
     /// Runs one invocation in a free environment, waiting for one when all `max` are busy.
-    pub async fn invoke_recorded(
-        &self,
-        payload: &Value,
-    ) -> (Result<Value, InvokeError>, InvocationRecord) {
+    pub async fn invoke_recorded(&self, payload: &Value) -> Invoked {
         let started = Instant::now();
+        let request_id = Uuid::new_v4().to_string();
         let _slot = self
             .slots
             .acquire()
@@ -60,28 +52,23 @@ impl FunctionPool {
             None => match LambdaEnvironment::start(self.spec.clone()).await {
                 Ok(environment) => environment,
                 Err(error) => {
-                    let record = InvocationRecord {
-                        duration: started.elapsed(),
-                        cold_start: None,
-                    };
-                    return (
-                        Err(InvokeError::Init(format!(
+                    return Invoked {
+                        result: Err(InvokeError::Init(format!(
                             "cannot start {}: {error}",
                             self.spec.binary.display()
                         ))),
-                        record,
-                    );
+                        request_id,
+                        duration: started.elapsed(),
+                        cold_start: None,
+                    };
                 }
             },
         };
-        let result = environment.invoke(payload).await;
-        let record = InvocationRecord {
-            duration: started.elapsed(),
-            cold_start: if cold {
-                environment.init_duration()
-            } else {
-                None
-            },
+        let result = environment.invoke_as(payload, &request_id).await;
+        let cold_start = if cold {
+            environment.init_duration()
+        } else {
+            None
         };
         match &result {
             // The environment is gone or unusable: the next invocation gets a fresh one.
@@ -90,7 +77,12 @@ impl FunctionPool {
             }
             _ => self.idle.lock().await.push(environment),
         }
-        (result, record)
+        Invoked {
+            result,
+            request_id,
+            duration: started.elapsed(),
+            cold_start,
+        }
     }
 
     /// Starts one environment ahead of the first invocation, so a missing binary or a failing
@@ -119,7 +111,7 @@ impl FunctionPool {
 }
 
 impl crate::Invoke for FunctionPool {
-    async fn invoke(&self, payload: Value) -> Result<Value, InvokeError> {
-        self.invoke_recorded(&payload).await.0
+    async fn invoke(&self, payload: Value) -> Invoked {
+        self.invoke_recorded(&payload).await
     }
 }

@@ -74,8 +74,8 @@ pub async fn run(
             .input
             .clone()
             .unwrap_or_else(|| scheduled_event(&schedule.id, Utc::now()));
-        let (result, record) = pool.invoke_recorded(&payload).await;
-        let outcome = match &result {
+        let invoked = pool.invoke_recorded(&payload).await;
+        let outcome = match &invoked.result {
             Ok(_) => "ok".to_owned(),
             Err(error) => format!("error: {error}"),
         };
@@ -83,8 +83,9 @@ pub async fn run(
             trigger = "schedule",
             function = %pool.name(),
             schedule = %schedule.id,
-            duration_ms = record.duration.as_secs_f64() * 1000.0,
-            cold_start_ms = record.cold_start.map(|d| d.as_secs_f64() * 1000.0),
+            lambda_request_id = %invoked.request_id,
+            duration_ms = invoked.duration.as_secs_f64() * 1000.0,
+            cold_start_ms = invoked.cold_start.map(|d| d.as_secs_f64() * 1000.0),
             outcome,
             "invocation"
         );

@@ -1,0 +1,120 @@
+//! The `local-runner` binary as a child process: started on a free port against a template,
+//! its stdout collected, stopped with SIGTERM (as Ctrl-C would) when the test is done.
+
+use crate::{binary_path, repo_root, required_env};
+use serde_json::Value;
+use std::path::Path;
+use std::process::{ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+pub struct LocalRunner {
+    child: Child,
+    pub base_url: String,
+    lines: Arc<Mutex<Vec<String>>>,
+}
+
+impl LocalRunner {
+    /// Starts the runner on `template` (relative to the repository root) with the given template
+    /// parameters and environment, and waits until it prints that it is ready.
+    pub async fn start(
+        template: &str,
+        parameters: &[(&str, &str)],
+        env: &[(&str, &str)],
+    ) -> LocalRunner {
+        let port = free_port();
+        let mut command = Command::new(binary_path("local-runner"));
+        command
+            .current_dir(repo_root())
+            .arg("--template")
+            .arg(Path::new(template))
+            .arg("--port")
+            .arg(port.to_string())
+            .env(
+                "KAFKA_BOOTSTRAP_SERVERS",
+                required_env("KAFKA_BOOTSTRAP_SERVERS"),
+            )
+            .env(
+                "FUNCTION_RUST_LOG",
+                std::env::var("FUNCTION_RUST_LOG").unwrap_or_else(|_| "warn".into()),
+            )
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true);
+        for (name, value) in parameters {
+            command.arg("--parameter").arg(format!("{name}={value}"));
+        }
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        let mut child = command.spawn().expect("starting local-runner");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+        let collected = lines.clone();
+        tokio::spawn(async move {
+            let mut ready = Some(ready_tx);
+            let mut reader = BufReader::new(stdout).lines();
+            while let Ok(Some(line)) = reader.next_line().await {
+                if line.starts_with("ready in ")
+                    && let Some(ready) = ready.take()
+                {
+                    let _ = ready.send(());
+                }
+                collected.lock().unwrap().push(line);
+            }
+        });
+        let started = tokio::time::timeout(Duration::from_secs(60), ready_rx).await;
+        if !matches!(started, Ok(Ok(()))) {
+            let _ = child.start_kill();
+            panic!(
+                "local-runner did not get ready; its output:\n{}",
+                lines.lock().unwrap().join("\n")
+            );
+        }
+        LocalRunner {
+            child,
+            base_url: format!("http://127.0.0.1:{port}"),
+            lines,
+        }
+    }
+
+    /// Every line printed so far.
+    pub fn output(&self) -> Vec<String> {
+        self.lines.lock().unwrap().clone()
+    }
+
+    /// The runner's JSON log lines for invocations (`"message": "invocation"`).
+    pub fn invocations(&self) -> Vec<Value> {
+        self.output()
+            .iter()
+            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+            .filter(|line| line["message"] == "invocation")
+            .collect()
+    }
+
+    /// Sends SIGTERM and waits for the runner to exit.
+    pub async fn stop(mut self) -> ExitStatus {
+        if let Some(pid) = self.child.id() {
+            let _ = std::process::Command::new("kill")
+                .args(["-TERM", &pid.to_string()])
+                .status();
+        }
+        match tokio::time::timeout(Duration::from_secs(30), self.child.wait()).await {
+            Ok(status) => status.expect("waiting for local-runner"),
+            Err(_) => {
+                let _ = self.child.kill().await;
+                panic!("local-runner did not stop within 30 s of SIGTERM");
+            }
+        }
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|address| address.port())
+        .expect("a free port")
+}

@@ -1,0 +1,167 @@
+//! The foundation's slice driven through the `local-runner` binary: real HTTP into its API Gateway
+//! emulation, a Lambda REQUEST authorizer, the real function binaries in their environments, the
+//! outbox publishing to the real Kafka, and the runner's own self-managed Kafka trigger invoking
+//! assign-manager. Template: tests/fixtures/runner-template.yaml.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use servicehub_tests::runner::LocalRunner;
+use servicehub_tests::{TestDatabase, insert_user};
+use std::time::{Duration, Instant};
+use uuid::Uuid;
+
+const TEMPLATE: &str = "tests/fixtures/runner-template.yaml";
+
+fn new_request(region: &str) -> Value {
+    json!({
+        "title": "Не работает холодильник",
+        "description": "Холодильник Bosch перестал морозить, горит индикатор ошибки",
+        "category": "appliance-repair",
+        "urgency": "urgent",
+        "region": region,
+        "city": region,
+        "address": "ул. Ленина, 1",
+        "preferred_time_window": {"from": "2030-12-01T09:00:00Z", "to": "2030-12-01T13:00:00Z"},
+        "budget": {"amount_minor": 500000, "currency": "RUB"}
+    })
+}
+
+async fn start_runner(db: &TestDatabase) -> LocalRunner {
+    let group = format!("local-runner-e2e-{}", Uuid::new_v4().simple());
+    LocalRunner::start(
+        TEMPLATE,
+        &[("ConsumerGroupId", &group)],
+        &[("DATABASE_URL", &db.url)],
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_request_posted_over_http_reaches_manager_assigned_through_the_runners_kafka_trigger() {
+    let db = TestDatabase::new().await;
+    let region = format!("e2e-{}", Uuid::new_v4().simple());
+    let manager = insert_user(&db.pool, "manager", &[&region]).await;
+    let customer = Uuid::now_v7();
+    let runner = start_runner(&db).await;
+    let http = reqwest::Client::new();
+    let customer_token = format!("Bearer {customer} customer {region}");
+
+    let created = http
+        .post(format!("{}/requests", runner.base_url))
+        .header("authorization", &customer_token)
+        .json(&new_request(&region))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let location = created.headers()["location"].to_str().unwrap().to_owned();
+    let body: Value = created.json().await.unwrap();
+    let id = body["id"].as_str().unwrap().to_owned();
+    assert_eq!(location, format!("/requests/{id}"));
+    assert_eq!(body["status"], "new");
+
+    // request.created goes to Kafka; the runner's trigger invokes assign-manager with it.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let assigned = loop {
+        let response = http
+            .get(format!("{}{location}", runner.base_url))
+            .header("authorization", &customer_token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let view: Value = response.json().await.unwrap();
+        if view["status"] == "manager_assigned" {
+            break view;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "still {} after 60 s; runner output:\n{}",
+            view["status"],
+            runner.output().join("\n")
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(assigned["manager_id"], manager.to_string());
+
+    // The runner logs the invocation once the function answered, just after its commit.
+    let kafka = loop {
+        let logged = runner
+            .invocations()
+            .into_iter()
+            .find(|line| line["trigger"] == "kafka" && line["outcome"] == "ok");
+        match logged {
+            Some(line) => break line,
+            None if Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(50)).await
+            }
+            None => panic!(
+                "no Kafka invocation logged:\n{}",
+                runner.output().join("\n")
+            ),
+        }
+    };
+    let invocations = runner.invocations();
+    assert_eq!(kafka["function"], "AssignManagerFunction");
+    assert!(kafka["lambda_request_id"].as_str().is_some());
+    let post = invocations
+        .iter()
+        .find(|line| line["trigger"] == "http" && line["route"] == "POST /requests")
+        .expect("a logged HTTP invocation");
+    assert_eq!(post["status"], 201);
+    assert_eq!(post["function"], "CreateRequestFunction");
+
+    assert!(runner.stop().await.success(), "the runner exits cleanly");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_runner_answers_401_without_a_token_404_for_unknown_routes_and_stops_on_sigterm() {
+    let db = TestDatabase::new().await;
+    let runner = start_runner(&db).await;
+    let http = reqwest::Client::new();
+
+    let anonymous = http
+        .post(format!("{}/requests", runner.base_url))
+        .json(&new_request("moscow"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        anonymous.json::<Value>().await.unwrap(),
+        json!({"message": "Unauthorized"})
+    );
+
+    let denied = http
+        .get(format!("{}/requests/{}", runner.base_url, Uuid::now_v7()))
+        .header("authorization", "Bearer deny")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(denied.status(), StatusCode::FORBIDDEN);
+
+    let unknown = http
+        .get(format!("{}/nowhere", runner.base_url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
+
+    let not_found = http
+        .get(format!("{}/requests/{}", runner.base_url, Uuid::now_v7()))
+        .header(
+            "authorization",
+            format!("Bearer {} customer moscow", Uuid::now_v7()),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(not_found.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        not_found.headers()["content-type"],
+        "application/problem+json"
+    );
+
+    let status = runner.stop().await;
+    assert!(status.success(), "exit status {status}");
+}
