@@ -65,13 +65,16 @@ fn replace_database(url: &str, name: &str) -> String {
     }
 }
 
-/// Where cargo put the function binaries: beside this test executable's `deps/` folder.
+/// Where cargo put the function binaries: beside this test executable's `deps/` folder, or beside
+/// this binary (the benchmarks).
 pub fn binary_path(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("the test executable's path");
-    let dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("target/<profile>");
+    let parent = exe.parent().expect("the executable's folder");
+    let dir = if parent.ends_with("deps") {
+        parent.parent().expect("target/<profile>")
+    } else {
+        parent
+    };
     let path = dir.join(name);
     assert!(
         path.exists(),

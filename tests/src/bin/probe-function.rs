@@ -2,7 +2,8 @@
 //! behaviour the record values choose. It takes a Kafka trigger payload and first appends one JSON
 //! line per invocation to the file `PROBE_LOG`:
 //! `{"eventSource", "eventSourceArn", "bootstrapServers", "records": [[topic, partition, offset,
-//! value as UTF-8], ...]}` (records in the payload's order, groups sorted by name), plus the whole
+//! value as UTF-8], ...], "received_at_us"}` (records in the payload's order, groups sorted by
+//! name; the wall-clock time the invocation arrived, in microseconds since the epoch), plus the whole
 //! payload as `"payload"` when `PROBE_LOG_PAYLOAD=1`. Then, looking at every record's value:
 //! - `sleep:<ms>` sleeps that long (once per such record);
 //! - `fail-always` fails the invocation;
@@ -43,6 +44,10 @@ async fn main() -> Result<(), Error> {
 }
 
 async fn handle(payload: Value, log: &str, state: &str, log_payload: bool) -> Result<Value, Error> {
+    let received_at_us = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros() as u64)
+        .unwrap_or_default();
     let records = records(&payload);
     let mut line = json!({
         "eventSource": payload["eventSource"],
@@ -52,6 +57,7 @@ async fn handle(payload: Value, log: &str, state: &str, log_payload: bool) -> Re
             .iter()
             .map(|r| json!([r.topic, r.partition, r.offset, r.value]))
             .collect::<Vec<_>>(),
+        "received_at_us": received_at_us,
     });
     if log_payload {
         line["payload"] = payload.clone();
