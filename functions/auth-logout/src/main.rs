@@ -1,0 +1,20 @@
+//! `POST /auth/logout` (API Gateway HTTP API, behind the JWT authorizer).
+
+use lambda_http::{Error, Request, run, service_fn};
+use servicehub_auth::{AuthServices, session};
+use servicehub_platform::{http::respond, telemetry};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    telemetry::init();
+    let auth = AuthServices::from_env("auth-logout").await?;
+    run(service_fn(|request: Request| async {
+        Ok::<_, Error>(
+            respond(request, |request, info| {
+                session::logout(&auth, request, info)
+            })
+            .await,
+        )
+    }))
+    .await
+}

@@ -1,0 +1,15 @@
+//! `GET /me` (API Gateway HTTP API, behind the JWT authorizer).
+
+use lambda_http::{Error, Request, run, service_fn};
+use servicehub_auth::{AuthServices, account};
+use servicehub_platform::{http::respond, telemetry};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    telemetry::init();
+    let auth = AuthServices::from_env("get-me").await?;
+    run(service_fn(|request: Request| async {
+        Ok::<_, Error>(respond(request, |request, info| account::me(&auth, request, info)).await)
+    }))
+    .await
+}

@@ -1,0 +1,106 @@
+//! `POST /auth/register` (self-registration), `POST /users` (an admin creates staff) and `GET /me`.
+
+use crate::input::{Enrolment, NewAccount};
+use crate::password::hash_password;
+use crate::service::{Audit, AuthServices, blocking};
+use crate::store;
+use crate::view::UserView;
+use chrono::Utc;
+use lambda_http::{Body, Request, Response};
+use serde_json::json;
+use servicehub_events::values::{Actor, AuditOutcome, Role};
+use servicehub_platform::http::{ApiError, Identity, RequestInfo, json_body, json_response};
+use uuid::Uuid;
+
+/// `POST /auth/register`: a customer or a contractor signs up. 201 with the account; 409 when the
+/// e-mail is taken. Contractors start `pending` until security verifies them.
+pub async fn register(
+    auth: &AuthServices,
+    request: Request,
+    info: RequestInfo,
+) -> Result<Response<Body>, ApiError> {
+    let body = json_body(&request)?;
+    let account = NewAccount::parse(&body, Enrolment::SelfRegistration)?;
+    let view = create_account(auth, account, None, &info, "user.register").await?;
+    Ok(json_response(201, &view, &info, None))
+}
+
+/// `POST /users`: an admin creates a manager (with regions), a security officer or an admin.
+pub async fn create_user(
+    auth: &AuthServices,
+    request: Request,
+    info: RequestInfo,
+) -> Result<Response<Body>, ApiError> {
+    let identity = info.require_identity()?.clone();
+    if identity.role != Role::Admin {
+        return Err(ApiError::Forbidden("only admins create users".into()));
+    }
+    let body = json_body(&request)?;
+    let account = NewAccount::parse(&body, Enrolment::ByAdmin)?;
+    let view = create_account(auth, account, Some(&identity), &info, "user.create").await?;
+    Ok(json_response(201, &view, &info, None))
+}
+
+/// `GET /me`: the caller's own account.
+pub async fn me(
+    auth: &AuthServices,
+    _request: Request,
+    info: RequestInfo,
+) -> Result<Response<Body>, ApiError> {
+    let identity = info.require_identity()?;
+    let mut conn = auth.services.pool.acquire().await?;
+    let view = store::find_user(&mut conn, identity.user_id)
+        .await?
+        .ok_or_else(|| ApiError::Unauthorized("the account no longer exists".into()))?;
+    if !view.active {
+        return Err(ApiError::Forbidden("the account is disabled".into()));
+    }
+    Ok(json_response(200, &view, &info, None))
+}
+
+/// Hashes the password, inserts the account and its `audit.user_action` in one transaction.
+async fn create_account(
+    auth: &AuthServices,
+    account: NewAccount,
+    created_by: Option<&Identity>,
+    info: &RequestInfo,
+    action: &str,
+) -> Result<UserView, ApiError> {
+    let password = account.password.clone();
+    let hash = blocking(move || hash_password(&password))
+        .await?
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let id = Uuid::now_v7();
+    let now = Utc::now();
+    let mut tx = auth.services.pool.begin().await?;
+    if !store::insert_user(&mut tx, id, &account, &hash, now).await? {
+        return Err(ApiError::Conflict {
+            detail: "an account with this e-mail already exists".into(),
+            current_status: None,
+        });
+    }
+    let view = store::find_user(&mut tx, id)
+        .await?
+        .ok_or_else(|| ApiError::Internal("the new account vanished".into()))?;
+    let actor = match created_by {
+        Some(admin) => Actor::user(admin.user_id, admin.role),
+        None => Actor::user(id, view.role),
+    };
+    let audit = Audit {
+        actor,
+        action,
+        resource_id: id.to_string(),
+        outcome: AuditOutcome::Success,
+        details: json!({
+            "role": view.role,
+            "regions": view.regions,
+            "categories": view.categories,
+            "channels": view.notifications.channels,
+        }),
+        at: now,
+    }
+    .envelope(auth.source(), info);
+    auth.commit_with_events(tx, &[audit]).await?;
+    tracing::info!(user_id = %id, role = %view.role, action, "account created");
+    Ok(view)
+}

@@ -1,0 +1,154 @@
+//! What the auth functions build once per execution environment, and the small HTTP and audit
+//! helpers their use cases share.
+
+use crate::config::AuthConfig;
+use crate::secrets::{Secrets, SigningKey};
+use chrono::{DateTime, Utc};
+use lambda_http::{Body, Response};
+use serde::Serialize;
+use serde_json::Value;
+use servicehub_events::Envelope;
+use servicehub_events::catalog::UserAction;
+use servicehub_events::values::{Actor, AuditOutcome};
+use servicehub_platform::http::{ApiError, CORRELATION_HEADER, PROBLEM_CONTENT_TYPE, RequestInfo};
+use servicehub_platform::{Services, outbox};
+use sqlx::{Postgres, Transaction};
+use tokio::sync::OnceCell;
+
+/// The clients and settings of an auth function.
+pub struct AuthServices {
+    pub services: Services,
+    pub config: AuthConfig,
+    pub secrets: Secrets,
+    pub signing_key: SigningKey,
+    /// Set once the bootstrap admin has been checked in this execution environment.
+    pub(crate) bootstrap_done: OnceCell<()>,
+}
+
+impl AuthServices {
+    /// Reads the configuration and builds the pool, the producer and the Secrets Manager client.
+    /// Nothing is fetched yet: the signing key is read on first use.
+    pub async fn from_env(
+        default_service_name: &str,
+    ) -> Result<AuthServices, Box<dyn std::error::Error + Send + Sync>> {
+        let services = Services::from_env(default_service_name)?;
+        let config = AuthConfig::from_env()?;
+        let secrets = Secrets::from_env().await;
+        let signing_key = SigningKey::new(
+            secrets.clone(),
+            config.jwt_secret_name.clone(),
+            config.tokens.clone(),
+        );
+        tracing::info!(?config, "auth settings");
+        Ok(AuthServices {
+            services,
+            config,
+            secrets,
+            signing_key,
+            bootstrap_done: OnceCell::new(),
+        })
+    }
+
+    pub fn source(&self) -> &str {
+        &self.services.config.service_name
+    }
+
+    /// Writes `events` to the outbox, commits, and publishes them right away.
+    pub(crate) async fn commit_with_events(
+        &self,
+        mut tx: Transaction<'_, Postgres>,
+        events: &[Envelope],
+    ) -> Result<(), ApiError> {
+        outbox::enqueue(&mut tx, events).await?;
+        tx.commit().await?;
+        self.services
+            .publish_after_commit(&outbox::keys_of(events))
+            .await;
+        Ok(())
+    }
+}
+
+/// An `audit.user_action` for a request, in the request's correlation and trace context.
+pub(crate) struct Audit<'a> {
+    pub actor: Actor,
+    pub action: &'a str,
+    pub resource_id: String,
+    pub outcome: AuditOutcome,
+    pub details: Value,
+    pub at: DateTime<Utc>,
+}
+
+impl Audit<'_> {
+    pub fn envelope(self, source: &str, info: &RequestInfo) -> Envelope {
+        Envelope::new(
+            source,
+            UserAction {
+                actor: self.actor,
+                action: self.action.to_owned(),
+                resource_type: "user".into(),
+                resource_id: self.resource_id,
+                outcome: self.outcome,
+                details: self.details,
+                at: self.at,
+            },
+        )
+        .with_context(info.correlation_id, None, info.traceparent.clone())
+    }
+}
+
+/// `204 No Content` with the correlation id echoed.
+pub(crate) fn no_content(info: &RequestInfo) -> Response<Body> {
+    Response::builder()
+        .status(204)
+        .header(CORRELATION_HEADER, info.correlation_id.to_string())
+        .body(Body::Empty)
+        .unwrap_or_else(|_| Response::new(Body::Empty))
+}
+
+#[derive(Serialize)]
+struct TooManyRequests<'a> {
+    #[serde(rename = "type")]
+    problem_type: &'static str,
+    title: &'static str,
+    status: u16,
+    detail: String,
+    instance: &'a str,
+    request_id: &'a str,
+    correlation_id: uuid::Uuid,
+    retry_after: i64,
+}
+
+/// `429 Too Many Requests` as problem+json with `Retry-After` (the platform's `ApiError` has no
+/// 429; the body has the same shape as its problems).
+pub(crate) fn too_many_requests(info: &RequestInfo, retry_after: i64) -> Response<Body> {
+    let problem = TooManyRequests {
+        problem_type: "urn:servicehub:problem:too-many-requests",
+        title: "Too Many Requests",
+        status: 429,
+        detail: format!(
+            "too many failed logins for this account; try again in {retry_after} seconds"
+        ),
+        instance: &info.path,
+        request_id: &info.request_id,
+        correlation_id: info.correlation_id,
+        retry_after,
+    };
+    Response::builder()
+        .status(429)
+        .header(http::header::CONTENT_TYPE, PROBLEM_CONTENT_TYPE)
+        .header(http::header::RETRY_AFTER, retry_after.to_string())
+        .header(CORRELATION_HEADER, info.correlation_id.to_string())
+        .body(Body::Text(
+            serde_json::to_string(&problem).unwrap_or_default(),
+        ))
+        .unwrap_or_else(|_| Response::new(Body::Empty))
+}
+
+/// Runs CPU-heavy work (argon2) off the async workers.
+pub(crate) async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| ApiError::Internal(format!("blocking task failed: {e}")))
+}

@@ -1,0 +1,31 @@
+//! How an account is shown: the body of `GET /me`, `POST /auth/register` and `POST /users`.
+//! Never the password hash.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use servicehub_events::values::Role;
+use uuid::Uuid;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NotificationsView {
+    pub channels: Vec<String>,
+    pub telegram_chat_id: Option<i64>,
+    pub language: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UserView {
+    pub id: Uuid,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub display_name: String,
+    pub role: Role,
+    pub regions: Vec<String>,
+    pub categories: Vec<String>,
+    pub notifications: NotificationsView,
+    /// Contractors only: `pending` until security verifies them, then `verified` or `rejected`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verification_status: Option<String>,
+    pub active: bool,
+    pub created_at: DateTime<Utc>,
+}
