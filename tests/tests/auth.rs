@@ -1,0 +1,805 @@
+//! Auth end to end on real PostgreSQL, real Kafka, real moto (Secrets Manager) and the real function
+//! binaries: register, login with its lock-out, refresh rotation and reuse detection, logout, /me,
+//! admin-only user creation, the bootstrap admin, and the Lambda authorizer's decisions.
+//!
+//! Every test has its own database and its own JWT signing key, stored in moto under a unique name.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use local_lambda::LambdaEnvironment;
+use serde_json::{Value, json};
+use servicehub_events::{DomainEvent, Envelope};
+use servicehub_tests::apigw::{HttpResponse, claims, invoke, request};
+use servicehub_tests::kafka::KafkaProbe;
+use servicehub_tests::{TestDatabase, required_env, start_function};
+use sqlx::Row;
+use std::time::Duration;
+use uuid::Uuid;
+
+const WAIT: Duration = Duration::from_secs(15);
+const PASSWORD: &str = "correct horse battery staple";
+
+/// A JWT signing key of this test's own in moto, and the environment that points functions at it.
+struct Keys {
+    secret_name: String,
+    key: Vec<u8>,
+}
+
+async fn secrets_client() -> aws_sdk_secretsmanager::Client {
+    required_env("AWS_ENDPOINT_URL");
+    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    aws_sdk_secretsmanager::Client::new(&config)
+}
+
+async fn create_secret(name: &str, value: &str) {
+    secrets_client()
+        .await
+        .create_secret()
+        .name(name)
+        .secret_string(value)
+        .send()
+        .await
+        .expect("creating a secret in moto");
+}
+
+impl Keys {
+    async fn new() -> Keys {
+        let secret_name = format!("servicehub-tests/jwt-{}", Uuid::new_v4());
+        let key = format!("{}{}", Uuid::new_v4().simple(), Uuid::new_v4().simple());
+        create_secret(&secret_name, &key).await;
+        Keys {
+            secret_name,
+            key: key.into_bytes(),
+        }
+    }
+
+    /// What an auth function needs besides the database and Kafka.
+    fn env(&self) -> Vec<(String, String)> {
+        let mut env: Vec<(String, String)> = [
+            "AWS_ENDPOINT_URL",
+            "AWS_REGION",
+            "AWS_ACCESS_KEY_ID",
+            "AWS_SECRET_ACCESS_KEY",
+        ]
+        .into_iter()
+        .filter_map(|name| std::env::var(name).ok().map(|v| (name.to_owned(), v)))
+        .collect();
+        env.push(("JWT_SECRET_NAME".into(), self.secret_name.clone()));
+        env
+    }
+
+    async fn start(
+        &self,
+        function: &str,
+        db: &TestDatabase,
+        extra: &[(&str, &str)],
+    ) -> LambdaEnvironment {
+        let mut env = self.env();
+        env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        start_function(function, &db.url, &env).await
+    }
+
+    /// A token signed with this test's key, with any claims.
+    fn sign(&self, claims: &Value) -> String {
+        jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            claims,
+            &EncodingKey::from_secret(&self.key),
+        )
+        .unwrap()
+    }
+}
+
+fn post(route: &str, body: &Value, caller: Option<Value>) -> Value {
+    request(
+        "POST",
+        &format!("POST {route}"),
+        route,
+        None,
+        Some("application/json"),
+        Some(&body.to_string()),
+        caller,
+    )
+}
+
+fn get_me(caller: Option<Value>) -> Value {
+    request("GET", "GET /me", "/me", None, None, None, caller)
+}
+
+/// The event API Gateway sends the authorizer for `GET /me` with this Authorization header.
+fn authorizer_event(authorization: Option<&str>) -> Value {
+    let mut event = request("GET", "GET /me", "/me", None, None, None, None);
+    let object = event.as_object_mut().unwrap();
+    object.remove("isBase64Encoded");
+    object.insert("type".into(), json!("REQUEST"));
+    object.insert(
+        "routeArn".into(),
+        json!("arn:aws:execute-api:eu-central-1:123456789012:local/$default/GET/me"),
+    );
+    if let Some(value) = authorization {
+        event["headers"]["authorization"] = json!(value);
+        event["identitySource"] = json!([value]);
+    }
+    event
+}
+
+fn customer_body(email: &str) -> Value {
+    json!({
+        "email": email,
+        "password": PASSWORD,
+        "display_name": "Анна Иванова",
+        "role": "customer",
+    })
+}
+
+fn contractor_body(email: &str) -> Value {
+    json!({
+        "email": email,
+        "password": PASSWORD,
+        "display_name": "Мастер Иван",
+        "phone": "+7 (916) 123-45-67",
+        "role": "contractor",
+        "regions": ["Москва", "Тверь"],
+        "categories": ["appliance-repair", "plumbing"],
+        "notifications": {"channels": ["telegram", "email"], "telegram_chat_id": 123456789, "language": "en"}
+    })
+}
+
+fn email() -> String {
+    format!("user-{}@Example.test", Uuid::new_v4().simple())
+}
+
+async fn register(register_fn: &LambdaEnvironment, body: &Value) -> HttpResponse {
+    invoke(register_fn, &post("/auth/register", body, None)).await
+}
+
+async fn login(login_fn: &LambdaEnvironment, email: &str, password: &str) -> HttpResponse {
+    invoke(
+        login_fn,
+        &post(
+            "/auth/login",
+            &json!({"email": email, "password": password}),
+            None,
+        ),
+    )
+    .await
+}
+
+async fn refresh(refresh_fn: &LambdaEnvironment, token: &str) -> HttpResponse {
+    invoke(
+        refresh_fn,
+        &post("/auth/refresh", &json!({"refresh_token": token}), None),
+    )
+    .await
+}
+
+fn field_codes(response: &HttpResponse) -> Vec<(String, String)> {
+    response.body["errors"]
+        .as_array()
+        .unwrap_or(&Vec::new())
+        .iter()
+        .map(|e| {
+            (
+                e["field"].as_str().unwrap().to_owned(),
+                e["code"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+fn user_actions(
+    probe: &KafkaProbe,
+    key: &str,
+    count: usize,
+) -> Vec<servicehub_events::catalog::UserAction> {
+    probe
+        .read_key(key, count, WAIT)
+        .iter()
+        .map(|r| Envelope::from_kafka(&r.message).expect("a valid envelope"))
+        .filter_map(|e| match e.data {
+            DomainEvent::UserAction(action) => Some(action),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Asks the authorizer about `token` and returns its answer.
+async fn authorize(authorizer: &LambdaEnvironment, authorization: Option<&str>) -> Value {
+    authorizer
+        .invoke(&authorizer_event(authorization))
+        .await
+        .expect("the authorizer answers")
+}
+
+#[tokio::test]
+async fn registration_creates_accounts_with_hashed_passwords_and_audits_them() {
+    let db = TestDatabase::new().await;
+    let keys = Keys::new().await;
+    let register_fn = keys.start("auth-register", &db, &[]).await;
+    let audit = KafkaProbe::new("audit-events");
+
+    let customer_email = email();
+    let response = register(&register_fn, &customer_body(&customer_email)).await;
+    assert_eq!(response.status, 201, "{:?}", response.body);
+    let customer_id = response.body["id"].as_str().unwrap().to_owned();
+    assert_eq!(response.body["email"], customer_email.to_lowercase());
+    assert_eq!(response.body["role"], "customer");
+    assert_eq!(
+        response.body["notifications"],
+        json!({"channels": ["email"], "telegram_chat_id": null, "language": "ru"})
+    );
+    assert!(response.body.get("password_hash").is_none());
+    assert!(response.body.get("verification_status").is_none());
+
+    let contractor = register(&register_fn, &contractor_body(&email())).await;
+    assert_eq!(contractor.status, 201, "{:?}", contractor.body);
+    assert_eq!(contractor.body["regions"], json!(["Москва", "Тверь"]));
+    assert_eq!(
+        contractor.body["categories"],
+        json!(["appliance-repair", "plumbing"])
+    );
+    assert_eq!(contractor.body["phone"], "+79161234567");
+    assert_eq!(contractor.body["verification_status"], "pending");
+    assert_eq!(
+        contractor.body["notifications"]["telegram_chat_id"],
+        123456789
+    );
+
+    let row = sqlx::query("SELECT password_hash, role, language FROM users WHERE id = $1")
+        .bind(Uuid::parse_str(&customer_id).unwrap())
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    let hash: String = row.get("password_hash");
+    assert!(hash.starts_with("$argon2id$v=19$"), "{hash}");
+    assert!(!hash.contains(PASSWORD));
+
+    let actions = user_actions(&audit, &customer_id, 1);
+    assert_eq!(actions.len(), 1);
+    assert_eq!(actions[0].action, "user.register");
+    assert_eq!(
+        actions[0].actor.user_id.map(|u| u.to_string()),
+        Some(customer_id.clone())
+    );
+    assert_eq!(actions[0].details["role"], "customer");
+}
+
+#[tokio::test]
+async fn registration_refuses_bad_input_with_field_errors_and_duplicate_emails_with_409() {
+    let db = TestDatabase::new().await;
+    let keys = Keys::new().await;
+    let register_fn = keys.start("auth-register", &db, &[]).await;
+
+    let bad = json!({
+        "email": "not-an-email",
+        "password": "short",
+        "display_name": "",
+        "role": "admin",
+        "colour": "red"
+    });
+    let response = register(&register_fn, &bad).await;
+    assert_eq!(response.status, 422, "{:?}", response.body);
+    assert_eq!(
+        response.header("content-type"),
+        Some("application/problem+json")
+    );
+    assert_eq!(
+        field_codes(&response),
+        [
+            ("email", "invalid_format"),
+            ("password", "too_short"),
+            ("display_name", "empty"),
+            ("role", "invalid_value"),
+            ("colour", "unknown_field"),
+        ]
+        .map(|(f, c)| (f.to_owned(), c.to_owned()))
+    );
+
+    let mut contractor = contractor_body(&email());
+    contractor.as_object_mut().unwrap().remove("regions");
+    let response = register(&register_fn, &contractor).await;
+    assert_eq!(response.status, 422);
+    assert_eq!(
+        field_codes(&response),
+        [("regions".to_owned(), "required".to_owned())]
+    );
+
+    let malformed = request(
+        "POST",
+        "POST /auth/register",
+        "/auth/register",
+        None,
+        Some("application/json"),
+        Some("{\"email\": "),
+        None,
+    );
+    assert_eq!(invoke(&register_fn, &malformed).await.status, 400);
+
+    let address = email();
+    assert_eq!(
+        register(&register_fn, &customer_body(&address))
+            .await
+            .status,
+        201
+    );
+    let again = register(&register_fn, &customer_body(&address.to_uppercase())).await;
+    assert_eq!(again.status, 409, "{:?}", again.body);
+    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM users WHERE email = $1")
+        .bind(address.to_lowercase())
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(count, 1);
+}
+
+#[tokio::test]
+async fn login_issues_tokens_the_authorizer_accepts_and_wrong_credentials_get_one_answer() {
+    let db = TestDatabase::new().await;
+    let keys = Keys::new().await;
+    let register_fn = keys.start("auth-register", &db, &[]).await;
+    let login_fn = keys.start("auth-login", &db, &[]).await;
+    let authorizer = keys.start("authorizer", &db, &[]).await;
+    let me_fn = keys.start("get-me", &db, &[]).await;
+
+    let address = email();
+    let registered = register(&register_fn, &contractor_body(&address)).await;
+    assert_eq!(registered.status, 201);
+    let user_id = registered.body["id"].as_str().unwrap().to_owned();
+
+    // Any case of the e-mail logs in.
+    let response = login(&login_fn, &address.to_uppercase(), PASSWORD).await;
+    assert_eq!(response.status, 200, "{:?}", response.body);
+    assert_eq!(response.body["token_type"], "Bearer");
+    assert_eq!(response.body["expires_in"], 900);
+    assert_eq!(response.body["user"]["id"], user_id);
+    let access = response.body["access_token"].as_str().unwrap();
+    let refresh_token = response.body["refresh_token"].as_str().unwrap();
+    assert_eq!(refresh_token.len(), 43);
+
+    // The access token's claims.
+    let payload: Value = serde_json::from_slice(
+        &URL_SAFE_NO_PAD
+            .decode(access.split('.').nth(1).unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(payload["sub"], user_id);
+    assert_eq!(payload["role"], "contractor");
+    assert_eq!(payload["regions"], json!(["Москва", "Тверь"]));
+    assert_eq!(payload["iss"], "servicehub");
+    assert_eq!(payload["aud"], "servicehub-api");
+    assert_eq!(
+        payload["exp"].as_i64().unwrap() - payload["iat"].as_i64().unwrap(),
+        900
+    );
+
+    // The authorizer accepts it; its context is what GET /me reads the caller from.
+    let answer = authorize(&authorizer, Some(&format!("Bearer {access}"))).await;
+    assert_eq!(answer["isAuthorized"], true, "{answer}");
+    assert_eq!(
+        answer["context"],
+        json!({"sub": user_id, "role": "contractor", "regions": ["Москва", "Тверь"]})
+    );
+    let me = invoke(&me_fn, &get_me(Some(answer["context"].clone()))).await;
+    assert_eq!(me.status, 200, "{:?}", me.body);
+    assert_eq!(me.body["id"], user_id);
+    assert_eq!(me.body["email"], address.to_lowercase());
+    assert_eq!(me.body["verification_status"], "pending");
+
+    // Only the SHA-256 of the refresh token is stored.
+    let stored: Vec<u8> =
+        sqlx::query_scalar("SELECT token_hash FROM refresh_tokens WHERE user_id = $1")
+            .bind(Uuid::parse_str(&user_id).unwrap())
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(stored.len(), 32);
+    assert_ne!(stored, refresh_token.as_bytes());
+
+    // Wrong password and unknown e-mail: the same 401, nothing tells them apart.
+    let wrong = login(&login_fn, &address, "not the password at all").await;
+    let unknown = login(&login_fn, &email(), PASSWORD).await;
+    assert_eq!((wrong.status, unknown.status), (401, 401));
+    assert_eq!(wrong.body["detail"], unknown.body["detail"]);
+    assert_eq!(wrong.header("www-authenticate"), Some("Bearer"));
+
+    // Bad input is 422/400, not 401.
+    let missing = invoke(
+        &login_fn,
+        &post("/auth/login", &json!({"email": address}), None),
+    )
+    .await;
+    assert_eq!(missing.status, 422);
+    assert_eq!(
+        field_codes(&missing),
+        [("password".to_owned(), "required".to_owned())]
+    );
+}
+
+#[tokio::test]
+async fn five_failed_logins_lock_the_account_for_everyone_registered_or_not() {
+    let db = TestDatabase::new().await;
+    let keys = Keys::new().await;
+    let register_fn = keys.start("auth-register", &db, &[]).await;
+    let login_fn = keys.start("auth-login", &db, &[]).await;
+    let audit = KafkaProbe::new("audit-events");
+
+    let address = email();
+    let registered = register(&register_fn, &customer_body(&address)).await;
+    let user_id = registered.body["id"].as_str().unwrap().to_owned();
+    let stranger = email();
+    for attempt in 1..=5 {
+        let response = login(&login_fn, &address, &format!("wrong password {attempt}")).await;
+        assert_eq!(
+            response.status, 401,
+            "attempt {attempt}: {:?}",
+            response.body
+        );
+        let response = login(&login_fn, &stranger, &format!("wrong password {attempt}")).await;
+        assert_eq!(
+            response.status, 401,
+            "attempt {attempt}: {:?}",
+            response.body
+        );
+    }
+    // Locked: even the right password is refused, with Retry-After; the unknown e-mail alike.
+    let locked = login(&login_fn, &address, PASSWORD).await;
+    assert_eq!(locked.status, 429, "{:?}", locked.body);
+    assert_eq!(
+        locked.header("content-type"),
+        Some("application/problem+json")
+    );
+    let retry_after: i64 = locked.header("retry-after").unwrap().parse().unwrap();
+    assert!((1..=900).contains(&retry_after), "{retry_after}");
+    assert_eq!(locked.body["status"], 429);
+    let stranger_locked = login(&login_fn, &stranger, PASSWORD).await;
+    assert_eq!(stranger_locked.status, 429);
+
+    // Each failure of the real account is audited as denied (after its registration).
+    let actions = user_actions(&audit, &user_id, 6);
+    let logins: Vec<_> = actions
+        .iter()
+        .filter(|a| a.action == "auth.login")
+        .collect();
+    assert_eq!(logins.len(), 5, "{actions:?}");
+    assert!(logins.iter().all(|a| a.outcome.as_str() == "denied"));
+
+    // When the lock is over, the right password works and the count starts afresh.
+    sqlx::query("UPDATE login_throttle SET locked_until = now() - interval '1 second'")
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    let response = login(&login_fn, &address, PASSWORD).await;
+    assert_eq!(response.status, 200, "{:?}", response.body);
+    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM login_throttle WHERE email = $1")
+        .bind(address.to_lowercase())
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(left, 0, "a successful login clears the failures");
+}
+
+#[tokio::test]
+async fn refresh_rotates_and_reusing_a_rotated_token_revokes_the_whole_family() {
+    let db = TestDatabase::new().await;
+    let keys = Keys::new().await;
+    let register_fn = keys.start("auth-register", &db, &[]).await;
+    let login_fn = keys.start("auth-login", &db, &[]).await;
+    let refresh_fn = keys.start("auth-refresh", &db, &[]).await;
+    let authorizer = keys.start("authorizer", &db, &[]).await;
+
+    let address = email();
+    register(&register_fn, &customer_body(&address)).await;
+    let first = login(&login_fn, &address, PASSWORD).await;
+    let other_session = login(&login_fn, &address, PASSWORD).await;
+    let r1 = first.body["refresh_token"].as_str().unwrap().to_owned();
+
+    let second = refresh(&refresh_fn, &r1).await;
+    assert_eq!(second.status, 200, "{:?}", second.body);
+    let r2 = second.body["refresh_token"].as_str().unwrap().to_owned();
+    assert_ne!(r1, r2);
+    let access = second.body["access_token"].as_str().unwrap();
+    assert_eq!(
+        authorize(&authorizer, Some(&format!("Bearer {access}"))).await["isAuthorized"],
+        true
+    );
+    let third = refresh(&refresh_fn, &r2).await;
+    assert_eq!(third.status, 200);
+    let r3 = third.body["refresh_token"].as_str().unwrap().to_owned();
+
+    // r1 was rotated: presenting it again revokes r1, r2 and r3 alike.
+    let reuse = refresh(&refresh_fn, &r1).await;
+    assert_eq!(reuse.status, 401, "{:?}", reuse.body);
+    assert_eq!(refresh(&refresh_fn, &r3).await.status, 401);
+    let reasons: Vec<Option<String>> = sqlx::query_scalar(
+        "SELECT revoked_reason FROM refresh_tokens WHERE family_id =
+            (SELECT family_id FROM refresh_tokens WHERE token_hash = sha256($1::bytea)) ORDER BY created_at",
+    )
+    .bind(r1.as_bytes())
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(reasons, vec![Some("reuse".to_owned()); 3]);
+
+    // The other login is another family: untouched.
+    let other = refresh(
+        &refresh_fn,
+        other_session.body["refresh_token"].as_str().unwrap(),
+    )
+    .await;
+    assert_eq!(other.status, 200, "{:?}", other.body);
+
+    // Tokens we never issued, and bad bodies.
+    assert_eq!(
+        refresh(&refresh_fn, "not-a-token-we-issued").await.status,
+        401
+    );
+    let empty = invoke(&refresh_fn, &post("/auth/refresh", &json!({}), None)).await;
+    assert_eq!(empty.status, 422);
+}
+
+#[tokio::test]
+async fn logout_ends_one_session_or_all_of_them() {
+    let db = TestDatabase::new().await;
+    let keys = Keys::new().await;
+    let register_fn = keys.start("auth-register", &db, &[]).await;
+    let login_fn = keys.start("auth-login", &db, &[]).await;
+    let refresh_fn = keys.start("auth-refresh", &db, &[]).await;
+    let logout_fn = keys.start("auth-logout", &db, &[]).await;
+
+    let address = email();
+    let user = register(&register_fn, &customer_body(&address)).await;
+    let user_id = Uuid::parse_str(user.body["id"].as_str().unwrap()).unwrap();
+    let caller = claims(user_id, "customer", &[]);
+    let a = login(&login_fn, &address, PASSWORD).await.body["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let b = login(&login_fn, &address, PASSWORD).await.body["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // Without the authorizer's identity: 401.
+    let anonymous = invoke(
+        &logout_fn,
+        &post("/auth/logout", &json!({"refresh_token": a}), None),
+    )
+    .await;
+    assert_eq!(anonymous.status, 401);
+
+    // Somebody else's token: 204, and nothing happens to it.
+    let stranger = claims(Uuid::now_v7(), "customer", &[]);
+    let response = invoke(
+        &logout_fn,
+        &post("/auth/logout", &json!({"refresh_token": a}), Some(stranger)),
+    )
+    .await;
+    assert_eq!(response.status, 204);
+
+    let response = invoke(
+        &logout_fn,
+        &post(
+            "/auth/logout",
+            &json!({"refresh_token": a}),
+            Some(caller.clone()),
+        ),
+    )
+    .await;
+    assert_eq!(response.status, 204, "{:?}", response.body);
+    assert_eq!(
+        refresh(&refresh_fn, &a).await.status,
+        401,
+        "session a ended"
+    );
+    let b2 = refresh(&refresh_fn, &b).await;
+    assert_eq!(b2.status, 200, "session b lives on");
+
+    let response = invoke(
+        &logout_fn,
+        &post("/auth/logout", &json!({"all": true}), Some(caller)),
+    )
+    .await;
+    assert_eq!(response.status, 204);
+    assert_eq!(
+        refresh(&refresh_fn, b2.body["refresh_token"].as_str().unwrap())
+            .await
+            .status,
+        401
+    );
+}
+
+#[tokio::test]
+async fn me_needs_an_identity_and_create_user_is_for_admins_only() {
+    let db = TestDatabase::new().await;
+    let keys = Keys::new().await;
+    let register_fn = keys.start("auth-register", &db, &[]).await;
+    let login_fn = keys.start("auth-login", &db, &[]).await;
+    let me_fn = keys.start("get-me", &db, &[]).await;
+    let create_fn = keys.start("create-user", &db, &[]).await;
+    let audit = KafkaProbe::new("audit-events");
+
+    assert_eq!(invoke(&me_fn, &get_me(None)).await.status, 401);
+
+    let admin_id = servicehub_tests::insert_user(&db.pool, "admin", &[]).await;
+    let manager_body = json!({
+        "email": email(),
+        "password": PASSWORD,
+        "display_name": "Менеджер Пётр",
+        "role": "manager",
+        "regions": ["Москва"],
+    });
+
+    // Customers, contractors, managers and security officers may not.
+    let customer = register(&register_fn, &customer_body(&email())).await;
+    let customer_id = Uuid::parse_str(customer.body["id"].as_str().unwrap()).unwrap();
+    for (id, role) in [
+        (customer_id, "customer"),
+        (Uuid::now_v7(), "contractor"),
+        (Uuid::now_v7(), "manager"),
+        (Uuid::now_v7(), "security"),
+    ] {
+        let response = invoke(
+            &create_fn,
+            &post("/users", &manager_body, Some(claims(id, role, &["Москва"]))),
+        )
+        .await;
+        assert_eq!(response.status, 403, "{role}: {:?}", response.body);
+    }
+    assert_eq!(
+        invoke(&create_fn, &post("/users", &manager_body, None))
+            .await
+            .status,
+        401
+    );
+
+    // An admin creates a manager, who can then log in with the regions in the token.
+    let admin = Some(claims(admin_id, "admin", &[]));
+    let created = invoke(&create_fn, &post("/users", &manager_body, admin.clone())).await;
+    assert_eq!(created.status, 201, "{:?}", created.body);
+    assert_eq!(created.body["role"], "manager");
+    assert_eq!(created.body["regions"], json!(["Москва"]));
+    let manager_id = created.body["id"].as_str().unwrap().to_owned();
+    let session = login(&login_fn, manager_body["email"].as_str().unwrap(), PASSWORD).await;
+    assert_eq!(session.status, 200, "{:?}", session.body);
+    assert_eq!(session.body["user"]["role"], "manager");
+    assert_eq!(session.body["user"]["regions"], json!(["Москва"]));
+
+    let actions = user_actions(&audit, &manager_id, 1);
+    assert_eq!(actions[0].action, "user.create");
+    assert_eq!(actions[0].actor.user_id, Some(admin_id));
+
+    // The admin's mistakes: 422 and 409.
+    let mut no_regions = manager_body.clone();
+    no_regions["email"] = json!(email());
+    no_regions.as_object_mut().unwrap().remove("regions");
+    let response = invoke(&create_fn, &post("/users", &no_regions, admin.clone())).await;
+    assert_eq!(response.status, 422);
+    assert_eq!(
+        field_codes(&response),
+        [("regions".to_owned(), "required".to_owned())]
+    );
+    let mut customer_role = manager_body.clone();
+    customer_role["role"] = json!("customer");
+    customer_role["email"] = json!(email());
+    customer_role.as_object_mut().unwrap().remove("regions");
+    let response = invoke(&create_fn, &post("/users", &customer_role, admin.clone())).await;
+    assert_eq!(
+        field_codes(&response),
+        [("role".to_owned(), "invalid_value".to_owned())]
+    );
+    let duplicate = invoke(&create_fn, &post("/users", &manager_body, admin)).await;
+    assert_eq!(duplicate.status, 409);
+
+    // /me of the customer.
+    let me = invoke(&me_fn, &get_me(Some(claims(customer_id, "customer", &[])))).await;
+    assert_eq!(me.status, 200);
+    assert_eq!(me.body["id"], customer_id.to_string());
+    assert_eq!(me.body["role"], "customer");
+}
+
+#[tokio::test]
+async fn the_first_admin_comes_from_configuration_once() {
+    let db = TestDatabase::new().await;
+    let keys = Keys::new().await;
+    let admin_email = email();
+    let password_secret = format!("servicehub-tests/bootstrap-{}", Uuid::new_v4());
+    create_secret(&password_secret, "the very first admin password").await;
+    let bootstrap = [
+        ("BOOTSTRAP_ADMIN_EMAIL", admin_email.as_str()),
+        (
+            "BOOTSTRAP_ADMIN_PASSWORD_SECRET_NAME",
+            password_secret.as_str(),
+        ),
+    ];
+    let login_fn = keys.start("auth-login", &db, &bootstrap).await;
+    let response = login(&login_fn, &admin_email, "the very first admin password").await;
+    assert_eq!(response.status, 200, "{:?}", response.body);
+    assert_eq!(response.body["user"]["role"], "admin");
+    drop(login_fn);
+
+    // Another execution environment (a cold start) changes nothing.
+    let login_fn = keys.start("auth-login", &db, &bootstrap).await;
+    assert_eq!(login(&login_fn, &admin_email, "wrong").await.status, 401);
+    let admins: i64 = sqlx::query_scalar("SELECT count(*) FROM users WHERE role = 'admin'")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(admins, 1);
+}
+
+#[tokio::test]
+async fn the_authorizer_denies_missing_malformed_expired_tampered_and_foreign_tokens() {
+    let db = TestDatabase::new().await;
+    let keys = Keys::new().await;
+    let authorizer = keys.start("authorizer", &db, &[]).await;
+    let user = Uuid::now_v7();
+    let now = chrono::Utc::now().timestamp();
+    let claims_at = |iat: i64, exp: i64, aud: &str| {
+        json!({
+            "sub": user.to_string(), "iss": "servicehub", "aud": aud, "iat": iat, "nbf": iat,
+            "exp": exp, "jti": Uuid::now_v7().to_string(), "role": "manager", "regions": ["Москва"]
+        })
+    };
+    let good = keys.sign(&claims_at(now, now + 900, "servicehub-api"));
+    let allowed = authorize(&authorizer, Some(&format!("Bearer {good}"))).await;
+    assert_eq!(
+        allowed,
+        json!({"isAuthorized": true, "context": {"sub": user.to_string(), "role": "manager", "regions": ["Москва"]}})
+    );
+
+    let expired = keys.sign(&claims_at(now - 3600, now - 1800, "servicehub-api"));
+    let wrong_audience = keys.sign(&claims_at(now, now + 900, "another-api"));
+    let mut parts: Vec<String> = good.split('.').map(str::to_owned).collect();
+    let mut forged = claims_at(now, now + 900, "servicehub-api");
+    forged["role"] = json!("admin");
+    parts[1] = URL_SAFE_NO_PAD.encode(forged.to_string());
+    let tampered = parts.join(".");
+    let foreign_key = jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        &claims_at(now, now + 900, "servicehub-api"),
+        &EncodingKey::from_secret(b"somebody else's key, 32 bytes or more"),
+    )
+    .unwrap();
+    let none_alg = format!(
+        "{}.{}.",
+        URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"JWT"}"#),
+        good.split('.').nth(1).unwrap()
+    );
+    let cases = [
+        ("missing header", None),
+        ("not bearer", Some(format!("Basic {good}"))),
+        ("no scheme", Some(good.clone())),
+        ("malformed", Some("Bearer not.a.jwt".to_owned())),
+        ("garbage", Some("Bearer abc".to_owned())),
+        ("expired", Some(format!("Bearer {expired}"))),
+        ("tampered", Some(format!("Bearer {tampered}"))),
+        ("wrong audience", Some(format!("Bearer {wrong_audience}"))),
+        ("foreign key", Some(format!("Bearer {foreign_key}"))),
+        ("alg none", Some(format!("Bearer {none_alg}"))),
+    ];
+    for (case, authorization) in cases {
+        let answer = authorize(&authorizer, authorization.as_deref()).await;
+        assert_eq!(answer, json!({"isAuthorized": false}), "{case}");
+    }
+}
+
+#[tokio::test]
+async fn without_its_signing_key_the_authorizer_fails_instead_of_guessing() {
+    let db = TestDatabase::new().await;
+    let missing = format!("servicehub-tests/missing-{}", Uuid::new_v4());
+    let mut env: Vec<(String, String)> = Keys {
+        secret_name: missing,
+        key: Vec::new(),
+    }
+    .env();
+    env.push(("RUST_LOG".into(), "off".into()));
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let authorizer = start_function("authorizer", &db.url, &env).await;
+    let result = authorizer
+        .invoke(&authorizer_event(Some("Bearer x.y.z")))
+        .await;
+    assert!(result.is_err(), "{result:?}");
+}
