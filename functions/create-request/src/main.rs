@@ -1,7 +1,7 @@
-//! `POST /requests` (API Gateway HTTP API).
+//! `POST /requests` (API Gateway HTTP API); honours `Idempotency-Key`.
 
 use lambda_http::{Error, Request, run, service_fn};
-use servicehub_platform::{Services, http::respond, telemetry};
+use servicehub_platform::{Services, idempotency_key::respond_once, telemetry};
 use servicehub_requests::create;
 
 #[tokio::main]
@@ -10,7 +10,7 @@ async fn main() -> Result<(), Error> {
     let services = Services::from_env("create-request")?;
     run(service_fn(|request: Request| async {
         Ok::<_, Error>(
-            respond(request, |request, info| {
+            respond_once(&services, request, |request, info| {
                 create::handle(&services, request, info)
             })
             .await,

@@ -1,9 +1,9 @@
 //! Scheduled (EventBridge): publishes outbox rows that were not published right after their commit,
-//! and deletes published rows past their retention.
+//! deletes published rows past their retention, and forgets Idempotency-Keys past theirs.
 
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
 use serde_json::Value;
-use servicehub_platform::{Services, outbox, telemetry};
+use servicehub_platform::{Services, idempotency_key, outbox, telemetry};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -11,6 +11,7 @@ async fn main() -> Result<(), Error> {
     let services = Services::from_env("outbox-relay")?;
     let batch_size = env_number("OUTBOX_RELAY_BATCH_SIZE", 500)?;
     let retention_hours = env_number("OUTBOX_RETENTION_HOURS", 72)?;
+    let key_retention_hours = env_number("IDEMPOTENCY_KEY_RETENTION_HOURS", 24)?;
     run(service_fn(|_: LambdaEvent<Value>| async {
         let report = outbox::relay(
             &services.pool,
@@ -19,9 +20,11 @@ async fn main() -> Result<(), Error> {
             retention_hours,
         )
         .await?;
+        let forgotten_keys = idempotency_key::prune(&services.pool, key_retention_hours).await?;
         tracing::info!(
             published = report.published,
             deleted = report.deleted_published,
+            forgotten_keys,
             "relay pass done"
         );
         Ok::<_, Error>(report)

@@ -14,19 +14,20 @@ pub struct RequestParties<'a> {
 }
 
 /// Customers see their own requests; managers those of their regions or assigned to them;
-/// contractors those assigned to them; security and admins all.
+/// contractors those assigned or `offered` to them; security and admins all.
 pub fn can_view(
     user_id: Uuid,
     role: Role,
     regions: &[String],
     request: &RequestParties<'_>,
+    offered: bool,
 ) -> bool {
     match role {
         Role::Customer => request.customer_id == user_id,
         Role::Manager => {
             request.manager_id == Some(user_id) || regions.iter().any(|r| r == request.region)
         }
-        Role::Contractor => request.contractor_id == Some(user_id),
+        Role::Contractor => request.contractor_id == Some(user_id) || offered,
         Role::Security | Role::Admin => true,
     }
 }
@@ -50,19 +51,27 @@ mod tests {
             contractor_id: Some(contractor),
         };
         let moscow = vec!["Москва".to_owned()];
-        assert!(can_view(customer, Role::Customer, &[], &request));
-        assert!(!can_view(stranger, Role::Customer, &[], &request));
-        assert!(can_view(manager, Role::Manager, &[], &request));
-        assert!(can_view(stranger, Role::Manager, &moscow, &request));
+        assert!(can_view(customer, Role::Customer, &[], &request, false));
+        assert!(!can_view(stranger, Role::Customer, &[], &request, false));
+        assert!(can_view(manager, Role::Manager, &[], &request, false));
+        assert!(can_view(stranger, Role::Manager, &moscow, &request, false));
         assert!(!can_view(
             stranger,
             Role::Manager,
             &["Казань".to_owned()],
-            &request
+            &request,
+            false
         ));
-        assert!(can_view(contractor, Role::Contractor, &[], &request));
-        assert!(!can_view(stranger, Role::Contractor, &moscow, &request));
-        assert!(can_view(stranger, Role::Security, &[], &request));
-        assert!(can_view(stranger, Role::Admin, &[], &request));
+        assert!(can_view(contractor, Role::Contractor, &[], &request, false));
+        assert!(!can_view(
+            stranger,
+            Role::Contractor,
+            &moscow,
+            &request,
+            false
+        ));
+        assert!(can_view(stranger, Role::Contractor, &[], &request, true));
+        assert!(can_view(stranger, Role::Security, &[], &request, false));
+        assert!(can_view(stranger, Role::Admin, &[], &request, false));
     }
 }

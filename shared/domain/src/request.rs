@@ -75,7 +75,7 @@ impl Category {
     }
 }
 
-fn parse_urgency(raw: &str, field: &str, errors: &mut ValidationErrors) -> Option<Urgency> {
+pub fn parse_urgency(raw: &str, field: &str, errors: &mut ValidationErrors) -> Option<Urgency> {
     let urgency = Urgency::parse(raw);
     if urgency.is_none() {
         let allowed: Vec<&str> = Urgency::ALL.iter().map(|u| u.as_str()).collect();

@@ -6,6 +6,7 @@ pub mod consumer;
 pub mod db;
 pub mod http;
 pub mod idempotency;
+pub mod idempotency_key;
 pub mod kafka;
 pub mod outbox;
 pub mod telemetry;

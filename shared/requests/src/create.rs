@@ -46,6 +46,9 @@ pub async fn handle(
         contractor_id: None,
         created_at: now,
         updated_at: now,
+        clarification_question: None,
+        completion_report: None,
+        final_price: None,
     };
     let source = services.config.service_name.as_str();
     let actor = Actor::user(identity.user_id, identity.role);

@@ -15,6 +15,10 @@ pub async fn handle(
     let id = path_uuid(&request, "id", "service request")?;
     let mut conn = services.pool.acquire().await?;
     let found = store::find(&mut conn, id).await?;
+    let offered = match &found {
+        Some(_) => store::is_offered(&mut conn, id, identity.user_id).await?,
+        None => false,
+    };
     // Not found and not yours look the same: existence must not leak.
     let visible = found.filter(|r| {
         let parties = RequestParties {
@@ -23,7 +27,13 @@ pub async fn handle(
             manager_id: r.manager_id,
             contractor_id: r.contractor_id,
         };
-        can_view(identity.user_id, identity.role, &identity.regions, &parties)
+        can_view(
+            identity.user_id,
+            identity.role,
+            &identity.regions,
+            &parties,
+            offered,
+        )
     });
     match visible {
         Some(view) => Ok(json_response(200, &view, &info, None)),

@@ -4,5 +4,8 @@
 pub mod assign_manager;
 pub mod create;
 pub mod get;
+pub mod history;
+pub mod list;
 pub mod store;
 pub mod view;
+pub mod workflow;

@@ -3,7 +3,9 @@
 use crate::view::ServiceRequestView;
 use chrono::{DateTime, Utc};
 use servicehub_domain::assignment::ManagerCandidate;
-use servicehub_events::values::{Actor, Money, Priority, RequestStatus, TimeWindow, Urgency};
+use servicehub_domain::commands::{Caller, RequestPatch};
+use servicehub_domain::listing::ListQuery;
+use servicehub_events::values::{Actor, Money, Priority, RequestStatus, Role, TimeWindow, Urgency};
 use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, Row};
 use uuid::Uuid;
@@ -11,7 +13,8 @@ use uuid::Uuid;
 const COLUMNS: &str =
     "id, customer_id, title, description, category, urgency, region, city, address,
     preferred_from, preferred_to, budget_amount_minor, budget_currency, status, priority,
-    manager_id, contractor_id, created_at, updated_at";
+    manager_id, contractor_id, created_at, updated_at, clarification_question, completion_report,
+    final_price_minor, final_price_currency";
 
 fn decode_error(column: &str, value: &str) -> sqlx::Error {
     sqlx::Error::ColumnDecode {
@@ -52,6 +55,16 @@ fn from_row(row: &PgRow) -> Result<ServiceRequestView, sqlx::Error> {
         contractor_id: row.try_get("contractor_id")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
+        clarification_question: row.try_get("clarification_question")?,
+        completion_report: row.try_get("completion_report")?,
+        final_price: {
+            let amount: Option<i64> = row.try_get("final_price_minor")?;
+            let currency: Option<String> = row.try_get("final_price_currency")?;
+            amount.zip(currency).map(|(amount_minor, currency)| Money {
+                amount_minor,
+                currency,
+            })
+        },
     })
 }
 
@@ -210,4 +223,258 @@ pub async fn assign_manager(
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// Moves a request to `to` (the caller checked the transition).
+pub async fn set_status(
+    conn: &mut PgConnection,
+    request_id: Uuid,
+    to: RequestStatus,
+    at: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE service_requests SET status = $2, updated_at = $3 WHERE id = $1")
+        .bind(request_id)
+        .bind(to.as_str())
+        .bind(at)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Applies a customer's edit; absent fields stay as they are.
+pub async fn apply_patch(
+    conn: &mut PgConnection,
+    request_id: Uuid,
+    patch: &RequestPatch,
+    at: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE service_requests SET
+            title = coalesce($2, title),
+            description = coalesce($3, description),
+            category = coalesce($4, category),
+            urgency = coalesce($5, urgency),
+            city = coalesce($6, city),
+            address = coalesce($7, address),
+            preferred_from = CASE WHEN $8::timestamptz IS NULL THEN preferred_from ELSE $8 END,
+            preferred_to = CASE WHEN $8::timestamptz IS NULL THEN preferred_to ELSE $9 END,
+            budget_amount_minor = coalesce($10, budget_amount_minor),
+            budget_currency = CASE WHEN $10::bigint IS NULL THEN budget_currency ELSE $11 END,
+            updated_at = $12
+         WHERE id = $1",
+    )
+    .bind(request_id)
+    .bind(patch.title.as_ref().map(|t| t.as_str()))
+    .bind(patch.description.as_ref().map(|d| d.as_str()))
+    .bind(patch.category.as_ref().map(|c| c.as_str()))
+    .bind(patch.urgency.map(|u| u.as_str()))
+    .bind(patch.city.as_ref().map(|c| c.as_str()))
+    .bind(patch.address.as_ref().map(|a| a.as_str()))
+    .bind(patch.preferred_time_window.map(|w| w.from))
+    .bind(patch.preferred_time_window.map(|w| w.to))
+    .bind(patch.budget.as_ref().map(|b| b.amount_minor))
+    .bind(patch.budget.as_ref().map(|b| b.currency.clone()))
+    .bind(at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn set_clarification_question(
+    conn: &mut PgConnection,
+    request_id: Uuid,
+    question: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE service_requests SET clarification_question = $2 WHERE id = $1")
+        .bind(request_id)
+        .bind(question)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Contractors who may get the request: active, verified, access not revoked, serving its
+/// region and category. Row-locked against a concurrent revocation.
+pub async fn eligible_contractors(
+    conn: &mut PgConnection,
+    region: &str,
+    category: &str,
+) -> Result<Vec<Uuid>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT id FROM users
+         WHERE role = 'contractor' AND active AND verification_status = 'verified'
+           AND NOT access_revoked AND $1 = ANY(regions) AND $2 = ANY(categories)
+         ORDER BY id FOR SHARE",
+    )
+    .bind(region)
+    .bind(category)
+    .fetch_all(conn)
+    .await
+}
+
+pub async fn insert_offers(
+    conn: &mut PgConnection,
+    request_id: Uuid,
+    contractor_ids: &[Uuid],
+    at: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO request_offers (request_id, contractor_id, offered_at)
+         SELECT $1, unnest($2::uuid[]), $3 ON CONFLICT DO NOTHING",
+    )
+    .bind(request_id)
+    .bind(contractor_ids)
+    .bind(at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn is_offered(
+    conn: &mut PgConnection,
+    request_id: Uuid,
+    contractor_id: Uuid,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM request_offers WHERE request_id = $1 AND contractor_id = $2)",
+    )
+    .bind(request_id)
+    .bind(contractor_id)
+    .fetch_one(conn)
+    .await
+}
+
+pub async fn set_contractor(
+    conn: &mut PgConnection,
+    request_id: Uuid,
+    contractor_id: Option<Uuid>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE service_requests SET contractor_id = $2 WHERE id = $1")
+        .bind(request_id)
+        .bind(contractor_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn record_completion(
+    conn: &mut PgConnection,
+    request_id: Uuid,
+    report: &str,
+    final_price: &Money,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE service_requests
+         SET completion_report = $2, final_price_minor = $3, final_price_currency = $4
+         WHERE id = $1",
+    )
+    .bind(request_id)
+    .bind(report)
+    .bind(final_price.amount_minor)
+    .bind(&final_price.currency)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// One page of the requests `caller` may see, newest first, matching `query`.
+pub async fn list(
+    conn: &mut PgConnection,
+    caller: Caller<'_>,
+    query: &ListQuery,
+) -> Result<Vec<ServiceRequestView>, sqlx::Error> {
+    // The visibility rule of `servicehub_domain::access::can_view`, as SQL.
+    let visible = match caller.role {
+        Role::Customer => "r.customer_id = $1",
+        Role::Manager => "(r.manager_id = $1 OR r.region = ANY($2))",
+        Role::Contractor => {
+            "(r.contractor_id = $1 OR EXISTS (SELECT 1 FROM request_offers o
+                WHERE o.request_id = r.id AND o.contractor_id = $1))"
+        }
+        Role::Security | Role::Admin => "true",
+    };
+    let columns = COLUMNS
+        .split(',')
+        .map(|c| format!("r.{}", c.trim()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let statuses: Vec<&str> = query.statuses.iter().map(|s| s.as_str()).collect();
+    let rows = sqlx::query(&format!(
+        "SELECT {columns} FROM service_requests r
+         WHERE {visible}
+           AND (cardinality($3::text[]) = 0 OR r.status = ANY($3))
+           AND ($4::text IS NULL OR r.region = $4)
+           AND ($5::text IS NULL OR r.urgency = $5)
+           AND ($6::timestamptz IS NULL OR r.created_at >= $6)
+           AND ($7::timestamptz IS NULL OR r.created_at < $7)
+           AND ($8::timestamptz IS NULL OR (r.created_at, r.id) < ($8, $9))
+         ORDER BY r.created_at DESC, r.id DESC
+         LIMIT $10"
+    ))
+    .bind(caller.user_id)
+    .bind(caller.regions)
+    .bind(&statuses)
+    .bind(query.region.as_deref())
+    .bind(query.urgency.map(|u| u.as_str()))
+    .bind(query.created_from)
+    .bind(query.created_to)
+    .bind(query.after.map(|c| c.created_at))
+    .bind(query.after.map(|c| c.id))
+    .bind(i64::from(query.limit))
+    .fetch_all(conn)
+    .await?;
+    rows.iter().map(from_row).collect()
+}
+
+/// One status change of a request, as `GET /requests/{id}/history` shows it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct HistoryEntry {
+    pub from: Option<RequestStatus>,
+    pub to: RequestStatus,
+    pub actor: Actor,
+    pub reason: Option<String>,
+    pub event_id: Uuid,
+    pub changed_at: DateTime<Utc>,
+}
+
+pub async fn history(
+    conn: &mut PgConnection,
+    request_id: Uuid,
+) -> Result<Vec<HistoryEntry>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT from_status, to_status, actor_user_id, actor_role, actor_service, reason, event_id, changed_at
+         FROM request_status_history WHERE request_id = $1 ORDER BY id",
+    )
+    .bind(request_id)
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            let from: Option<String> = row.try_get("from_status")?;
+            let to: String = row.try_get("to_status")?;
+            let role: Option<String> = row.try_get("actor_role")?;
+            Ok(HistoryEntry {
+                from: match from {
+                    Some(s) => Some(
+                        RequestStatus::parse(&s).ok_or_else(|| decode_error("from_status", &s))?,
+                    ),
+                    None => None,
+                },
+                to: RequestStatus::parse(&to).ok_or_else(|| decode_error("to_status", &to))?,
+                actor: Actor {
+                    user_id: row.try_get("actor_user_id")?,
+                    role: match role {
+                        Some(r) => {
+                            Some(Role::parse(&r).ok_or_else(|| decode_error("actor_role", &r))?)
+                        }
+                        None => None,
+                    },
+                    service: row.try_get("actor_service")?,
+                },
+                reason: row.try_get("reason")?,
+                event_id: row.try_get("event_id")?,
+                changed_at: row.try_get("changed_at")?,
+            })
+        })
+        .collect()
 }

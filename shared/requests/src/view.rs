@@ -23,6 +23,10 @@ pub struct ServiceRequestView {
     pub contractor_id: Option<Uuid>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// The manager's open question while the request is `clarification_needed`.
+    pub clarification_question: Option<String>,
+    pub completion_report: Option<String>,
+    pub final_price: Option<Money>,
 }
 
 impl ServiceRequestView {

@@ -1,0 +1,20 @@
+//! `POST /requests/{id}/cancel` (API Gateway HTTP API); honours `Idempotency-Key`.
+
+use lambda_http::{Error, Request, run, service_fn};
+use servicehub_platform::{Services, idempotency_key::respond_once, telemetry};
+use servicehub_requests::workflow;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    telemetry::init();
+    let services = Services::from_env("cancel-request")?;
+    run(service_fn(|request: Request| async {
+        Ok::<_, Error>(
+            respond_once(&services, request, |request, info| {
+                workflow::cancel(&services, request, info)
+            })
+            .await,
+        )
+    }))
+    .await
+}

@@ -1,0 +1,20 @@
+//! `GET /requests/{id}/history` (API Gateway HTTP API).
+
+use lambda_http::{Error, Request, run, service_fn};
+use servicehub_platform::{Services, http::respond, telemetry};
+use servicehub_requests::history;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    telemetry::init();
+    let services = Services::from_env("get-request-history")?;
+    run(service_fn(|request: Request| async {
+        Ok::<_, Error>(
+            respond(request, |request, info| {
+                history::handle(&services, request, info)
+            })
+            .await,
+        )
+    }))
+    .await
+}

@@ -1,0 +1,20 @@
+//! `PATCH /requests/{id}` (API Gateway HTTP API).
+
+use lambda_http::{Error, Request, run, service_fn};
+use servicehub_platform::{Services, http::respond, telemetry};
+use servicehub_requests::workflow;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    telemetry::init();
+    let services = Services::from_env("update-request")?;
+    run(service_fn(|request: Request| async {
+        Ok::<_, Error>(
+            respond(request, |request, info| {
+                workflow::update(&services, request, info)
+            })
+            .await,
+        )
+    }))
+    .await
+}

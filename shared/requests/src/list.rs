@@ -1,0 +1,69 @@
+//! `GET /requests`: the requests the caller may see (a customer their own, a manager their
+//! regions' and those assigned to them, a contractor those offered or assigned to them, security
+//! and admins all), filtered, newest first, a page at a time.
+
+use crate::store;
+use crate::view::ServiceRequestView;
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde::Serialize;
+use servicehub_domain::commands::Caller;
+use servicehub_domain::listing::{Cursor, ListQuery};
+use servicehub_platform::Services;
+use servicehub_platform::http::{ApiError, RequestInfo, json_response};
+
+#[derive(Serialize)]
+struct Page {
+    items: Vec<ServiceRequestView>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    next_cursor: Option<String>,
+}
+
+pub async fn handle(
+    services: &Services,
+    request: Request,
+    info: RequestInfo,
+) -> Result<Response<Body>, ApiError> {
+    let identity = info.require_identity()?;
+    let params = request.query_string_parameters();
+    let pairs: Vec<(&str, &str)> = params
+        .iter()
+        .flat_map(|(name, _)| {
+            params
+                .all(name)
+                .unwrap_or_default()
+                .into_iter()
+                .map(move |value| (name, value))
+        })
+        .collect();
+    let query = ListQuery::parse(pairs)?;
+    let caller = Caller {
+        user_id: identity.user_id,
+        role: identity.role,
+        regions: &identity.regions,
+    };
+    let mut conn = services.pool.acquire().await?;
+    // One row more than the page tells whether there is a next page.
+    let probe = ListQuery {
+        limit: query.limit + 1,
+        ..query.clone()
+    };
+    let mut items = store::list(&mut conn, caller, &probe).await?;
+    let next_cursor = if items.len() > query.limit as usize {
+        items.truncate(query.limit as usize);
+        items.last().map(|last| {
+            Cursor {
+                created_at: last.created_at,
+                id: last.id,
+            }
+            .encode()
+        })
+    } else {
+        None
+    };
+    Ok(json_response(
+        200,
+        &Page { items, next_cursor },
+        &info,
+        None,
+    ))
+}

@@ -1,0 +1,484 @@
+//! The workflow endpoints on an existing request: edit, cancel, clarification, dispatch, accept,
+//! assign, start, complete. Each loads and row-locks the request, lets the domain decide who may
+//! act (404 when the caller may not see it, 403 when they may see but not act) and whether the
+//! status allows it (409 with the current status), then commits the change, its history row, its
+//! workflow event, `workflow.status_changed` and `audit.user_action` in one transaction (outbox).
+
+use crate::store;
+use crate::view::ServiceRequestView;
+use chrono::{DateTime, Utc};
+use lambda_http::{Body, Request, Response};
+use serde_json::{Value, json};
+use servicehub_domain::access::RequestParties;
+use servicehub_domain::commands::{
+    AssignInput, Caller, CancelInput, ClarificationInput, Command, CompletionInput, Decision,
+    RequestPatch, decide, editable,
+};
+use servicehub_domain::validation::ValidationErrors;
+use servicehub_domain::workflow::{Action, next_status};
+use servicehub_events::Envelope;
+use servicehub_events::catalog::{
+    ContractorAssigned, RequestCancelled, RequestChanges, RequestClarificationNeeded,
+    RequestUpdated, SentToContractors, StatusChanged, UserAction, WorkCompleted, WorkStarted,
+};
+use servicehub_events::values::{Actor, AuditOutcome, RequestStatus};
+use servicehub_platform::http::{
+    ApiError, Identity, RequestInfo, json_body, json_response, path_uuid,
+};
+use servicehub_platform::{Services, outbox};
+use sqlx::{Postgres, Transaction};
+
+/// A request locked for one command by a caller allowed to issue it.
+struct Locked {
+    tx: Transaction<'static, Postgres>,
+    request: ServiceRequestView,
+    identity: Identity,
+    actor: Actor,
+    now: DateTime<Utc>,
+}
+
+async fn lock(
+    services: &Services,
+    request: &Request,
+    info: &RequestInfo,
+    command: Command,
+) -> Result<Locked, ApiError> {
+    let identity = info.require_identity()?.clone();
+    let id = path_uuid(request, "id", "service request")?;
+    let mut tx = services.pool.begin().await?;
+    let not_found = || ApiError::NotFound(format!("no service request with id {id}"));
+    let found = store::find_for_update(&mut tx, id)
+        .await?
+        .ok_or_else(not_found)?;
+    let offered = store::is_offered(&mut tx, id, identity.user_id).await?;
+    let caller = Caller {
+        user_id: identity.user_id,
+        role: identity.role,
+        regions: &identity.regions,
+    };
+    let parties = RequestParties {
+        customer_id: found.customer_id,
+        region: &found.region,
+        manager_id: found.manager_id,
+        contractor_id: found.contractor_id,
+    };
+    match decide(command, caller, &parties, offered) {
+        Decision::Allowed => {}
+        Decision::Forbidden(why) => return Err(ApiError::Forbidden(why.into())),
+        Decision::Hidden => return Err(not_found()),
+    }
+    let actor = Actor::user(identity.user_id, identity.role);
+    Ok(Locked {
+        tx,
+        request: found,
+        identity,
+        actor,
+        now: Utc::now(),
+    })
+}
+
+/// What a command changes besides the status, once its own columns are written.
+struct Change<'a> {
+    /// The workflow event (the first of the three published).
+    event: Envelope,
+    /// `None` for an edit that leaves the status as it is.
+    to: Option<RequestStatus>,
+    reason: Option<&'a str>,
+    audit_action: &'static str,
+    details: Value,
+}
+
+/// Writes the status, the history, the events; commits; publishes; answers with the new view.
+async fn finish(
+    services: &Services,
+    info: &RequestInfo,
+    mut locked: Locked,
+    change: Change<'_>,
+) -> Result<Response<Body>, ApiError> {
+    let source = services.config.service_name.as_str();
+    let request_id = locked.request.id;
+    let event = change
+        .event
+        .with_context(info.correlation_id, None, info.traceparent.clone());
+    let mut events = vec![event];
+    if let Some(to) = change.to {
+        store::set_status(&mut locked.tx, request_id, to, locked.now).await?;
+        store::record_status_change(
+            &mut locked.tx,
+            &store::StatusChange {
+                request_id,
+                from: Some(locked.request.status),
+                to,
+                actor: &locked.actor,
+                reason: change.reason,
+                event_id: events[0].meta.id,
+                at: locked.now,
+            },
+        )
+        .await?;
+        let changed = Envelope::caused_by(
+            source,
+            &events[0].meta,
+            StatusChanged {
+                request_id,
+                from: Some(locked.request.status),
+                to,
+                actor: locked.actor.clone(),
+                reason: change.reason.map(str::to_owned),
+                changed_at: locked.now,
+            },
+        );
+        events.push(changed);
+    }
+    let audit = Envelope::caused_by(
+        source,
+        &events[0].meta,
+        UserAction {
+            actor: locked.actor.clone(),
+            action: change.audit_action.into(),
+            resource_type: "service_request".into(),
+            resource_id: request_id.to_string(),
+            outcome: AuditOutcome::Success,
+            details: change.details,
+            at: locked.now,
+        },
+    );
+    events.push(audit);
+    outbox::enqueue(&mut locked.tx, &events).await?;
+    let view = store::find(&mut locked.tx, request_id)
+        .await?
+        .ok_or_else(|| ApiError::Internal(format!("request {request_id} vanished")))?;
+    locked.tx.commit().await?;
+    services
+        .publish_after_commit(&outbox::keys_of(&events))
+        .await;
+    tracing::info!(%request_id, action = change.audit_action, status = %view.status, "workflow step applied");
+    Ok(json_response(200, &view, info, None))
+}
+
+fn transition(locked: &Locked, action: Action) -> Result<RequestStatus, ApiError> {
+    Ok(next_status(locked.request.status, action)?)
+}
+
+/// `PATCH /requests/{id}`: the customer edits a request that is `new` or waits for a
+/// clarification; an edit with `clarification_answer` (or any edit while a question is open)
+/// answers it and the request goes back to its manager.
+pub async fn update(
+    services: &Services,
+    request: Request,
+    info: RequestInfo,
+) -> Result<Response<Body>, ApiError> {
+    let body = json_body(&request)?;
+    let mut locked = lock(services, &request, &info, Command::Update).await?;
+    let patch = RequestPatch::parse(&body, locked.now)?;
+    let status = locked.request.status;
+    if !editable(status) {
+        return Err(ApiError::Conflict {
+            detail: format!("a request that is {status} can no longer be edited"),
+            current_status: Some(status),
+        });
+    }
+    if patch.clarification_answer.is_some() && status != RequestStatus::ClarificationNeeded {
+        let mut errors = ValidationErrors::default();
+        errors.add(
+            "clarification_answer",
+            "no_question",
+            "no clarification question is open on this request",
+        );
+        return Err(errors.into());
+    }
+    let answers = status == RequestStatus::ClarificationNeeded;
+    let to = if answers {
+        Some(transition(&locked, Action::AnswerClarification)?)
+    } else {
+        None
+    };
+    store::apply_patch(&mut locked.tx, locked.request.id, &patch, locked.now).await?;
+    if answers {
+        store::set_clarification_question(&mut locked.tx, locked.request.id, None).await?;
+    }
+    let changes = RequestChanges {
+        title: patch.title.as_ref().map(|v| v.as_str().to_owned()),
+        description: patch.description.as_ref().map(|v| v.as_str().to_owned()),
+        category: patch.category.as_ref().map(|v| v.as_str().to_owned()),
+        urgency: patch.urgency,
+        city: patch.city.as_ref().map(|v| v.as_str().to_owned()),
+        address: patch.address.as_ref().map(|v| v.as_str().to_owned()),
+        preferred_time_window: patch.preferred_time_window,
+        budget: patch.budget.clone(),
+    };
+    let changed_fields: Vec<String> = match serde_json::to_value(&changes) {
+        Ok(Value::Object(fields)) => fields
+            .into_iter()
+            .filter(|(_, v)| !v.is_null())
+            .map(|(k, _)| k)
+            .collect(),
+        _ => Vec::new(),
+    };
+    let event = Envelope::new(
+        &services.config.service_name,
+        RequestUpdated {
+            request_id: locked.request.id,
+            customer_id: locked.request.customer_id,
+            changes,
+            clarification_answer: patch.clarification_answer.clone(),
+            updated_at: locked.now,
+        },
+    );
+    let change = Change {
+        event,
+        to,
+        reason: answers.then_some("the customer answered the clarification question"),
+        audit_action: "request.update",
+        details: json!({"fields": changed_fields, "answered_clarification": answers}),
+    };
+    finish(services, &info, locked, change).await
+}
+
+/// `POST /requests/{id}/cancel` (its customer or its manager, with a reason).
+pub async fn cancel(
+    services: &Services,
+    request: Request,
+    info: RequestInfo,
+) -> Result<Response<Body>, ApiError> {
+    let body = json_body(&request)?;
+    let locked = lock(services, &request, &info, Command::Cancel).await?;
+    let input = CancelInput::parse(&body)?;
+    let to = transition(&locked, Action::Cancel)?;
+    let event = Envelope::new(
+        &services.config.service_name,
+        RequestCancelled {
+            request_id: locked.request.id,
+            customer_id: locked.request.customer_id,
+            cancelled_by: locked.actor.clone(),
+            previous_status: locked.request.status,
+            reason: input.reason.clone(),
+            cancelled_at: locked.now,
+        },
+    );
+    let details = json!({"previous_status": locked.request.status, "reason": input.reason});
+    let change = Change {
+        event,
+        to: Some(to),
+        reason: Some(&input.reason),
+        audit_action: "request.cancel",
+        details,
+    };
+    finish(services, &info, locked, change).await
+}
+
+/// `POST /requests/{id}/clarification` (a manager asks the customer a question).
+pub async fn ask_clarification(
+    services: &Services,
+    request: Request,
+    info: RequestInfo,
+) -> Result<Response<Body>, ApiError> {
+    let body = json_body(&request)?;
+    let mut locked = lock(services, &request, &info, Command::AskClarification).await?;
+    let input = ClarificationInput::parse(&body)?;
+    let to = transition(&locked, Action::AskClarification)?;
+    store::set_clarification_question(&mut locked.tx, locked.request.id, Some(&input.question))
+        .await?;
+    let event = Envelope::new(
+        &services.config.service_name,
+        RequestClarificationNeeded {
+            request_id: locked.request.id,
+            customer_id: locked.request.customer_id,
+            manager_id: locked.identity.user_id,
+            question: input.question.clone(),
+            asked_at: locked.now,
+        },
+    );
+    let change = Change {
+        event,
+        to: Some(to),
+        reason: Some(&input.question),
+        audit_action: "request.ask_clarification",
+        details: json!({}),
+    };
+    finish(services, &info, locked, change).await
+}
+
+/// `POST /requests/{id}/dispatch` (a manager offers the request to every eligible contractor:
+/// verified, access not revoked, serving its region and category). 409 when there is none.
+pub async fn dispatch(
+    services: &Services,
+    request: Request,
+    info: RequestInfo,
+) -> Result<Response<Body>, ApiError> {
+    let mut locked = lock(services, &request, &info, Command::Dispatch).await?;
+    let to = transition(&locked, Action::SendToContractors)?;
+    let (region, category) = (
+        locked.request.region.clone(),
+        locked.request.category.clone(),
+    );
+    let contractors = store::eligible_contractors(&mut locked.tx, &region, &category).await?;
+    if contractors.is_empty() {
+        return Err(ApiError::Conflict {
+            detail: format!(
+                "no verified contractor with access serves region {region:?} and category {category:?}"
+            ),
+            current_status: Some(locked.request.status),
+        });
+    }
+    store::insert_offers(&mut locked.tx, locked.request.id, &contractors, locked.now).await?;
+    let manager_id = locked.request.manager_id.unwrap_or(locked.identity.user_id);
+    let event = Envelope::new(
+        &services.config.service_name,
+        SentToContractors {
+            request_id: locked.request.id,
+            manager_id,
+            contractor_ids: contractors.clone(),
+            region,
+            category,
+            sent_at: locked.now,
+        },
+    );
+    let change = Change {
+        event,
+        to: Some(to),
+        reason: None,
+        audit_action: "request.dispatch",
+        details: json!({"contractor_ids": contractors}),
+    };
+    finish(services, &info, locked, change).await
+}
+
+/// `POST /requests/{id}/accept` (a contractor the request was offered to takes it).
+pub async fn accept(
+    services: &Services,
+    request: Request,
+    info: RequestInfo,
+) -> Result<Response<Body>, ApiError> {
+    let locked = lock(services, &request, &info, Command::Accept).await?;
+    let contractor_id = locked.identity.user_id;
+    assign_contractor(services, &info, locked, contractor_id, "request.accept").await
+}
+
+/// `POST /requests/{id}/assign` (the manager picks one of the offered contractors).
+pub async fn assign(
+    services: &Services,
+    request: Request,
+    info: RequestInfo,
+) -> Result<Response<Body>, ApiError> {
+    let body = json_body(&request)?;
+    let mut locked = lock(services, &request, &info, Command::AssignContractor).await?;
+    let input = AssignInput::parse(&body)?;
+    // The status first: an unoffered contractor on a request that was never dispatched is a 409.
+    transition(&locked, Action::AssignContractor)?;
+    if !store::is_offered(&mut locked.tx, locked.request.id, input.contractor_id).await? {
+        let mut errors = ValidationErrors::default();
+        errors.add(
+            "contractor_id",
+            "not_offered",
+            "the request was not offered to this contractor",
+        );
+        return Err(errors.into());
+    }
+    assign_contractor(
+        services,
+        &info,
+        locked,
+        input.contractor_id,
+        "request.assign_contractor",
+    )
+    .await
+}
+
+async fn assign_contractor(
+    services: &Services,
+    info: &RequestInfo,
+    mut locked: Locked,
+    contractor_id: uuid::Uuid,
+    audit_action: &'static str,
+) -> Result<Response<Body>, ApiError> {
+    let to = transition(&locked, Action::AssignContractor)?;
+    store::set_contractor(&mut locked.tx, locked.request.id, Some(contractor_id)).await?;
+    let event = Envelope::new(
+        &services.config.service_name,
+        ContractorAssigned {
+            request_id: locked.request.id,
+            contractor_id,
+            manager_id: locked.request.manager_id.unwrap_or_default(),
+            customer_id: locked.request.customer_id,
+            region: locked.request.region.clone(),
+            category: locked.request.category.clone(),
+            assigned_by: locked.actor.clone(),
+            assigned_at: locked.now,
+        },
+    );
+    let change = Change {
+        event,
+        to: Some(to),
+        reason: None,
+        audit_action,
+        details: json!({"contractor_id": contractor_id}),
+    };
+    finish(services, info, locked, change).await
+}
+
+/// `POST /requests/{id}/start` (the assigned contractor).
+pub async fn start(
+    services: &Services,
+    request: Request,
+    info: RequestInfo,
+) -> Result<Response<Body>, ApiError> {
+    let locked = lock(services, &request, &info, Command::StartWork).await?;
+    let to = transition(&locked, Action::StartWork)?;
+    let event = Envelope::new(
+        &services.config.service_name,
+        WorkStarted {
+            request_id: locked.request.id,
+            contractor_id: locked.identity.user_id,
+            started_at: locked.now,
+        },
+    );
+    let change = Change {
+        event,
+        to: Some(to),
+        reason: None,
+        audit_action: "request.start_work",
+        details: json!({}),
+    };
+    finish(services, &info, locked, change).await
+}
+
+/// `POST /requests/{id}/complete` (the assigned contractor, with a report and the final price).
+pub async fn complete(
+    services: &Services,
+    request: Request,
+    info: RequestInfo,
+) -> Result<Response<Body>, ApiError> {
+    let body = json_body(&request)?;
+    let mut locked = lock(services, &request, &info, Command::CompleteWork).await?;
+    let input = CompletionInput::parse(&body)?;
+    let to = transition(&locked, Action::CompleteWork)?;
+    store::record_completion(
+        &mut locked.tx,
+        locked.request.id,
+        &input.completion_report,
+        &input.final_price,
+    )
+    .await?;
+    let event = Envelope::new(
+        &services.config.service_name,
+        WorkCompleted {
+            request_id: locked.request.id,
+            contractor_id: locked.identity.user_id,
+            manager_id: locked.request.manager_id.unwrap_or_default(),
+            customer_id: locked.request.customer_id,
+            completion_report: input.completion_report.clone(),
+            final_price: input.final_price.clone(),
+            completed_at: locked.now,
+        },
+    );
+    let details = json!({"final_price": input.final_price});
+    let change = Change {
+        event,
+        to: Some(to),
+        reason: None,
+        audit_action: "request.complete_work",
+        details,
+    };
+    finish(services, &info, locked, change).await
+}

@@ -1,0 +1,699 @@
+//! The workflow endpoints on real PostgreSQL and Kafka through the real function binaries: the
+//! whole lifecycle from manager_assigned to completed, who may do what, illegal transitions (409
+//! with the current status), listing with filters and cursors, Idempotency-Key replays.
+
+use serde_json::{Value, json};
+use servicehub_events::{DomainEvent, Envelope};
+use servicehub_tests::apigw::{HttpResponse, claims, invoke, request};
+use servicehub_tests::kafka::KafkaProbe;
+use servicehub_tests::{TestDatabase, insert_user, start_function};
+use sqlx::Row;
+use std::collections::HashMap;
+use std::time::Duration;
+use uuid::Uuid;
+
+const CATEGORY: &str = "appliance-repair";
+
+/// The functions of this file, each in its own execution environment.
+struct Api {
+    functions: HashMap<&'static str, local_lambda::LambdaEnvironment>,
+}
+
+/// (function, method, route key) of every endpoint used here.
+const ROUTES: &[(&str, &str, &str)] = &[
+    ("create-request", "POST", "/requests"),
+    ("get-request", "GET", "/requests/{id}"),
+    ("list-requests", "GET", "/requests"),
+    ("update-request", "PATCH", "/requests/{id}"),
+    ("cancel-request", "POST", "/requests/{id}/cancel"),
+    ("ask-clarification", "POST", "/requests/{id}/clarification"),
+    ("dispatch-request", "POST", "/requests/{id}/dispatch"),
+    ("accept-request", "POST", "/requests/{id}/accept"),
+    ("assign-contractor", "POST", "/requests/{id}/assign"),
+    ("start-work", "POST", "/requests/{id}/start"),
+    ("complete-work", "POST", "/requests/{id}/complete"),
+    ("get-request-history", "GET", "/requests/{id}/history"),
+];
+
+#[derive(Clone, Copy)]
+struct User {
+    id: Uuid,
+    role: &'static str,
+    region: Option<&'static str>,
+}
+
+impl Api {
+    async fn start(db: &TestDatabase, names: &[&'static str]) -> Api {
+        let mut functions = HashMap::new();
+        for name in names {
+            functions.insert(*name, start_function(name, &db.url, &[]).await);
+        }
+        Api { functions }
+    }
+
+    /// Calls `function` for `request_id` (None for collection routes) as `user`.
+    async fn call(
+        &self,
+        function: &str,
+        user: User,
+        request_id: Option<Uuid>,
+        body: Option<Value>,
+        extra: impl FnOnce(&mut Value),
+    ) -> HttpResponse {
+        let (_, method, route) = ROUTES
+            .iter()
+            .find(|(name, ..)| *name == function)
+            .expect("a known function");
+        let path = match request_id {
+            Some(id) => route.replace("{id}", &id.to_string()),
+            None => route.to_string(),
+        };
+        let body = body.map(|b| b.to_string());
+        let regions: Vec<&str> = user.region.into_iter().collect();
+        let mut event = request(
+            method,
+            &format!("{method} {route}"),
+            &path,
+            request_id.map(|id| json!({"id": id.to_string()})),
+            body.as_ref().map(|_| "application/json"),
+            body.as_deref(),
+            Some(claims(user.id, user.role, &regions)),
+        );
+        extra(&mut event);
+        invoke(&self.functions[function], &event).await
+    }
+
+    async fn act(&self, function: &str, user: User, id: Uuid, body: Option<Value>) -> HttpResponse {
+        self.call(function, user, Some(id), body, |_| {}).await
+    }
+}
+
+async fn insert_contractor(
+    db: &TestDatabase,
+    region: &str,
+    category: &str,
+    verification: &str,
+    revoked: bool,
+) -> Uuid {
+    let id = insert_user(&db.pool, "contractor", &[region]).await;
+    sqlx::query(
+        "UPDATE users SET categories = $2, verification_status = $3, access_revoked = $4 WHERE id = $1",
+    )
+    .bind(id)
+    .bind(vec![category.to_owned()])
+    .bind(verification)
+    .bind(revoked)
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    id
+}
+
+fn new_request(region: &str) -> Value {
+    json!({
+        "title": "Не работает холодильник",
+        "description": "Холодильник Bosch перестал морозить",
+        "category": CATEGORY,
+        "urgency": "urgent",
+        "region": region,
+        "city": region,
+        "address": "ул. Ленина, 1",
+    })
+}
+
+/// Files a request and hands it to `manager` as assign-manager would (that function's own
+/// tests cover it; here the workflow after it matters).
+async fn filed_and_assigned(api: &Api, db: &TestDatabase, customer: User, manager: User) -> Uuid {
+    let created = api
+        .call(
+            "create-request",
+            customer,
+            None,
+            Some(new_request(manager.region.unwrap())),
+            |_| {},
+        )
+        .await;
+    assert_eq!(created.status, 201, "{:?}", created.body);
+    let id = Uuid::parse_str(created.body["id"].as_str().unwrap()).unwrap();
+    sqlx::query(
+        "UPDATE service_requests SET status = 'manager_assigned', manager_id = $2, priority = 'critical',
+             manager_assigned_at = now() WHERE id = $1",
+    )
+    .bind(id)
+    .bind(manager.id)
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    id
+}
+
+fn status(response: &HttpResponse) -> &str {
+    response.body["status"].as_str().unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_request_goes_from_manager_assigned_to_completed_with_its_history_and_events() {
+    let db = TestDatabase::new().await;
+    let region: &'static str =
+        Box::leak(format!("wf-{}", Uuid::new_v4().simple()).into_boxed_str());
+    let customer = User {
+        id: Uuid::now_v7(),
+        role: "customer",
+        region: None,
+    };
+    let manager = User {
+        id: insert_user(&db.pool, "manager", &[region]).await,
+        role: "manager",
+        region: Some(region),
+    };
+    let first = insert_contractor(&db, region, CATEGORY, "verified", false).await;
+    let second = insert_contractor(&db, region, CATEGORY, "verified", false).await;
+    let unverified = insert_contractor(&db, region, CATEGORY, "pending", false).await;
+    let revoked = insert_contractor(&db, region, CATEGORY, "verified", true).await;
+    let plumber = insert_contractor(&db, region, "plumbing", "verified", false).await;
+    let contractor = |id| User {
+        id,
+        role: "contractor",
+        region: None,
+    };
+    let api = Api::start(
+        &db,
+        &[
+            "create-request",
+            "get-request",
+            "update-request",
+            "cancel-request",
+            "ask-clarification",
+            "dispatch-request",
+            "accept-request",
+            "start-work",
+            "complete-work",
+            "get-request-history",
+        ],
+    )
+    .await;
+    let workflow_probe = KafkaProbe::new("workflow-events");
+    let request_probe = KafkaProbe::new("request-events");
+    let id = filed_and_assigned(&api, &db, customer, manager).await;
+
+    // Clarification: asked by the manager, answered by the customer's edit.
+    let asked = api
+        .act(
+            "ask-clarification",
+            manager,
+            id,
+            Some(json!({"question": "Какая модель холодильника?"})),
+        )
+        .await;
+    assert_eq!(
+        (asked.status, status(&asked)),
+        (200, "clarification_needed"),
+        "{:?}",
+        asked.body
+    );
+    assert_eq!(
+        asked.body["clarification_question"],
+        "Какая модель холодильника?"
+    );
+    let answered = api
+        .act(
+            "update-request",
+            customer,
+            id,
+            Some(json!({"clarification_answer": "Bosch KGN39", "urgency": "high"})),
+        )
+        .await;
+    assert_eq!(
+        (answered.status, status(&answered)),
+        (200, "manager_assigned"),
+        "{:?}",
+        answered.body
+    );
+    assert_eq!(answered.body["urgency"], "high");
+    assert!(answered.body["clarification_question"].is_null());
+
+    // Dispatch offers it to the eligible contractors only.
+    let dispatched = api.act("dispatch-request", manager, id, None).await;
+    assert_eq!(
+        (dispatched.status, status(&dispatched)),
+        (200, "sent_to_contractors"),
+        "{:?}",
+        dispatched.body
+    );
+    let offered: Vec<Uuid> = sqlx::query_scalar(
+        "SELECT contractor_id FROM request_offers WHERE request_id = $1 ORDER BY contractor_id",
+    )
+    .bind(id)
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    let mut eligible = vec![first, second];
+    eligible.sort();
+    assert_eq!(offered, eligible);
+    for outsider in [unverified, revoked, plumber] {
+        let response = api.act("get-request", contractor(outsider), id, None).await;
+        assert_eq!(
+            response.status, 404,
+            "a contractor it was not offered to does not see it"
+        );
+    }
+    let seen = api.act("get-request", contractor(second), id, None).await;
+    assert_eq!(seen.status, 200, "an offered contractor sees it");
+
+    // The first to accept gets it; the second is too late.
+    let accepted = api.act("accept-request", contractor(first), id, None).await;
+    assert_eq!(
+        (accepted.status, status(&accepted)),
+        (200, "contractor_assigned"),
+        "{:?}",
+        accepted.body
+    );
+    assert_eq!(accepted.body["contractor_id"], first.to_string());
+    let late = api
+        .act("accept-request", contractor(second), id, None)
+        .await;
+    assert_eq!(late.status, 409);
+    assert_eq!(late.body["current_status"], "contractor_assigned");
+    let not_theirs = api.act("start-work", contractor(second), id, None).await;
+    assert_eq!(not_theirs.status, 403, "{:?}", not_theirs.body);
+
+    let started = api.act("start-work", contractor(first), id, None).await;
+    assert_eq!((started.status, status(&started)), (200, "in_progress"));
+    let bad_completion = api
+        .act("complete-work", contractor(first), id, Some(json!({"completion_report": "", "final_price": {"amount_minor": -1, "currency": "RUB"}})))
+        .await;
+    assert_eq!(bad_completion.status, 422);
+    let completed = api
+        .act("complete-work", contractor(first), id, Some(json!({"completion_report": "Заменён компрессор", "final_price": {"amount_minor": 750000, "currency": "RUB"}})))
+        .await;
+    assert_eq!(
+        (completed.status, status(&completed)),
+        (200, "completed"),
+        "{:?}",
+        completed.body
+    );
+    assert_eq!(
+        completed.body["final_price"],
+        json!({"amount_minor": 750000, "currency": "RUB"})
+    );
+
+    let too_late = api
+        .act(
+            "cancel-request",
+            customer,
+            id,
+            Some(json!({"reason": "передумал"})),
+        )
+        .await;
+    assert_eq!(too_late.status, 409);
+    assert_eq!(too_late.body["current_status"], "completed");
+
+    let history = api.act("get-request-history", customer, id, None).await;
+    assert_eq!(history.status, 200);
+    let steps: Vec<(String, String)> = history.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            (
+                i["from"].as_str().unwrap_or("").to_owned(),
+                i["to"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let expected = [
+        ("", "new"),
+        ("manager_assigned", "clarification_needed"),
+        ("clarification_needed", "manager_assigned"),
+        ("manager_assigned", "sent_to_contractors"),
+        ("sent_to_contractors", "contractor_assigned"),
+        ("contractor_assigned", "in_progress"),
+        ("in_progress", "completed"),
+    ];
+    let expected: Vec<(String, String)> = expected
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
+    assert_eq!(
+        steps, expected,
+        "every change in order (the SQL shortcut to manager_assigned left no row)"
+    );
+    assert_eq!(
+        history.body["items"][1]["actor"]["user_id"],
+        manager.id.to_string()
+    );
+    assert_eq!(
+        history.body["items"][1]["reason"],
+        "Какая модель холодильника?"
+    );
+
+    // On Kafka: each step's workflow event and its status change, keyed by the request.
+    let key = id.to_string();
+    let records = tokio::task::spawn_blocking(move || {
+        workflow_probe.read_key(&key, 10, Duration::from_secs(15))
+    })
+    .await
+    .unwrap();
+    let types: Vec<String> = records
+        .iter()
+        .map(|r| {
+            Envelope::from_kafka(&r.message)
+                .unwrap()
+                .meta
+                .event_type
+                .clone()
+        })
+        .collect();
+    assert_eq!(
+        types
+            .iter()
+            .filter(|t| *t == "workflow.status_changed")
+            .count(),
+        6,
+        "{types:?}"
+    );
+    for expected in [
+        "workflow.sent_to_contractors",
+        "workflow.contractor_assigned",
+        "workflow.work_started",
+        "workflow.work_completed",
+    ] {
+        assert!(
+            types.iter().any(|t| t == expected),
+            "{expected} in {types:?}"
+        );
+    }
+    let sent = records
+        .iter()
+        .map(|r| Envelope::from_kafka(&r.message).unwrap())
+        .find_map(|e| match e.data {
+            DomainEvent::SentToContractors(sent) => Some(sent),
+            _ => None,
+        })
+        .unwrap();
+    let mut sent_to = sent.contractor_ids.clone();
+    sent_to.sort();
+    assert_eq!(sent_to, eligible);
+    let key = id.to_string();
+    let records = tokio::task::spawn_blocking(move || {
+        request_probe.read_key(&key, 3, Duration::from_secs(15))
+    })
+    .await
+    .unwrap();
+    let types: Vec<String> = records
+        .iter()
+        .map(|r| {
+            Envelope::from_kafka(&r.message)
+                .unwrap()
+                .meta
+                .event_type
+                .clone()
+        })
+        .collect();
+    assert_eq!(
+        types,
+        [
+            "request.created",
+            "request.clarification_needed",
+            "request.updated"
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn roles_and_ownership_decide_who_may_act_and_existence_does_not_leak() {
+    let db = TestDatabase::new().await;
+    let region: &'static str =
+        Box::leak(format!("acl-{}", Uuid::new_v4().simple()).into_boxed_str());
+    let customer = User {
+        id: Uuid::now_v7(),
+        role: "customer",
+        region: None,
+    };
+    let other_customer = User {
+        id: Uuid::now_v7(),
+        role: "customer",
+        region: None,
+    };
+    let manager = User {
+        id: insert_user(&db.pool, "manager", &[region]).await,
+        role: "manager",
+        region: Some(region),
+    };
+    let foreign_manager = User {
+        id: Uuid::now_v7(),
+        role: "manager",
+        region: Some("elsewhere"),
+    };
+    let admin = User {
+        id: Uuid::now_v7(),
+        role: "admin",
+        region: None,
+    };
+    let api = Api::start(
+        &db,
+        &[
+            "create-request",
+            "update-request",
+            "cancel-request",
+            "ask-clarification",
+            "dispatch-request",
+        ],
+    )
+    .await;
+    let id = filed_and_assigned(&api, &db, customer, manager).await;
+
+    let cases: Vec<(&str, User, Option<Value>, u16)> = vec![
+        (
+            "update-request",
+            other_customer,
+            Some(json!({"title": "Чужая заявка"})),
+            404,
+        ),
+        (
+            "update-request",
+            manager,
+            Some(json!({"title": "Чужая заявка"})),
+            403,
+        ),
+        (
+            "update-request",
+            customer,
+            Some(json!({"title": "Уже у менеджера"})),
+            409,
+        ),
+        (
+            "ask-clarification",
+            customer,
+            Some(json!({"question": "?"})),
+            403,
+        ),
+        (
+            "ask-clarification",
+            foreign_manager,
+            Some(json!({"question": "?"})),
+            404,
+        ),
+        (
+            "ask-clarification",
+            admin,
+            Some(json!({"question": "?"})),
+            403,
+        ),
+        ("dispatch-request", manager, None, 409),
+        (
+            "cancel-request",
+            other_customer,
+            Some(json!({"reason": "x"})),
+            404,
+        ),
+        ("cancel-request", customer, Some(json!({})), 422),
+    ];
+    for (function, user, body, expected) in cases {
+        let response = api.act(function, user, id, body).await;
+        assert_eq!(
+            response.status, expected,
+            "{function} as {} {:?}",
+            user.role, response.body
+        );
+        assert_eq!(
+            response.header("content-type"),
+            Some("application/problem+json")
+        );
+    }
+    let cancelled = api
+        .act(
+            "cancel-request",
+            manager,
+            id,
+            Some(json!({"reason": "дубликат"})),
+        )
+        .await;
+    assert_eq!((cancelled.status, status(&cancelled)), (200, "cancelled"));
+    let row = sqlx::query("SELECT to_status, reason, actor_role FROM request_status_history WHERE request_id = $1 ORDER BY id DESC LIMIT 1")
+        .bind(id)
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(row.get::<String, _>("to_status"), "cancelled");
+    assert_eq!(row.get::<String, _>("reason"), "дубликат");
+    assert_eq!(row.get::<String, _>("actor_role"), "manager");
+    let unknown = api
+        .act(
+            "cancel-request",
+            customer,
+            Uuid::now_v7(),
+            Some(json!({"reason": "x"})),
+        )
+        .await;
+    assert_eq!(unknown.status, 404);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_list_shows_each_role_its_own_requests_filtered_a_page_at_a_time() {
+    let db = TestDatabase::new().await;
+    let region: &'static str =
+        Box::leak(format!("ls-{}", Uuid::new_v4().simple()).into_boxed_str());
+    let customer = User {
+        id: Uuid::now_v7(),
+        role: "customer",
+        region: None,
+    };
+    let neighbour = User {
+        id: Uuid::now_v7(),
+        role: "customer",
+        region: None,
+    };
+    let manager = User {
+        id: insert_user(&db.pool, "manager", &[region]).await,
+        role: "manager",
+        region: Some(region),
+    };
+    let api = Api::start(&db, &["create-request", "list-requests"]).await;
+    let mut mine = Vec::new();
+    for _ in 0..5 {
+        mine.push(filed_and_assigned(&api, &db, customer, manager).await);
+    }
+    let theirs = filed_and_assigned(&api, &db, neighbour, manager).await;
+    sqlx::query("UPDATE service_requests SET status = 'new', manager_id = NULL WHERE id = $1")
+        .bind(theirs)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+
+    let list = |user: User, query: &'static str| {
+        let api = &api;
+        async move {
+            api.call("list-requests", user, None, None, |event| {
+                event["rawQueryString"] = json!(query);
+                let mut params = serde_json::Map::new();
+                for pair in query.split('&').filter(|p| !p.is_empty()) {
+                    let (k, v) = pair.split_once('=').unwrap();
+                    params.insert(k.to_owned(), json!(v));
+                }
+                event["queryStringParameters"] = Value::Object(params);
+            })
+            .await
+        }
+    };
+    let ids = |response: &HttpResponse| -> Vec<Uuid> {
+        response.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| Uuid::parse_str(i["id"].as_str().unwrap()).unwrap())
+            .collect()
+    };
+
+    // Pages of two, newest first, until the cursor runs out.
+    let mut seen = Vec::new();
+    let first = list(customer, "limit=2").await;
+    assert_eq!(first.status, 200, "{:?}", first.body);
+    seen.extend(ids(&first));
+    let mut cursor = first.body["next_cursor"].as_str().map(str::to_owned);
+    while let Some(next) = cursor {
+        let query: &'static str = Box::leak(format!("limit=2&cursor={next}").into_boxed_str());
+        let page = list(customer, query).await;
+        seen.extend(ids(&page));
+        cursor = page.body["next_cursor"].as_str().map(str::to_owned);
+    }
+    let mut newest_first = mine.clone();
+    newest_first.reverse();
+    assert_eq!(
+        seen, newest_first,
+        "all of mine, newest first, nobody else's"
+    );
+
+    let managed = list(manager, "status=manager_assigned").await;
+    assert_eq!(ids(&managed).len(), 5);
+    let fresh = list(manager, "status=new").await;
+    assert_eq!(
+        ids(&fresh),
+        [theirs],
+        "a manager sees the region's unassigned requests too"
+    );
+    let none = list(neighbour, "urgency=low").await;
+    assert!(ids(&none).is_empty());
+    let bad = list(customer, "status=open&limit=0").await;
+    assert_eq!(bad.status, 422);
+    let fields: Vec<&str> = bad.body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["status", "limit"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_repeated_idempotency_key_replays_the_first_response_and_changes_nothing() {
+    let db = TestDatabase::new().await;
+    let customer = User {
+        id: Uuid::now_v7(),
+        role: "customer",
+        region: None,
+    };
+    let api = Api::start(&db, &["create-request"]).await;
+    let key = Uuid::new_v4().to_string();
+    let post = |body: Value, key: String| {
+        let api = &api;
+        async move {
+            api.call("create-request", customer, None, Some(body), |event| {
+                event["headers"]["idempotency-key"] = json!(key);
+            })
+            .await
+        }
+    };
+    let first = post(new_request("Казань"), key.clone()).await;
+    assert_eq!(first.status, 201);
+    let again = post(new_request("Казань"), key.clone()).await;
+    assert_eq!(again.status, 201);
+    assert_eq!(again.body, first.body, "the same request, replayed");
+    assert_eq!(again.header("idempotent-replayed"), Some("true"));
+    assert_eq!(again.header("location"), first.header("location"));
+    let count: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM service_requests WHERE customer_id = $1")
+            .bind(customer.id)
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(count, 1, "created once");
+
+    let reused = post(new_request("Самара"), key.clone()).await;
+    assert_eq!(reused.status, 422);
+    assert_eq!(reused.body["errors"][0]["code"], "reused");
+
+    // A first answer that was a client error is replayed too; another caller's key is theirs.
+    let invalid_key = Uuid::new_v4().to_string();
+    let invalid = post(json!({"title": "x"}), invalid_key.clone()).await;
+    assert_eq!(invalid.status, 422);
+    assert_eq!(
+        post(json!({"title": "x"}), invalid_key)
+            .await
+            .header("idempotent-replayed"),
+        Some("true")
+    );
+    let malformed = post(new_request("Казань"), "bad key with spaces".into()).await;
+    assert_eq!(malformed.status, 422);
+    assert_eq!(malformed.body["errors"][0]["field"], "Idempotency-Key");
+}
