@@ -24,6 +24,26 @@ impl LocalRunner {
         parameters: &[(&str, &str)],
         env: &[(&str, &str)],
     ) -> LocalRunner {
+        Self::launch(template, None, parameters, env).await
+    }
+
+    /// [`Self::start`] with a parameters file (relative to the repository root) under the
+    /// `parameters`.
+    pub async fn start_with_parameters_file(
+        template: &str,
+        parameters_file: &str,
+        parameters: &[(&str, &str)],
+        env: &[(&str, &str)],
+    ) -> LocalRunner {
+        Self::launch(template, Some(parameters_file), parameters, env).await
+    }
+
+    async fn launch(
+        template: &str,
+        parameters_file: Option<&str>,
+        parameters: &[(&str, &str)],
+        env: &[(&str, &str)],
+    ) -> LocalRunner {
         let port = free_port();
         let mut command = Command::new(binary_path("local-runner"));
         command
@@ -43,6 +63,9 @@ impl LocalRunner {
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .kill_on_drop(true);
+        if let Some(file) = parameters_file {
+            command.arg("--parameters-file").arg(file);
+        }
         for (name, value) in parameters {
             command.arg("--parameter").arg(format!("{name}={value}"));
         }
