@@ -98,7 +98,9 @@ def http_api_event(
     at: datetime,
     body: object | None = None,
     path_parameters: dict[str, str] | None = None,
+    authorizer: dict | None = AUTHORIZER,
 ) -> dict:
+    """An HTTP API request; `authorizer=None` for public routes (no Lambda authorizer ran)."""
     user_agent = "Mozilla/5.0 (X11; Linux x86_64) servicehub-web/1.0"
     headers = {
         "accept": "application/json",
@@ -129,7 +131,6 @@ def http_api_event(
     event["requestContext"] = {
         "accountId": ACCOUNT_ID,
         "apiId": API_ID,
-        "authorizer": AUTHORIZER,
         "domainName": DOMAIN_NAME,
         "domainPrefix": API_ID,
         "http": {
@@ -145,6 +146,14 @@ def http_api_event(
         "time": at.strftime("%d/%b/%Y:%H:%M:%S +0000"),
         "timeEpoch": epoch_ms(at),
     }
+    if authorizer is not None:
+        # Where API Gateway puts it (the key order of the generated files stays as before).
+        event["requestContext"] = {
+            "accountId": event["requestContext"]["accountId"],
+            "apiId": event["requestContext"]["apiId"],
+            "authorizer": authorizer,
+            **{k: v for k, v in event["requestContext"].items() if k not in ("accountId", "apiId")},
+        }
     if body_text is not None:
         event["body"] = body_text
     event["isBase64Encoded"] = False
@@ -171,6 +180,157 @@ def get_request() -> dict:
         at=CREATED_AT.replace(second=5),
         path_parameters={"id": REQUEST_ID},
     )
+
+
+# --------------------------------------------------------------------------- auth (shared/auth)
+ADMIN_ID = "0190a5a4-7b1e-7cc0-8a2b-0000000000ad"
+CONTRACTOR_EMAIL = "master.ivan@example.ru"
+SAMPLE_PASSWORD = "correct horse battery staple"
+# An opaque refresh token as auth-login hands it out (256 random bits, base64url).
+REFRESH_TOKEN = "q3P1n3X9vK0cQ5y2W8mZrT6bH4uJ7dLfA1sE0gYxN2o"
+# What the JWT authorizer hands to the handlers (simple response context: sub, role, regions).
+CUSTOMER_CLAIMS = {"lambda": {"sub": CUSTOMER_ID, "role": "customer", "regions": []}}
+ADMIN_CLAIMS = {"lambda": {"sub": ADMIN_ID, "role": "admin", "regions": []}}
+# Key of the sample access token only (not the local servicehub/jwt-signing-key: the authorizer
+# answers {"isAuthorized": false} to it unless JWT_SECRET_NAME names a secret holding this key).
+SAMPLE_JWT_KEY = b"sample-only HS256 key for events/authorizer.json, 32+ bytes"
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def sample_access_token() -> str:
+    """An HS256 access token with the claims auth-login issues (stdlib hmac, no JWT library)."""
+    import hashlib
+    import hmac
+
+    iat = int(CREATED_AT.timestamp())
+    header = {"typ": "JWT", "alg": "HS256"}
+    claims = {
+        "sub": CUSTOMER_ID,
+        "iss": "servicehub",
+        "aud": "servicehub-api",
+        "iat": iat,
+        "nbf": iat,
+        "exp": iat + 900,
+        "jti": "0190a5a4-7b1e-7cc0-8a2b-0000000000a1",
+        "role": "customer",
+        "regions": [],
+    }
+    signing_input = f"{b64url(compact(header).encode())}.{b64url(compact(claims).encode())}"
+    signature = hmac.new(SAMPLE_JWT_KEY, signing_input.encode("ascii"), hashlib.sha256).digest()
+    return f"{signing_input}.{b64url(signature)}"
+
+
+def auth_register() -> dict:
+    return http_api_event(
+        method="POST",
+        route_path="/auth/register",
+        raw_path="/auth/register",
+        request_id="bT4aQhLmFiAEJa1=",
+        at=CREATED_AT.replace(minute=0, second=1),
+        authorizer=None,
+        body={
+            "email": CONTRACTOR_EMAIL,
+            "password": SAMPLE_PASSWORD,
+            "display_name": "Мастер Иван",
+            "phone": "+7 (916) 123-45-67",
+            "role": "contractor",
+            "regions": ["Москва", "Тверь"],
+            "categories": ["appliance-repair", "plumbing"],
+            "notifications": {"channels": ["telegram", "email"], "telegram_chat_id": 123456789, "language": "ru"},
+        },
+    )
+
+
+def auth_login() -> dict:
+    return http_api_event(
+        method="POST",
+        route_path="/auth/login",
+        raw_path="/auth/login",
+        request_id="bT4aRkPZliAEJa2=",
+        at=CREATED_AT.replace(minute=0, second=2),
+        authorizer=None,
+        body={"email": CONTRACTOR_EMAIL, "password": SAMPLE_PASSWORD},
+    )
+
+
+def auth_refresh() -> dict:
+    return http_api_event(
+        method="POST",
+        route_path="/auth/refresh",
+        raw_path="/auth/refresh",
+        request_id="bT4aSmLmFiAEJa3=",
+        at=CREATED_AT.replace(minute=14, second=50),
+        authorizer=None,
+        body={"refresh_token": REFRESH_TOKEN},
+    )
+
+
+def auth_logout() -> dict:
+    return http_api_event(
+        method="POST",
+        route_path="/auth/logout",
+        raw_path="/auth/logout",
+        request_id="bT4aTnPZliAEJa4=",
+        at=CREATED_AT.replace(minute=30),
+        authorizer=CUSTOMER_CLAIMS,
+        body={"refresh_token": REFRESH_TOKEN},
+    )
+
+
+def get_me() -> dict:
+    return http_api_event(
+        method="GET",
+        route_path="/me",
+        raw_path="/me",
+        request_id="bT4aUoLmFiAEJa5=",
+        at=CREATED_AT.replace(second=3),
+        authorizer=CUSTOMER_CLAIMS,
+    )
+
+
+def create_user() -> dict:
+    return http_api_event(
+        method="POST",
+        route_path="/users",
+        raw_path="/users",
+        request_id="bT4aVpPZliAEJa6=",
+        at=CREATED_AT.replace(second=4),
+        authorizer=ADMIN_CLAIMS,
+        body={
+            "email": "petr.manager@servicehub.example",
+            "password": SAMPLE_PASSWORD,
+            "display_name": "Пётр Менеджер",
+            "phone": "+7 495 123-45-67",
+            "role": "manager",
+            "regions": ["Москва"],
+            "notifications": {"channels": ["email", "sms"], "language": "ru"},
+        },
+    )
+
+
+def authorizer() -> dict:
+    """The Lambda REQUEST authorizer event (payload 2.0) for `GET /me` with a bearer token."""
+    event = http_api_event(
+        method="GET",
+        route_path="/me",
+        raw_path="/me",
+        request_id="bT4aWqLmFiAEJa7=",
+        at=CREATED_AT.replace(second=3),
+        authorizer=None,
+    )
+    authorization = f"Bearer {sample_access_token()}"
+    event["headers"] = dict(sorted({**event["headers"], "authorization": authorization}.items()))
+    del event["isBase64Encoded"]
+    return {
+        "version": "2.0",
+        "type": "REQUEST",
+        "routeArn": f"arn:aws:execute-api:{REGION}:{ACCOUNT_ID}:{API_ID}/$default/GET/me",
+        "identitySource": [authorization],
+        **event,
+    }
 
 
 # --------------------------------------------------------------------------- Kafka (MSK / self-managed)
@@ -251,6 +411,13 @@ SAMPLES = {
     "assign-manager.json": lambda: kafka_event(self_managed=False),
     "assign-manager-self-managed.json": lambda: kafka_event(self_managed=True),
     "outbox-relay.json": outbox_relay,
+    "auth-register.json": auth_register,
+    "auth-login.json": auth_login,
+    "auth-refresh.json": auth_refresh,
+    "auth-logout.json": auth_logout,
+    "get-me.json": get_me,
+    "create-user.json": create_user,
+    "authorizer.json": authorizer,
 }
 
 
@@ -266,6 +433,12 @@ def self_check() -> None:
         text = bytes(b & 0xFF for b in raw).decode("utf-8")
         assert text == {"ce_type": "request.created", "ce_id": EVENT_ID, "traceparent": TRACEPARENT}[name]
     assert json.loads(create_request()["body"]) == REQUEST_BODY
+    for public in (auth_register, auth_login, auth_refresh):
+        assert "authorizer" not in public()["requestContext"], public.__name__
+    token = authorizer()["headers"]["authorization"].removeprefix("Bearer ")
+    assert authorizer()["identitySource"] == [f"Bearer {token}"]
+    claims = json.loads(base64.urlsafe_b64decode(token.split(".")[1] + "=="))
+    assert claims["exp"] - claims["iat"] == 900 and claims["sub"] == CUSTOMER_ID
 
 
 def render(build) -> str:

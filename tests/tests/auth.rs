@@ -803,3 +803,47 @@ async fn without_its_signing_key_the_authorizer_fails_instead_of_guessing() {
         .await;
     assert!(result.is_err(), "{result:?}");
 }
+
+#[tokio::test]
+async fn the_sample_payloads_in_events_drive_the_real_functions() {
+    let db = TestDatabase::new().await;
+    let keys = Keys::new().await;
+    let load = |name: &str| -> Value {
+        let path = servicehub_tests::repo_root().join("events").join(name);
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+    };
+    let run = |function: &'static str| keys.start(function, &db, &[]);
+    let (register_fn, login_fn, refresh_fn) = (
+        run("auth-register").await,
+        run("auth-login").await,
+        run("auth-refresh").await,
+    );
+    let (logout_fn, me_fn, create_fn) = (
+        run("auth-logout").await,
+        run("get-me").await,
+        run("create-user").await,
+    );
+    let authorizer = run("authorizer").await;
+
+    let registered = invoke(&register_fn, &load("auth-register.json")).await;
+    assert_eq!(registered.status, 201, "{:?}", registered.body);
+    assert_eq!(registered.body["role"], "contractor");
+    let logged_in = invoke(&login_fn, &load("auth-login.json")).await;
+    assert_eq!(logged_in.status, 200, "{:?}", logged_in.body);
+    // The sample refresh token was never issued here; the sample customer does not exist here.
+    assert_eq!(
+        invoke(&refresh_fn, &load("auth-refresh.json")).await.status,
+        401
+    );
+    assert_eq!(invoke(&me_fn, &load("get-me.json")).await.status, 401);
+    assert_eq!(
+        invoke(&logout_fn, &load("auth-logout.json")).await.status,
+        204
+    );
+    let created = invoke(&create_fn, &load("create-user.json")).await;
+    assert_eq!(created.status, 201, "{:?}", created.body);
+    assert_eq!(created.body["role"], "manager");
+    // Signed with the sample's own key, not this test's: denied.
+    let answer = authorizer.invoke(&load("authorizer.json")).await.unwrap();
+    assert_eq!(answer, json!({"isAuthorized": false}));
+}
