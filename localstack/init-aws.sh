@@ -14,10 +14,13 @@
 #   SQS queue        servicehub-on-failure (on-failure destination of the Kafka triggers)
 #   Secrets Manager  servicehub/jwt-signing-key (random 64-byte hex, created once, never rotated here)
 #                    servicehub/database-url    (= $DATABASE_URL, updated when it differs)
+#                    servicehub/bootstrap-admin-password (= $BOOTSTRAP_ADMIN_PASSWORD, default
+#                    local-first-login-2026): the first admin's initial password, whose
+#                    e-mail tools/local-parameters.json sets (admin@servicehub.local)
 #   SES (v1)         email identity noreply@servicehub.local, domain identity servicehub.local
 #
 # Env: AWS_ENDPOINT_URL, AWS_REGION / AWS_DEFAULT_REGION (default eu-central-1), DOCUMENTS_BUCKET,
-#      DATABASE_URL, AWS_CLI (the aws executable; default: `aws` on PATH).
+#      DATABASE_URL, BOOTSTRAP_ADMIN_PASSWORD, AWS_CLI (the aws executable; default: `aws` on PATH).
 # Output: progress on stderr; on stdout one line `ON_FAILURE_QUEUE_URL=<url>` for callers to pick up.
 set -euo pipefail
 
@@ -26,6 +29,8 @@ bucket="${DOCUMENTS_BUCKET:-servicehub-documents-local}"
 queue="servicehub-on-failure"
 jwt_secret="servicehub/jwt-signing-key"
 db_secret="servicehub/database-url"
+admin_secret="servicehub/bootstrap-admin-password"
+admin_password="${BOOTSTRAP_ADMIN_PASSWORD:-local-first-login-2026}"
 database_url="${DATABASE_URL:-postgres://servicehub:servicehub@127.0.0.1:55432/servicehub}"
 ses_email="noreply@servicehub.local"
 ses_domain="servicehub.local"
@@ -96,6 +101,21 @@ else
         --description "HS256 signing key for servicehub JWTs (local)" \
         --secret-string "${key}" >/dev/null
     say "secret ${jwt_secret}: created"
+fi
+if secret_exists "${admin_secret}"; then
+    current="$(awsx secretsmanager get-secret-value --secret-id "${admin_secret}" --query SecretString)"
+    if [[ "${current}" == "${admin_password}" ]]; then
+        say "secret ${admin_secret}: exists"
+    else
+        awsx secretsmanager put-secret-value --secret-id "${admin_secret}" \
+            --secret-string "${admin_password}" >/dev/null
+        say "secret ${admin_secret}: updated"
+    fi
+else
+    awsx secretsmanager create-secret --name "${admin_secret}" \
+        --description "initial password of the bootstrap admin (local)" \
+        --secret-string "${admin_password}" >/dev/null
+    say "secret ${admin_secret}: created"
 fi
 if secret_exists "${db_secret}"; then
     current="$(awsx secretsmanager get-secret-value --secret-id "${db_secret}" --query SecretString)"
