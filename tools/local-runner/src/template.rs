@@ -2716,6 +2716,7 @@ fn arn_stand_in(id: &str, kind: &str, partition: &str, region: &str, account: &s
 mod tests {
     use super::*;
     use serde_json::json;
+    use std::path::Path;
 
     const REAL_TEMPLATE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../template.yaml");
     const RUNNER_TEMPLATE: &str = concat!(
@@ -2795,19 +2796,22 @@ mod tests {
             &local_overrides(),
         )
         .unwrap();
-        let binaries: Vec<(&str, &str)> = template
-            .functions
-            .iter()
-            .map(|f| (f.logical_id.as_str(), f.binary.as_str()))
-            .collect();
+        // Every function of the template is one of the workspace's function crates.
+        let functions_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../functions");
+        for function in &template.functions {
+            assert!(
+                functions_dir
+                    .join(&function.binary)
+                    .join("Cargo.toml")
+                    .exists(),
+                "{} runs {}, which is not a crate under functions/",
+                function.logical_id,
+                function.binary
+            );
+        }
         assert_eq!(
-            binaries,
-            [
-                ("AssignManagerFunction", "assign-manager"),
-                ("CreateRequestFunction", "create-request"),
-                ("GetRequestFunction", "get-request"),
-                ("OutboxRelayFunction", "outbox-relay"),
-            ]
+            function(&template, "AssignManagerFunction").binary,
+            "assign-manager"
         );
         let create = function(&template, "CreateRequestFunction");
         assert_eq!(create.timeout, Duration::from_secs(10));
@@ -2828,19 +2832,32 @@ mod tests {
             ])
         );
 
-        let routes: Vec<(&str, &str, &str)> = template
+        let route = |method: &str, path: &str| {
+            template
+                .http_routes
+                .iter()
+                .find(|r| r.method == method && r.path == path)
+                .unwrap_or_else(|| panic!("no route {method} {path}"))
+        };
+        assert_eq!(route("POST", "/requests").function, "CreateRequestFunction");
+        assert_eq!(
+            route("GET", "/requests/{id}").function,
+            "GetRequestFunction"
+        );
+        // Public: register, login, refresh; everything else behind the JWT authorizer.
+        let mut public: Vec<&str> = template
             .http_routes
             .iter()
-            .map(|r| (r.method.as_str(), r.path.as_str(), r.function.as_str()))
+            .filter(|r| r.authorizer.is_none())
+            .map(|r| r.path.as_str())
             .collect();
-        assert_eq!(
-            routes,
-            [
-                ("POST", "/requests", "CreateRequestFunction"),
-                ("GET", "/requests/{id}", "GetRequestFunction"),
-            ]
-        );
-        assert!(template.http_routes.iter().all(|r| r.authorizer.is_none()));
+        public.sort();
+        assert_eq!(public, ["/auth/login", "/auth/refresh", "/auth/register"]);
+        assert!(template.http_routes.iter().all(|r| {
+            r.authorizer
+                .as_ref()
+                .is_none_or(|a| a.function == "AuthorizerFunction")
+        }));
 
         assert_eq!(
             template.kafka_mappings,
@@ -2947,9 +2964,26 @@ mod tests {
             env(&template, "GetRequestFunction")["DATABASE_URL"],
             "{{resolve:secretsmanager:servicehub/database-url}}"
         );
-        assert_eq!(template.warnings.len(), 4, "{:#?}", template.warnings);
+        // One warning per function, all about the database URL.
         assert_eq!(
-            template.warnings[0],
+            template.warnings.len(),
+            template.functions.len(),
+            "{:#?}",
+            template.warnings
+        );
+        assert!(
+            template
+                .warnings
+                .iter()
+                .all(|w| w.contains("DATABASE_URL holds a dynamic reference"))
+        );
+        let assign_manager = template
+            .warnings
+            .iter()
+            .find(|w| w.starts_with("function AssignManagerFunction:"))
+            .expect("a warning for AssignManagerFunction");
+        assert_eq!(
+            assign_manager,
             "function AssignManagerFunction: environment variable DATABASE_URL holds a dynamic reference \
              ({{resolve:secretsmanager:servicehub/database-url}}) that is not resolved locally; give it an \
              environment override"
