@@ -405,6 +405,63 @@ def outbox_relay() -> dict:
     }
 
 
+# ---- workflow steps on an existing request: who acts is in the authorizer context
+MANAGER_ID = "0190a5a4-7b1e-7cc0-8a2b-0000000000a2"
+CONTRACTOR_ID = "0190a5a4-7b1e-7cc0-8a2b-0000000000a3"
+MANAGER = {"lambda": {"sub": MANAGER_ID, "role": "manager", "regions": ["Москва"]}}
+CONTRACTOR = {"lambda": {"sub": CONTRACTOR_ID, "role": "contractor", "regions": ["Москва"]}}
+
+
+def workflow_step(method: str, suffix: str, request_id: str, authorizer: dict, body: object | None = None,
+                  minute: int = 5) -> dict:
+    route = "/requests/{id}" + suffix
+    return http_api_event(
+        method=method,
+        route_path=route,
+        raw_path=f"/requests/{REQUEST_ID}{suffix}",
+        request_id=request_id,
+        at=CREATED_AT.replace(minute=minute),
+        body=body,
+        path_parameters={"id": REQUEST_ID},
+        authorizer=authorizer,
+    )
+
+
+def list_requests() -> dict:
+    event = http_api_event(
+        method="GET",
+        route_path="/requests",
+        raw_path="/requests",
+        request_id="bT4aLqMnFiAEKa0=",
+        at=CREATED_AT.replace(minute=1),
+        authorizer=MANAGER,
+    )
+    event["rawQueryString"] = "status=new,manager_assigned&limit=20"
+    event["queryStringParameters"] = {"status": "new,manager_assigned", "limit": "20"}
+    return event
+
+
+WORKFLOW_SAMPLES = {
+    "update-request.json": lambda: workflow_step(
+        "PATCH", "", "bT4bUdPqFiAEKb1=", AUTHORIZER,
+        {"clarification_answer": "Bosch KGN39, 2019 года", "urgency": "high"}, 10),
+    "cancel-request.json": lambda: workflow_step(
+        "POST", "/cancel", "bT4cWePrFiAEKc2=", AUTHORIZER, {"reason": "Починил сам"}, 11),
+    "ask-clarification.json": lambda: workflow_step(
+        "POST", "/clarification", "bT4dXfQsFiAEKd3=", MANAGER, {"question": "Какая модель холодильника?"}, 6),
+    "dispatch-request.json": lambda: workflow_step("POST", "/dispatch", "bT4eYgRtFiAEKe4=", MANAGER, None, 12),
+    "accept-request.json": lambda: workflow_step("POST", "/accept", "bT4fZhSuFiAEKf5=", CONTRACTOR, None, 13),
+    "assign-contractor.json": lambda: workflow_step(
+        "POST", "/assign", "bT4gaiTvFiAEKg6=", MANAGER, {"contractor_id": CONTRACTOR_ID}, 13),
+    "start-work.json": lambda: workflow_step("POST", "/start", "bT4hbjUwFiAEKh7=", CONTRACTOR, None, 20),
+    "complete-work.json": lambda: workflow_step(
+        "POST", "/complete", "bT4ickVxFiAEKi8=", CONTRACTOR,
+        {"completion_report": "Заменён пусковой конденсатор, холодильник морозит",
+         "final_price": {"amount_minor": 450000, "currency": "RUB"}}, 50),
+    "list-requests.json": list_requests,
+    "get-request-history.json": lambda: workflow_step("GET", "/history", "bT4jdlWyFiAEKj9=", AUTHORIZER, None, 55),
+}
+
 SAMPLES = {
     "create-request.json": create_request,
     "get-request.json": get_request,
@@ -418,6 +475,7 @@ SAMPLES = {
     "get-me.json": get_me,
     "create-user.json": create_user,
     "authorizer.json": authorizer,
+    **WORKFLOW_SAMPLES,
 }
 
 

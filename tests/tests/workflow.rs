@@ -642,7 +642,7 @@ async fn the_list_shows_each_role_its_own_requests_filtered_a_page_at_a_time() {
         .iter()
         .map(|e| e["field"].as_str().unwrap())
         .collect();
-    assert_eq!(fields, ["status", "limit"]);
+    assert_eq!(fields, ["limit", "status"], "sorted by parameter name");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -696,4 +696,94 @@ async fn a_repeated_idempotency_key_replays_the_first_response_and_changes_nothi
     let malformed = post(new_request("Казань"), "bad key with spaces".into()).await;
     assert_eq!(malformed.status, 422);
     assert_eq!(malformed.body["errors"][0]["field"], "Idempotency-Key");
+}
+
+const SAMPLE_REQUEST: &str = "0190a5a4-7b1e-7cc0-8a2b-000000000001";
+const SAMPLE_CUSTOMER: &str = "0190a5a4-7b1e-7cc0-8a2b-4c1d2e3f4a5b";
+const SAMPLE_MANAGER: &str = "0190a5a4-7b1e-7cc0-8a2b-0000000000a2";
+const SAMPLE_CONTRACTOR: &str = "0190a5a4-7b1e-7cc0-8a2b-0000000000a3";
+
+fn sample(name: &str) -> Value {
+    let path = servicehub_tests::repo_root().join("events").join(name);
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// The users and the request the samples under events/ name, the request in `status`.
+async fn sample_world(status: &str) -> TestDatabase {
+    let db = TestDatabase::new().await;
+    let uuid = |s: &str| Uuid::parse_str(s).unwrap();
+    sqlx::query(
+        "INSERT INTO users (id, role, display_name, regions, categories, verification_status) VALUES
+            ($1, 'manager', 'sample manager', '{Москва}', '{}', 'pending'),
+            ($2, 'contractor', 'sample contractor', '{Москва}', '{appliance-repair}', 'verified')",
+    )
+    .bind(uuid(SAMPLE_MANAGER))
+    .bind(uuid(SAMPLE_CONTRACTOR))
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO service_requests (id, customer_id, title, description, category, urgency, region, city,
+             address, status, priority, manager_id, manager_assigned_at, created_at, updated_at)
+         VALUES ($1, $2, 'Не работает холодильник', 'Не морозит', 'appliance-repair', 'high', 'Москва',
+             'Москва', 'ул. Ленина, 1', $3, 'high', $4, now(), now(), now())",
+    )
+    .bind(uuid(SAMPLE_REQUEST))
+    .bind(uuid(SAMPLE_CUSTOMER))
+    .bind(status)
+    .bind(uuid(SAMPLE_MANAGER))
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    db
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_sample_payloads_under_events_drive_the_workflow_functions() {
+    let db = sample_world("manager_assigned").await;
+    let steps = [
+        ("ask-clarification", "clarification_needed"),
+        ("update-request", "manager_assigned"),
+        ("list-requests", ""),
+        ("dispatch-request", "sent_to_contractors"),
+        ("accept-request", "contractor_assigned"),
+        ("start-work", "in_progress"),
+        ("complete-work", "completed"),
+        ("get-request-history", ""),
+    ];
+    for (function, expected) in steps {
+        let environment = start_function(function, &db.url, &[]).await;
+        let response = invoke(&environment, &sample(&format!("{function}.json"))).await;
+        assert_eq!(response.status, 200, "{function}: {:?}", response.body);
+        match function {
+            "list-requests" => assert_eq!(response.body["items"][0]["id"], SAMPLE_REQUEST),
+            "get-request-history" => {
+                assert_eq!(response.body["items"].as_array().unwrap().len(), 6)
+            }
+            _ => assert_eq!(response.body["status"], expected, "{function}"),
+        }
+    }
+
+    let db = sample_world("sent_to_contractors").await;
+    sqlx::query(
+        "INSERT INTO request_offers (request_id, contractor_id, offered_at) VALUES ($1, $2, now())",
+    )
+    .bind(Uuid::parse_str(SAMPLE_REQUEST).unwrap())
+    .bind(Uuid::parse_str(SAMPLE_CONTRACTOR).unwrap())
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    for (function, expected) in [
+        ("assign-contractor", "contractor_assigned"),
+        ("cancel-request", "cancelled"),
+    ] {
+        let environment = start_function(function, &db.url, &[]).await;
+        let response = invoke(&environment, &sample(&format!("{function}.json"))).await;
+        assert_eq!(
+            (response.status, status(&response)),
+            (200, expected),
+            "{function}: {:?}",
+            response.body
+        );
+    }
 }

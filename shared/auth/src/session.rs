@@ -26,7 +26,7 @@ use uuid::Uuid;
 const BAD_CREDENTIALS: &str = "the e-mail or the password is wrong";
 const BAD_REFRESH_TOKEN: &str = "the refresh token is not valid; log in again";
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct SessionUser {
     pub id: Uuid,
     pub role: Role,
@@ -34,7 +34,7 @@ pub struct SessionUser {
 }
 
 /// The body of a successful login or refresh.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct TokenResponse {
     pub token_type: &'static str,
     pub access_token: String,

@@ -6,14 +6,14 @@ use serde::Serialize;
 use servicehub_events::values::Role;
 use uuid::Uuid;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct NotificationsView {
     pub channels: Vec<String>,
     pub telegram_chat_id: Option<i64>,
     pub language: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct UserView {
     pub id: Uuid,
     pub email: Option<String>,

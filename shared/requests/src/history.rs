@@ -3,16 +3,18 @@
 
 use crate::store;
 use lambda_http::{Body, Request, Response};
+use schemars::JsonSchema;
 use serde::Serialize;
 use servicehub_domain::access::{RequestParties, can_view};
 use servicehub_platform::Services;
 use servicehub_platform::http::{ApiError, RequestInfo, json_response, path_uuid};
 use uuid::Uuid;
 
-#[derive(Serialize)]
-struct History {
-    request_id: Uuid,
-    items: Vec<store::HistoryEntry>,
+/// `GET /requests/{id}/history`.
+#[derive(Serialize, JsonSchema)]
+pub struct RequestHistory {
+    pub request_id: Uuid,
+    pub items: Vec<store::HistoryEntry>,
 }
 
 pub async fn handle(
@@ -44,7 +46,7 @@ pub async fn handle(
     let items = store::history(&mut conn, id).await?;
     Ok(json_response(
         200,
-        &History {
+        &RequestHistory {
             request_id: id,
             items,
         },

@@ -5,17 +5,19 @@
 use crate::store;
 use crate::view::ServiceRequestView;
 use lambda_http::{Body, Request, RequestExt, Response};
+use schemars::JsonSchema;
 use serde::Serialize;
 use servicehub_domain::commands::Caller;
 use servicehub_domain::listing::{Cursor, ListQuery};
 use servicehub_platform::Services;
 use servicehub_platform::http::{ApiError, RequestInfo, json_response};
 
-#[derive(Serialize)]
-struct Page {
-    items: Vec<ServiceRequestView>,
-    /// Pass as `cursor` for the next page; absent on the last page.
-    next_cursor: Option<String>,
+/// One page of `GET /requests`.
+#[derive(Serialize, JsonSchema)]
+pub struct RequestPage {
+    pub items: Vec<ServiceRequestView>,
+    /// Pass as `cursor` for the next page; null on the last page.
+    pub next_cursor: Option<String>,
 }
 
 pub async fn handle(
@@ -25,7 +27,7 @@ pub async fn handle(
 ) -> Result<Response<Body>, ApiError> {
     let identity = info.require_identity()?;
     let params = request.query_string_parameters();
-    let pairs: Vec<(&str, &str)> = params
+    let mut pairs: Vec<(&str, &str)> = params
         .iter()
         .flat_map(|(name, _)| {
             params
@@ -35,6 +37,9 @@ pub async fn handle(
                 .map(move |value| (name, value))
         })
         .collect();
+    // The query map does not keep the client's order: sort by name, so errors come in a
+    // stable order (a repeated parameter keeps its values' order).
+    pairs.sort_by_key(|(name, _)| *name);
     let query = ListQuery::parse(pairs)?;
     let caller = Caller {
         user_id: identity.user_id,
@@ -62,7 +67,7 @@ pub async fn handle(
     };
     Ok(json_response(
         200,
-        &Page { items, next_cursor },
+        &RequestPage { items, next_cursor },
         &info,
         None,
     ))

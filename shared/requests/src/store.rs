@@ -427,7 +427,7 @@ pub async fn list(
 }
 
 /// One status change of a request, as `GET /requests/{id}/history` shows it.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema)]
 pub struct HistoryEntry {
     pub from: Option<RequestStatus>,
     pub to: RequestStatus,

@@ -1,10 +1,11 @@
 use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
 use serde::Serialize;
 use servicehub_events::values::{Money, Priority, RequestStatus, TimeWindow, Urgency};
 use uuid::Uuid;
 
 /// A service request as the API shows it, and as the store loads it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct ServiceRequestView {
     pub id: Uuid,
     pub customer_id: Uuid,

@@ -1,0 +1,438 @@
+//! The OpenAPI 3.1 document of servicehub's HTTP API, generated from code: the route table below
+//! (one function per route, who may call it) and the JSON Schemas of the Rust types the
+//! functions answer with (`schemars`). Request bodies are parsed by hand into domain types (so
+//! that every field error is reported at once); their documented shape is the `*Body` types
+//! here, which the tests check against the sample payloads under `events/`.
+//!
+//! The committed copy is `openapi.json` at the repository root; a test fails when it drifts
+//! (`SERVICEHUB_BLESS_OPENAPI=1 cargo test -p servicehub-openapi` rewrites it), and another
+//! when the routes differ from template.yaml's.
+
+pub mod bodies;
+
+use schemars::generate::{SchemaGenerator, SchemaSettings};
+use schemars::{JsonSchema, Schema};
+use serde_json::{Map, Value, json};
+
+/// Who may call a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// No token (the route has `Auth: {Authorizer: NONE}` in the template).
+    Public,
+    /// Any valid token.
+    AnyUser,
+    /// A valid token of one of these roles (ownership rules are in the description).
+    Roles(&'static [&'static str]),
+}
+
+/// Generates the schema of one body type (a `$ref` into the components).
+type BodySchema = fn(&mut SchemaGenerator) -> Schema;
+
+/// One route: its operation, its function, its body and answers.
+pub struct Route {
+    pub method: &'static str,
+    pub path: &'static str,
+    /// The function (crate and binary) that serves it.
+    pub function: &'static str,
+    pub summary: &'static str,
+    pub description: &'static str,
+    pub access: Access,
+    request: Option<BodySchema>,
+    /// The success status and the schema of its body (`None`: no body).
+    success: (u16, Option<BodySchema>),
+    /// Error statuses besides the ones every route may answer.
+    errors: &'static [u16],
+    query: &'static [(&'static str, &'static str)],
+}
+
+fn schema<T: JsonSchema>(generator: &mut SchemaGenerator) -> Schema {
+    generator.subschema_for::<T>()
+}
+
+const CUSTOMER: &[&str] = &["customer"];
+const MANAGER: &[&str] = &["manager"];
+const CONTRACTOR: &[&str] = &["contractor"];
+const ADMIN: &[&str] = &["admin"];
+const CUSTOMER_OR_MANAGER: &[&str] = &["customer", "manager"];
+const STEP_ERRORS: &[u16] = &[403, 404, 409, 422];
+
+/// Every route of the API, in the order of the document.
+pub fn routes() -> Vec<Route> {
+    use bodies::*;
+    use servicehub_auth::session::TokenResponse;
+    use servicehub_auth::view::UserView;
+    use servicehub_requests::history::RequestHistory;
+    use servicehub_requests::list::RequestPage;
+    use servicehub_requests::view::ServiceRequestView as Request;
+    vec![
+        Route {
+            method: "POST",
+            path: "/auth/register",
+            function: "auth-register",
+            summary: "Register as a customer or a contractor",
+            description: "Contractors give the regions and categories they serve; they start unverified.",
+            access: Access::Public,
+            request: Some(schema::<RegisterBody>),
+            success: (201, Some(schema::<UserView>)),
+            errors: &[409, 422],
+            query: &[],
+        },
+        Route {
+            method: "POST",
+            path: "/auth/login",
+            function: "auth-login",
+            summary: "Log in: a short-lived access JWT and a refresh token",
+            description: "Failed logins are counted per e-mail: too many within the window lock it (429 with Retry-After).",
+            access: Access::Public,
+            request: Some(schema::<LoginBody>),
+            success: (200, Some(schema::<TokenResponse>)),
+            errors: &[401, 422, 429],
+            query: &[],
+        },
+        Route {
+            method: "POST",
+            path: "/auth/refresh",
+            function: "auth-refresh",
+            summary: "Rotate the refresh token",
+            description: "Presenting a refresh token that was already rotated revokes its whole family.",
+            access: Access::Public,
+            request: Some(schema::<RefreshBody>),
+            success: (200, Some(schema::<TokenResponse>)),
+            errors: &[401, 422],
+            query: &[],
+        },
+        Route {
+            method: "POST",
+            path: "/auth/logout",
+            function: "auth-logout",
+            summary: "End one session, or all of the caller's",
+            description: "",
+            access: Access::AnyUser,
+            request: Some(schema::<LogoutBody>),
+            success: (204, None),
+            errors: &[422],
+            query: &[],
+        },
+        Route {
+            method: "GET",
+            path: "/me",
+            function: "get-me",
+            summary: "The caller's account",
+            description: "",
+            access: Access::AnyUser,
+            request: None,
+            success: (200, Some(schema::<UserView>)),
+            errors: &[404],
+            query: &[],
+        },
+        Route {
+            method: "POST",
+            path: "/users",
+            function: "create-user",
+            summary: "Create a manager (with regions), a security officer or an admin",
+            description: "",
+            access: Access::Roles(ADMIN),
+            request: Some(schema::<CreateUserBody>),
+            success: (201, Some(schema::<UserView>)),
+            errors: &[403, 409, 422],
+            query: &[],
+        },
+        Route {
+            method: "POST",
+            path: "/requests",
+            function: "create-request",
+            summary: "File a service request",
+            description: "The request starts `new`; a manager of its region is assigned from the request.created event.",
+            access: Access::Roles(CUSTOMER),
+            request: Some(schema::<NewRequestBody>),
+            success: (201, Some(schema::<Request>)),
+            errors: &[403, 422],
+            query: &[],
+        },
+        Route {
+            method: "GET",
+            path: "/requests",
+            function: "list-requests",
+            summary: "The requests the caller may see, newest first, a page at a time",
+            description: "A customer sees their own, a manager their regions' and those assigned to them, a contractor those offered or assigned to them, security and admins all.",
+            access: Access::AnyUser,
+            request: None,
+            success: (200, Some(schema::<RequestPage>)),
+            errors: &[422],
+            query: &[
+                (
+                    "status",
+                    "statuses, comma-separated (or the parameter repeated)",
+                ),
+                ("region", "exact region"),
+                ("urgency", "low, normal, high or urgent"),
+                ("created_from", "RFC 3339 time, inclusive"),
+                ("created_to", "RFC 3339 time, exclusive"),
+                ("limit", "1 to 100, default 20"),
+                ("cursor", "next_cursor of the previous page"),
+            ],
+        },
+        Route {
+            method: "GET",
+            path: "/requests/{id}",
+            function: "get-request",
+            summary: "One service request",
+            description: "404 when it does not exist or the caller may not see it (existence does not leak).",
+            access: Access::AnyUser,
+            request: None,
+            success: (200, Some(schema::<Request>)),
+            errors: &[404],
+            query: &[],
+        },
+        Route {
+            method: "PATCH",
+            path: "/requests/{id}",
+            function: "update-request",
+            summary: "Edit a request, or answer the manager's clarification question",
+            description: "Its customer, while the request is new or clarification_needed; answering sends it back to manager_assigned.",
+            access: Access::Roles(CUSTOMER),
+            request: Some(schema::<RequestPatchBody>),
+            success: (200, Some(schema::<Request>)),
+            errors: STEP_ERRORS,
+            query: &[],
+        },
+        Route {
+            method: "POST",
+            path: "/requests/{id}/cancel",
+            function: "cancel-request",
+            summary: "Cancel a request before it is completed",
+            description: "Its customer or its manager.",
+            access: Access::Roles(CUSTOMER_OR_MANAGER),
+            request: Some(schema::<CancelBody>),
+            success: (200, Some(schema::<Request>)),
+            errors: STEP_ERRORS,
+            query: &[],
+        },
+        Route {
+            method: "POST",
+            path: "/requests/{id}/clarification",
+            function: "ask-clarification",
+            summary: "Ask the customer a question",
+            description: "A manager of the request; it becomes clarification_needed.",
+            access: Access::Roles(MANAGER),
+            request: Some(schema::<ClarificationBody>),
+            success: (200, Some(schema::<Request>)),
+            errors: STEP_ERRORS,
+            query: &[],
+        },
+        Route {
+            method: "POST",
+            path: "/requests/{id}/dispatch",
+            function: "dispatch-request",
+            summary: "Offer the request to every eligible contractor",
+            description: "Verified contractors whose access is not revoked and who serve its region and category; 409 when there is none.",
+            access: Access::Roles(MANAGER),
+            request: None,
+            success: (200, Some(schema::<Request>)),
+            errors: &[403, 404, 409],
+            query: &[],
+        },
+        Route {
+            method: "POST",
+            path: "/requests/{id}/accept",
+            function: "accept-request",
+            summary: "Take an offered request",
+            description: "A contractor it was offered to; the first one wins, the others get 409.",
+            access: Access::Roles(CONTRACTOR),
+            request: None,
+            success: (200, Some(schema::<Request>)),
+            errors: &[403, 404, 409],
+            query: &[],
+        },
+        Route {
+            method: "POST",
+            path: "/requests/{id}/assign",
+            function: "assign-contractor",
+            summary: "Assign one of the offered contractors",
+            description: "A manager of the request.",
+            access: Access::Roles(MANAGER),
+            request: Some(schema::<AssignBody>),
+            success: (200, Some(schema::<Request>)),
+            errors: STEP_ERRORS,
+            query: &[],
+        },
+        Route {
+            method: "POST",
+            path: "/requests/{id}/start",
+            function: "start-work",
+            summary: "Start the work",
+            description: "The assigned contractor.",
+            access: Access::Roles(CONTRACTOR),
+            request: None,
+            success: (200, Some(schema::<Request>)),
+            errors: &[403, 404, 409],
+            query: &[],
+        },
+        Route {
+            method: "POST",
+            path: "/requests/{id}/complete",
+            function: "complete-work",
+            summary: "Complete the work with a report and the final price",
+            description: "The assigned contractor.",
+            access: Access::Roles(CONTRACTOR),
+            request: Some(schema::<CompletionBody>),
+            success: (200, Some(schema::<Request>)),
+            errors: STEP_ERRORS,
+            query: &[],
+        },
+        Route {
+            method: "GET",
+            path: "/requests/{id}/history",
+            function: "get-request-history",
+            summary: "Every status change of a request with actor, time and reason",
+            description: "Whoever may see the request.",
+            access: Access::AnyUser,
+            request: None,
+            success: (200, Some(schema::<RequestHistory>)),
+            errors: &[404],
+            query: &[],
+        },
+    ]
+}
+
+fn problem_response(description: &str) -> Value {
+    json!({
+        "description": description,
+        "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    })
+}
+
+fn status_text(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        201 => "Created",
+        204 => "No Content",
+        400 => "The body is not JSON",
+        401 => "No valid token",
+        403 => "The caller's role or relation to the resource does not allow this",
+        404 => "Not found, or not visible to the caller",
+        409 => "The current state does not allow this (current_status says which)",
+        415 => "The body is not application/json",
+        422 => "Invalid input: errors[] names each field",
+        429 => "Too many attempts: retry after Retry-After seconds",
+        503 => "A backing service is unavailable: retry",
+        _ => "",
+    }
+}
+
+/// The whole document.
+pub fn document() -> Value {
+    let mut generator = SchemaSettings::draft2020_12()
+        .with(|s| s.definitions_path = "#/components/schemas/".into())
+        .for_serialize()
+        .into_generator();
+    let problem = generator.subschema_for::<bodies::Problem>();
+    let mut paths: Map<String, Value> = Map::new();
+    for route in routes() {
+        let mut responses = Map::new();
+        let (status, body) = route.success;
+        let mut success = json!({"description": status_text(status)});
+        if let Some(body) = body {
+            success["content"] = json!({"application/json": {"schema": body(&mut generator)}});
+        }
+        responses.insert(status.to_string(), success);
+        let mut errors: Vec<u16> = route.errors.to_vec();
+        if route.request.is_some() {
+            errors.extend([400, 415, 422]);
+        }
+        if route.access != Access::Public {
+            errors.push(401);
+        }
+        if route.method == "POST" {
+            // Idempotency-Key: the same key on a different request, or while the first runs.
+            errors.extend([409, 422]);
+        }
+        errors.push(503);
+        errors.sort();
+        errors.dedup();
+        for status in errors {
+            responses.insert(status.to_string(), problem_response(status_text(status)));
+        }
+        let mut parameters: Vec<Value> = Vec::new();
+        if route.path.contains("{id}") {
+            parameters.push(json!({
+                "name": "id", "in": "path", "required": true,
+                "schema": {"type": "string", "format": "uuid"}
+            }));
+        }
+        for (name, description) in route.query {
+            parameters.push(json!({
+                "name": name, "in": "query", "required": false, "description": description,
+                "schema": {"type": "string"}
+            }));
+        }
+        if route.method == "POST" {
+            parameters.push(json!({
+                "name": "Idempotency-Key", "in": "header", "required": false,
+                "description": "A repeat with the same key replays the first response and changes nothing.",
+                "schema": {"type": "string", "minLength": 1, "maxLength": 255}
+            }));
+        }
+        let mut operation = json!({
+            "operationId": route.function,
+            "summary": route.summary,
+            "responses": responses,
+            "x-servicehub-function": route.function,
+        });
+        if !route.description.is_empty() {
+            operation["description"] = json!(route.description);
+        }
+        if !parameters.is_empty() {
+            operation["parameters"] = Value::Array(parameters);
+        }
+        if let Some(body) = route.request {
+            operation["requestBody"] = json!({
+                "required": true,
+                "content": {"application/json": {"schema": body(&mut generator)}}
+            });
+        }
+        match route.access {
+            Access::Public => operation["security"] = json!([]),
+            Access::AnyUser => operation["x-servicehub-roles"] = json!(["any"]),
+            Access::Roles(roles) => operation["x-servicehub-roles"] = json!(roles),
+        }
+        paths
+            .entry(route.path.to_owned())
+            .or_insert_with(|| json!({}))
+            .as_object_mut()
+            .expect("a path item is an object")
+            .insert(route.method.to_ascii_lowercase(), operation);
+    }
+    let mut schemas = generator.take_definitions(true);
+    // The Problem schema is referenced from the responses by its plain name.
+    if let Some(reference) = problem.get("$ref").and_then(Value::as_str)
+        && reference != "#/components/schemas/Problem"
+    {
+        panic!("unexpected Problem reference {reference}");
+    }
+    schemas.sort_keys();
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "servicehub",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "The HTTP API of servicehub, a service marketplace: customers file service requests, managers dispatch them to verified contractors. Every route is its own AWS Lambda function behind API Gateway (HTTP API); x-servicehub-function names it and x-servicehub-roles says who may call it. Errors are RFC 7807 problem+json."
+        },
+        "servers": [{"url": "http://127.0.0.1:3000", "description": "tools/run-local"}],
+        "security": [{"bearerAuth": []}],
+        "paths": paths,
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {
+                "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+            }
+        }
+    })
+}
+
+/// The document as committed: pretty JSON with a final newline.
+pub fn document_text() -> String {
+    let mut text = serde_json::to_string_pretty(&document()).expect("the document serializes");
+    text.push('\n');
+    text
+}
