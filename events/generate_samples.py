@@ -441,6 +441,47 @@ def list_requests() -> dict:
     return event
 
 
+SECURITY_OFFICER = {"lambda": {"sub": "0190a5a4-7b1e-7cc0-8a2b-0000000000a4", "role": "security", "regions": []}}
+
+
+def contractor_decision(suffix: str, request_id: str, body: object | None, minute: int) -> dict:
+    return http_api_event(
+        method="POST",
+        route_path="/contractors/{id}" + suffix,
+        raw_path=f"/contractors/{CONTRACTOR_ID}{suffix}",
+        request_id=request_id,
+        at=CREATED_AT.replace(hour=9, minute=minute),
+        body=body,
+        path_parameters={"id": CONTRACTOR_ID},
+        authorizer=SECURITY_OFFICER,
+    )
+
+
+def list_contractors() -> dict:
+    event = http_api_event(
+        method="GET",
+        route_path="/contractors",
+        raw_path="/contractors",
+        request_id="bT3aAaQqFiAEJa1=",
+        at=CREATED_AT.replace(hour=9, minute=1),
+        authorizer=SECURITY_OFFICER,
+    )
+    event["rawQueryString"] = "status=pending"
+    event["queryStringParameters"] = {"status": "pending"}
+    return event
+
+
+SECURITY_SAMPLES = {
+    "list-contractors.json": list_contractors,
+    "verify-contractor.json": lambda: contractor_decision("/verify", "bT3bBbRrFiAEJb2=", None, 2),
+    "revoke-contractor-access.json": lambda: contractor_decision(
+        "/access/revoke", "bT3cCcSsFiAEJc3=", {"reason": "Жалоба клиента на качество работ"}, 3),
+    "grant-contractor-access.json": lambda: contractor_decision(
+        "/access/grant", "bT3dDdTtFiAEJd4=", {"reason": "Проверка жалобы завершена"}, 4),
+    "reject-contractor.json": lambda: contractor_decision(
+        "/reject", "bT3eEeUuFiAEJe5=", {"reason": "Документы не прошли проверку"}, 5),
+}
+
 WORKFLOW_SAMPLES = {
     "update-request.json": lambda: workflow_step(
         "PATCH", "", "bT4bUdPqFiAEKb1=", AUTHORIZER,
@@ -476,6 +517,7 @@ SAMPLES = {
     "create-user.json": create_user,
     "authorizer.json": authorizer,
     **WORKFLOW_SAMPLES,
+    **SECURITY_SAMPLES,
 }
 
 

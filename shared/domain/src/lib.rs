@@ -4,6 +4,7 @@
 //! - [`request`]: a service request's input parsed into types that cannot hold invalid values.
 //! - [`workflow`]: the request lifecycle state machine.
 //! - [`assignment`]: which manager gets a new request, and its priority.
+//! - [`contractors`]: security decisions about contractors.
 //! - [`commands`]: the workflow commands' input, and who may issue which command.
 //! - [`access`]: who may see a request.
 //! - [`listing`]: the filters and cursor of the request list.
@@ -11,6 +12,7 @@
 pub mod access;
 pub mod assignment;
 pub mod commands;
+pub mod contractors;
 pub mod listing;
 pub mod request;
 pub mod validation;

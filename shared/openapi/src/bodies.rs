@@ -178,6 +178,14 @@ pub struct CompletionBody {
     pub final_price: Money,
 }
 
+/// `POST /contractors/{id}/reject` and `/access/revoke` (required), `/access/grant` (optional).
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReasonBody {
+    #[schemars(length(min = 1, max = 1000))]
+    pub reason: String,
+}
+
 /// One invalid input field.
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct FieldError {

@@ -53,6 +53,8 @@ const CUSTOMER: &[&str] = &["customer"];
 const MANAGER: &[&str] = &["manager"];
 const CONTRACTOR: &[&str] = &["contractor"];
 const ADMIN: &[&str] = &["admin"];
+const SECURITY: &[&str] = &["security"];
+const SECURITY_OR_ADMIN: &[&str] = &["security", "admin"];
 const CUSTOMER_OR_MANAGER: &[&str] = &["customer", "manager"];
 const STEP_ERRORS: &[u16] = &[403, 404, 409, 422];
 
@@ -61,6 +63,7 @@ pub fn routes() -> Vec<Route> {
     use bodies::*;
     use servicehub_auth::session::TokenResponse;
     use servicehub_auth::view::UserView;
+    use servicehub_contractors::view::{ContractorList, ContractorView as Contractor};
     use servicehub_requests::history::RequestHistory;
     use servicehub_requests::list::RequestPage;
     use servicehub_requests::view::ServiceRequestView as Request;
@@ -291,6 +294,66 @@ pub fn routes() -> Vec<Route> {
             success: (200, Some(schema::<RequestHistory>)),
             errors: &[404],
             query: &[],
+        },
+        Route {
+            method: "POST",
+            path: "/contractors/{id}/verify",
+            function: "verify-contractor",
+            summary: "Verify a contractor",
+            description: "Pending or rejected contractors become verified; 409 when already verified.",
+            access: Access::Roles(SECURITY),
+            request: None,
+            success: (200, Some(schema::<Contractor>)),
+            errors: &[403, 404, 409],
+            query: &[],
+        },
+        Route {
+            method: "POST",
+            path: "/contractors/{id}/reject",
+            function: "reject-contractor",
+            summary: "Reject a contractor, with a reason",
+            description: "409 when already rejected.",
+            access: Access::Roles(SECURITY),
+            request: Some(schema::<ReasonBody>),
+            success: (200, Some(schema::<Contractor>)),
+            errors: &[403, 404, 409, 422],
+            query: &[],
+        },
+        Route {
+            method: "POST",
+            path: "/contractors/{id}/access/grant",
+            function: "grant-contractor-access",
+            summary: "Restore a contractor's access",
+            description: "The body (a reason) is optional; 409 when access is not revoked.",
+            access: Access::Roles(SECURITY),
+            request: None,
+            success: (200, Some(schema::<Contractor>)),
+            errors: &[403, 404, 409, 422],
+            query: &[],
+        },
+        Route {
+            method: "POST",
+            path: "/contractors/{id}/access/revoke",
+            function: "revoke-contractor-access",
+            summary: "Revoke a contractor's access, with a reason",
+            description: "A revoked contractor gets no offers; 409 when already revoked.",
+            access: Access::Roles(SECURITY),
+            request: Some(schema::<ReasonBody>),
+            success: (200, Some(schema::<Contractor>)),
+            errors: &[403, 404, 409, 422],
+            query: &[],
+        },
+        Route {
+            method: "GET",
+            path: "/contractors",
+            function: "list-contractors",
+            summary: "Contractors, optionally of one verification status",
+            description: "",
+            access: Access::Roles(SECURITY_OR_ADMIN),
+            request: None,
+            success: (200, Some(schema::<ContractorList>)),
+            errors: &[403, 422],
+            query: &[("status", "pending, verified or rejected")],
         },
     ]
 }

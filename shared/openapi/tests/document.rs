@@ -153,6 +153,9 @@ fn the_documented_bodies_accept_the_sample_payloads() {
     accepts::<ClarificationBody>("ask-clarification");
     accepts::<AssignBody>("assign-contractor");
     accepts::<CompletionBody>("complete-work");
+    accepts::<ReasonBody>("reject-contractor");
+    accepts::<ReasonBody>("revoke-contractor-access");
+    accepts::<ReasonBody>("grant-contractor-access");
     // And they are strict: an unknown field is refused, as the functions refuse it.
     let mut body = sample_body("create-request");
     body["colour"] = "red".into();

@@ -1,0 +1,237 @@
+//! Security decisions about contractors on real PostgreSQL and Kafka through the real function
+//! binaries: verify, reject, revoke and grant access, the list; who may; the events and audit.
+
+use serde_json::{Value, json};
+use servicehub_events::{DomainEvent, Envelope};
+use servicehub_tests::apigw::{HttpResponse, claims, invoke, request};
+use servicehub_tests::kafka::KafkaProbe;
+use servicehub_tests::{TestDatabase, insert_user, repo_root, start_function};
+use std::time::Duration;
+use uuid::Uuid;
+
+async fn decide(
+    function: &local_lambda::LambdaEnvironment,
+    suffix: &str,
+    contractor: Uuid,
+    caller: (Uuid, &str),
+    body: Option<Value>,
+) -> HttpResponse {
+    let path = format!("/contractors/{contractor}{suffix}");
+    let body = body.map(|b| b.to_string());
+    let event = request(
+        "POST",
+        &format!("POST /contractors/{{id}}{suffix}"),
+        &path,
+        Some(json!({"id": contractor.to_string()})),
+        body.as_ref().map(|_| "application/json"),
+        body.as_deref(),
+        Some(claims(caller.0, caller.1, &[])),
+    );
+    invoke(function, &event).await
+}
+
+async fn contractor(db: &TestDatabase) -> Uuid {
+    let id = insert_user(&db.pool, "contractor", &["Москва"]).await;
+    sqlx::query("UPDATE users SET categories = '{appliance-repair}' WHERE id = $1")
+        .bind(id)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    id
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn security_officers_verify_reject_and_revoke_with_events_and_audit() {
+    let db = TestDatabase::new().await;
+    let officer = (Uuid::now_v7(), "security");
+    let verify = start_function("verify-contractor", &db.url, &[]).await;
+    let reject = start_function("reject-contractor", &db.url, &[]).await;
+    let revoke = start_function("revoke-contractor-access", &db.url, &[]).await;
+    let grant = start_function("grant-contractor-access", &db.url, &[]).await;
+    let security_probe = KafkaProbe::new("security-events");
+    let audit_probe = KafkaProbe::new("audit-events");
+    let ivan = contractor(&db).await;
+
+    let verified = decide(&verify, "/verify", ivan, officer, None).await;
+    assert_eq!(verified.status, 200, "{:?}", verified.body);
+    assert_eq!(verified.body["verification_status"], "verified");
+    assert_eq!(
+        decide(&verify, "/verify", ivan, officer, None).await.status,
+        409
+    );
+
+    let no_reason = decide(&revoke, "/access/revoke", ivan, officer, Some(json!({}))).await;
+    assert_eq!(no_reason.status, 422);
+    assert_eq!(no_reason.body["errors"][0]["field"], "reason");
+    let revoked = decide(
+        &revoke,
+        "/access/revoke",
+        ivan,
+        officer,
+        Some(json!({"reason": "жалоба"})),
+    )
+    .await;
+    assert_eq!(
+        (revoked.status, revoked.body["access_revoked"].clone()),
+        (200, json!(true))
+    );
+    let granted = decide(&grant, "/access/grant", ivan, officer, None).await;
+    assert_eq!(
+        (granted.status, granted.body["access_revoked"].clone()),
+        (200, json!(false))
+    );
+    assert_eq!(
+        decide(&grant, "/access/grant", ivan, officer, None)
+            .await
+            .status,
+        409
+    );
+    let rejected = decide(
+        &reject,
+        "/reject",
+        ivan,
+        officer,
+        Some(json!({"reason": "поддельные документы"})),
+    )
+    .await;
+    assert_eq!(rejected.body["verification_status"], "rejected");
+
+    // Who may not: other roles (403), and ids that are no contractor (404).
+    for role in ["customer", "manager", "contractor", "admin"] {
+        let response = decide(&verify, "/verify", ivan, (Uuid::now_v7(), role), None).await;
+        assert_eq!(response.status, 403, "{role}");
+    }
+    let manager = insert_user(&db.pool, "manager", &["Москва"]).await;
+    assert_eq!(
+        decide(&verify, "/verify", manager, officer, None)
+            .await
+            .status,
+        404
+    );
+    assert_eq!(
+        decide(&verify, "/verify", Uuid::now_v7(), officer, None)
+            .await
+            .status,
+        404
+    );
+
+    let key = ivan.to_string();
+    let events = tokio::task::spawn_blocking(move || {
+        security_probe.read_key(&key, 4, Duration::from_secs(15))
+    })
+    .await
+    .unwrap();
+    let types: Vec<String> = events
+        .iter()
+        .map(|r| {
+            Envelope::from_kafka(&r.message)
+                .unwrap()
+                .meta
+                .event_type
+                .clone()
+        })
+        .collect();
+    assert_eq!(
+        types,
+        [
+            "security.contractor_verified",
+            "security.access_revoked",
+            "security.access_granted",
+            "security.contractor_rejected"
+        ]
+    );
+    match Envelope::from_kafka(&events[1].message).unwrap().data {
+        DomainEvent::AccessRevoked(revoked) => {
+            assert_eq!(revoked.reason, "жалоба");
+            assert_eq!(revoked.revoked_by.user_id, Some(officer.0));
+        }
+        other => panic!("{other:?}"),
+    }
+    let key = ivan.to_string();
+    let audits =
+        tokio::task::spawn_blocking(move || audit_probe.read_key(&key, 4, Duration::from_secs(15)))
+            .await
+            .unwrap();
+    assert_eq!(audits.len(), 4, "one audit.user_action per decision");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_list_filters_by_status_for_security_and_admins_only() {
+    let db = TestDatabase::new().await;
+    let list = start_function("list-contractors", &db.url, &[]).await;
+    let pending = contractor(&db).await;
+    let verified = contractor(&db).await;
+    sqlx::query("UPDATE users SET verification_status = 'verified' WHERE id = $1")
+        .bind(verified)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    let get = |role: &str, query: &str| {
+        let mut event = request(
+            "GET",
+            "GET /contractors",
+            "/contractors",
+            None,
+            None,
+            None,
+            Some(claims(Uuid::now_v7(), role, &[])),
+        );
+        let mut params = serde_json::Map::new();
+        if let Some((k, v)) = query.split_once('=') {
+            params.insert(k.into(), json!(v));
+        }
+        event["rawQueryString"] = json!(query);
+        event["queryStringParameters"] = Value::Object(params);
+        event
+    };
+    let ids = |response: &HttpResponse| -> Vec<String> {
+        response.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let all = invoke(&list, &get("security", "")).await;
+    assert_eq!(ids(&all), [pending.to_string(), verified.to_string()]);
+    let only = invoke(&list, &get("admin", "status=verified")).await;
+    assert_eq!(ids(&only), [verified.to_string()]);
+    assert_eq!(
+        invoke(&list, &get("security", "status=maybe")).await.status,
+        422
+    );
+    assert_eq!(invoke(&list, &get("manager", "")).await.status, 403);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_sample_payloads_under_events_drive_the_security_functions() {
+    let db = TestDatabase::new().await;
+    let contractor_id = Uuid::parse_str("0190a5a4-7b1e-7cc0-8a2b-0000000000a3").unwrap();
+    sqlx::query("INSERT INTO users (id, role, display_name, regions, categories) VALUES ($1, 'contractor', 'sample', '{Москва}', '{appliance-repair}')")
+        .bind(contractor_id)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    for (function, check) in [
+        ("list-contractors", "items"),
+        ("verify-contractor", "verified"),
+        ("revoke-contractor-access", "revoked"),
+        ("grant-contractor-access", "granted"),
+        ("reject-contractor", "rejected"),
+    ] {
+        let sample: Value = serde_json::from_str(
+            &std::fs::read_to_string(repo_root().join("events").join(format!("{function}.json")))
+                .unwrap(),
+        )
+        .unwrap();
+        let environment = start_function(function, &db.url, &[]).await;
+        let response = invoke(&environment, &sample).await;
+        assert_eq!(response.status, 200, "{function}: {:?}", response.body);
+        match check {
+            "items" => assert_eq!(response.body["items"][0]["id"], contractor_id.to_string()),
+            "verified" | "rejected" => assert_eq!(response.body["verification_status"], check),
+            "revoked" => assert_eq!(response.body["access_revoked"], true),
+            _ => assert_eq!(response.body["access_revoked"], false),
+        }
+    }
+}
