@@ -7,6 +7,7 @@
 pub mod apigw;
 pub mod kafka;
 pub mod runner;
+pub mod stack;
 
 use local_lambda::{FunctionSpec, LambdaEnvironment};
 use sqlx::{Connection, PgPool};

@@ -12,7 +12,8 @@ use serde_json::{Value, json};
 use servicehub_events::{DomainEvent, Envelope};
 use servicehub_tests::apigw::{HttpResponse, claims, invoke, request};
 use servicehub_tests::kafka::KafkaProbe;
-use servicehub_tests::{TestDatabase, required_env, start_function};
+use servicehub_tests::stack::create_secret;
+use servicehub_tests::{TestDatabase, start_function};
 use sqlx::Row;
 use std::time::Duration;
 use uuid::Uuid;
@@ -24,23 +25,6 @@ const PASSWORD: &str = "correct horse battery staple";
 struct Keys {
     secret_name: String,
     key: Vec<u8>,
-}
-
-async fn secrets_client() -> aws_sdk_secretsmanager::Client {
-    required_env("AWS_ENDPOINT_URL");
-    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    aws_sdk_secretsmanager::Client::new(&config)
-}
-
-async fn create_secret(name: &str, value: &str) {
-    secrets_client()
-        .await
-        .create_secret()
-        .name(name)
-        .secret_string(value)
-        .send()
-        .await
-        .expect("creating a secret in moto");
 }
 
 impl Keys {

@@ -3,12 +3,11 @@
 //! outbox publishing to the real Kafka, and the runner's own self-managed Kafka trigger invoking
 //! assign-manager. Template: tests/fixtures/runner-template.yaml.
 
-use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
-use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use servicehub_tests::runner::LocalRunner;
-use servicehub_tests::{TestDatabase, insert_user, required_env};
+use servicehub_tests::stack::Stack;
+use servicehub_tests::{TestDatabase, insert_user};
 use std::time::{Duration, Instant};
 use uuid::Uuid;
 
@@ -168,133 +167,28 @@ async fn the_runner_answers_401_without_a_token_404_for_unknown_routes_and_stops
     assert!(status.success(), "exit status {status}");
 }
 
-async fn create_secret(name: &str, value: &str) {
-    required_env("AWS_ENDPOINT_URL");
-    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    aws_sdk_secretsmanager::Client::new(&config)
-        .create_secret()
-        .name(name)
-        .secret_string(value)
-        .send()
-        .await
-        .expect("creating a secret in moto");
-}
-
-/// Starts consumer group `group` at the end of `topic`: the template's triggers read from
-/// TRIM_HORIZON, and the shared dev topic holds every other test's events.
-async fn start_group_at_the_end(group: &str, topic: &str) {
-    let (group, topic) = (group.to_owned(), topic.to_owned());
-    tokio::task::spawn_blocking(move || {
-        let consumer: BaseConsumer = ClientConfig::new()
-            .set("bootstrap.servers", required_env("KAFKA_BOOTSTRAP_SERVERS"))
-            .set("group.id", &group)
-            .set("enable.auto.commit", "false")
-            .create()
-            .expect("a consumer");
-        let timeout = Duration::from_secs(10);
-        let metadata = consumer.fetch_metadata(Some(&topic), timeout).unwrap();
-        let mut offsets = TopicPartitionList::new();
-        for partition in metadata.topics()[0].partitions() {
-            let (_, high) = consumer
-                .fetch_watermarks(&topic, partition.id(), timeout)
-                .unwrap();
-            offsets
-                .add_partition_offset(&topic, partition.id(), Offset::Offset(high))
-                .unwrap();
-        }
-        consumer.commit(&offsets, CommitMode::Sync).unwrap();
-    })
-    .await
-    .unwrap();
-}
-
 /// The README's main flow on the real template.yaml: the first admin logs in, creates a
 /// manager, a customer registers and logs in, files a request with its JWT, and the request
 /// reaches manager_assigned through the template's own Kafka trigger.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_real_template_runs_the_slice_behind_its_jwt_authorizer() {
     let db = TestDatabase::new().await;
-    let id = Uuid::new_v4().simple().to_string();
-    let jwt_secret = format!("servicehub-tests/runner-jwt-{id}");
-    create_secret(&jwt_secret, &format!("{id}{id}")).await;
-    let admin_password_secret = format!("servicehub-tests/runner-admin-{id}");
-    let admin_password = "the first admin's password";
-    create_secret(&admin_password_secret, admin_password).await;
-    let admin_email = format!("admin-{id}@example.test");
-    let group_prefix = format!("runner-e2e-{id}");
-    start_group_at_the_end(&format!("{group_prefix}-assign-manager"), "request-events").await;
-    let runner = LocalRunner::start_with_parameters_file(
-        "template.yaml",
-        "tools/local-parameters.json",
-        &[
-            ("JwtSecretName", &jwt_secret),
-            ("BootstrapAdminEmail", &admin_email),
-            ("BootstrapAdminPasswordSecretName", &admin_password_secret),
-            ("KafkaConsumerGroupPrefix", &group_prefix),
-        ],
-        &[("DATABASE_URL", &db.url)],
-    )
-    .await;
-    let http = reqwest::Client::new();
-    let url = |path: &str| format!("{}{path}", runner.base_url);
-    let login = |email: String, password: &'static str| {
-        let http = http.clone();
-        let url = url("/auth/login");
-        async move {
-            let response = http
-                .post(url)
-                .json(&json!({"email": email, "password": password}))
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(response.status(), StatusCode::OK);
-            let body: Value = response.json().await.unwrap();
-            format!("Bearer {}", body["access_token"].as_str().unwrap())
-        }
-    };
-
-    let admin = login(admin_email.clone(), admin_password).await;
-    let region = format!("runner-{id}");
-    let manager = http
-        .post(url("/users"))
-        .header("authorization", &admin)
-        .json(&json!({
-            "email": format!("manager-{id}@example.test"),
-            "password": "the manager's password",
-            "display_name": "Менеджер Пётр",
-            "role": "manager",
-            "regions": [region],
-        }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(manager.status(), StatusCode::CREATED);
-    let manager: Value = manager.json().await.unwrap();
-
-    let customer_email = format!("customer-{id}@example.test");
-    let registered = http
-        .post(url("/auth/register"))
-        .json(&json!({
-            "email": customer_email,
-            "password": "the customer's password",
-            "display_name": "Анна Иванова",
-            "role": "customer",
-        }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(registered.status(), StatusCode::CREATED);
-    let customer = login(customer_email, "the customer's password").await;
+    let stack = Stack::start(&db.url, &[]).await;
+    let region = format!("runner-{}", stack.id);
+    let admin = stack.admin().await;
+    let manager = stack.create_manager(&admin, &[&region]).await;
+    let customer = stack.customer().await;
+    let http = &stack.http;
 
     let anonymous = http
-        .post(url("/requests"))
+        .post(stack.url("/requests"))
         .json(&new_request(&region))
         .send()
         .await
         .unwrap();
     assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
     let tampered = http
-        .post(url("/requests"))
+        .post(stack.url("/requests"))
         .header("authorization", format!("{customer}x"))
         .json(&new_request(&region))
         .send()
@@ -303,7 +197,7 @@ async fn the_real_template_runs_the_slice_behind_its_jwt_authorizer() {
     assert_eq!(tampered.status(), StatusCode::FORBIDDEN);
 
     let created = http
-        .post(url("/requests"))
+        .post(stack.url("/requests"))
         .header("authorization", &customer)
         .json(&new_request(&region))
         .send()
@@ -314,7 +208,7 @@ async fn the_real_template_runs_the_slice_behind_its_jwt_authorizer() {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let view: Value = http
-            .get(url(&location))
+            .get(stack.url(&location))
             .header("authorization", &customer)
             .send()
             .await
@@ -330,9 +224,9 @@ async fn the_real_template_runs_the_slice_behind_its_jwt_authorizer() {
             Instant::now() < deadline,
             "still {} after 60 s; runner output:\n{}",
             view["status"],
-            runner.output().join("\n")
+            stack.runner.output().join("\n")
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert!(runner.stop().await.success());
+    assert!(stack.runner.stop().await.success());
 }
