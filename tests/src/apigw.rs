@@ -67,6 +67,23 @@ pub fn request(
     event
 }
 
+/// Sets the query string of a v2.0 event (`a=1&b=2`), as API Gateway does: the raw string and
+/// the decoded parameters (a repeated name's values joined with commas).
+pub fn with_query(event: &mut Value, query: &str) {
+    let mut params = serde_json::Map::new();
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+        match params.get_mut(name) {
+            Some(Value::String(existing)) => *existing = format!("{existing},{value}"),
+            _ => {
+                params.insert(name.to_owned(), json!(value));
+            }
+        }
+    }
+    event["rawQueryString"] = json!(query);
+    event["queryStringParameters"] = Value::Object(params);
+}
+
 /// The parsed `{statusCode, headers, body}` a function answered.
 #[derive(Debug)]
 pub struct HttpResponse {

@@ -4,6 +4,7 @@
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+use servicehub_events::Envelope;
 use servicehub_events::lambda_kafka::ConsumedRecord;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -95,5 +96,18 @@ impl KafkaProbe {
         .into_iter()
         .filter(with_key)
         .collect()
+    }
+
+    /// The envelopes with `key` (decoded), waiting up to `wait` until `count` have arrived.
+    pub async fn envelopes(self, key: &str, count: usize, wait: Duration) -> Vec<Envelope> {
+        let key = key.to_owned();
+        tokio::task::spawn_blocking(move || self.read_key(&key, count, wait))
+            .await
+            .expect("the Kafka reading task")
+            .iter()
+            .map(|r| {
+                Envelope::from_kafka(&r.message).expect("our functions produce valid envelopes")
+            })
+            .collect()
     }
 }

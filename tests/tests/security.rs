@@ -2,8 +2,8 @@
 //! binaries: verify, reject, revoke and grant access, the list; who may; the events and audit.
 
 use serde_json::{Value, json};
-use servicehub_events::{DomainEvent, Envelope};
-use servicehub_tests::apigw::{HttpResponse, claims, invoke, request};
+use servicehub_events::DomainEvent;
+use servicehub_tests::apigw::{HttpResponse, claims, invoke, request, with_query};
 use servicehub_tests::kafka::KafkaProbe;
 use servicehub_tests::{TestDatabase, insert_user, repo_root, start_function};
 use std::time::Duration;
@@ -116,21 +116,10 @@ async fn security_officers_verify_reject_and_revoke_with_events_and_audit() {
     );
 
     let key = ivan.to_string();
-    let events = tokio::task::spawn_blocking(move || {
-        security_probe.read_key(&key, 4, Duration::from_secs(15))
-    })
-    .await
-    .unwrap();
-    let types: Vec<String> = events
-        .iter()
-        .map(|r| {
-            Envelope::from_kafka(&r.message)
-                .unwrap()
-                .meta
-                .event_type
-                .clone()
-        })
-        .collect();
+    let events = security_probe
+        .envelopes(&key, 4, Duration::from_secs(15))
+        .await;
+    let types: Vec<&str> = events.iter().map(|e| e.meta.event_type.as_str()).collect();
     assert_eq!(
         types,
         [
@@ -140,18 +129,16 @@ async fn security_officers_verify_reject_and_revoke_with_events_and_audit() {
             "security.contractor_rejected"
         ]
     );
-    match Envelope::from_kafka(&events[1].message).unwrap().data {
+    match &events[1].data {
         DomainEvent::AccessRevoked(revoked) => {
             assert_eq!(revoked.reason, "жалоба");
             assert_eq!(revoked.revoked_by.user_id, Some(officer.0));
         }
         other => panic!("{other:?}"),
     }
-    let key = ivan.to_string();
-    let audits =
-        tokio::task::spawn_blocking(move || audit_probe.read_key(&key, 4, Duration::from_secs(15)))
-            .await
-            .unwrap();
+    let audits = audit_probe
+        .envelopes(&key, 4, Duration::from_secs(15))
+        .await;
     assert_eq!(audits.len(), 4, "one audit.user_action per decision");
 }
 
@@ -176,12 +163,7 @@ async fn the_list_filters_by_status_for_security_and_admins_only() {
             None,
             Some(claims(Uuid::now_v7(), role, &[])),
         );
-        let mut params = serde_json::Map::new();
-        if let Some((k, v)) = query.split_once('=') {
-            params.insert(k.into(), json!(v));
-        }
-        event["rawQueryString"] = json!(query);
-        event["queryStringParameters"] = Value::Object(params);
+        with_query(&mut event, query);
         event
     };
     let ids = |response: &HttpResponse| -> Vec<String> {

@@ -3,8 +3,8 @@
 //! with the current status), listing with filters and cursors, Idempotency-Key replays.
 
 use serde_json::{Value, json};
-use servicehub_events::{DomainEvent, Envelope};
-use servicehub_tests::apigw::{HttpResponse, claims, invoke, request};
+use servicehub_events::DomainEvent;
+use servicehub_tests::apigw::{HttpResponse, claims, invoke, request, with_query};
 use servicehub_tests::kafka::KafkaProbe;
 use servicehub_tests::{TestDatabase, insert_user, start_function};
 use sqlx::Row;
@@ -349,25 +349,17 @@ async fn a_request_goes_from_manager_assigned_to_completed_with_its_history_and_
 
     // On Kafka: each step's workflow event and its status change, keyed by the request.
     let key = id.to_string();
-    let records = tokio::task::spawn_blocking(move || {
-        workflow_probe.read_key(&key, 10, Duration::from_secs(15))
-    })
-    .await
-    .unwrap();
-    let types: Vec<String> = records
+    let workflow = workflow_probe
+        .envelopes(&key, 10, Duration::from_secs(15))
+        .await;
+    let types: Vec<&str> = workflow
         .iter()
-        .map(|r| {
-            Envelope::from_kafka(&r.message)
-                .unwrap()
-                .meta
-                .event_type
-                .clone()
-        })
+        .map(|e| e.meta.event_type.as_str())
         .collect();
     assert_eq!(
         types
             .iter()
-            .filter(|t| *t == "workflow.status_changed")
+            .filter(|t| **t == "workflow.status_changed")
             .count(),
         6,
         "{types:?}"
@@ -378,15 +370,11 @@ async fn a_request_goes_from_manager_assigned_to_completed_with_its_history_and_
         "workflow.work_started",
         "workflow.work_completed",
     ] {
-        assert!(
-            types.iter().any(|t| t == expected),
-            "{expected} in {types:?}"
-        );
+        assert!(types.contains(&expected), "{expected} in {types:?}");
     }
-    let sent = records
+    let sent = workflow
         .iter()
-        .map(|r| Envelope::from_kafka(&r.message).unwrap())
-        .find_map(|e| match e.data {
+        .find_map(|e| match &e.data {
             DomainEvent::SentToContractors(sent) => Some(sent),
             _ => None,
         })
@@ -394,21 +382,12 @@ async fn a_request_goes_from_manager_assigned_to_completed_with_its_history_and_
     let mut sent_to = sent.contractor_ids.clone();
     sent_to.sort();
     assert_eq!(sent_to, eligible);
-    let key = id.to_string();
-    let records = tokio::task::spawn_blocking(move || {
-        request_probe.read_key(&key, 3, Duration::from_secs(15))
-    })
-    .await
-    .unwrap();
-    let types: Vec<String> = records
+    let requests = request_probe
+        .envelopes(&key, 3, Duration::from_secs(15))
+        .await;
+    let types: Vec<&str> = requests
         .iter()
-        .map(|r| {
-            Envelope::from_kafka(&r.message)
-                .unwrap()
-                .meta
-                .event_type
-                .clone()
-        })
+        .map(|e| e.meta.event_type.as_str())
         .collect();
     assert_eq!(
         types,
@@ -585,13 +564,7 @@ async fn the_list_shows_each_role_its_own_requests_filtered_a_page_at_a_time() {
         let api = &api;
         async move {
             api.call("list-requests", user, None, None, |event| {
-                event["rawQueryString"] = json!(query);
-                let mut params = serde_json::Map::new();
-                for pair in query.split('&').filter(|p| !p.is_empty()) {
-                    let (k, v) = pair.split_once('=').unwrap();
-                    params.insert(k.to_owned(), json!(v));
-                }
-                event["queryStringParameters"] = Value::Object(params);
+                with_query(event, query)
             })
             .await
         }

@@ -1,6 +1,7 @@
 use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::Serialize;
+use servicehub_domain::access::RequestParties;
 use servicehub_events::values::{Money, Priority, RequestStatus, TimeWindow, Urgency};
 use uuid::Uuid;
 
@@ -33,5 +34,15 @@ pub struct ServiceRequestView {
 impl ServiceRequestView {
     pub fn location(&self) -> String {
         format!("/requests/{}", self.id)
+    }
+
+    /// The facts that decide who may see and act on it.
+    pub fn parties(&self) -> RequestParties<'_> {
+        RequestParties {
+            customer_id: self.customer_id,
+            region: &self.region,
+            manager_id: self.manager_id,
+            contractor_id: self.contractor_id,
+        }
     }
 }

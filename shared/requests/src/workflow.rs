@@ -9,7 +9,6 @@ use crate::view::ServiceRequestView;
 use chrono::{DateTime, Utc};
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
-use servicehub_domain::access::RequestParties;
 use servicehub_domain::commands::{
     AssignInput, Caller, CancelInput, ClarificationInput, Command, CompletionInput, Decision,
     RequestPatch, decide, editable,
@@ -56,13 +55,7 @@ async fn lock(
         role: identity.role,
         regions: &identity.regions,
     };
-    let parties = RequestParties {
-        customer_id: found.customer_id,
-        region: &found.region,
-        manager_id: found.manager_id,
-        contractor_id: found.contractor_id,
-    };
-    match decide(command, caller, &parties, offered) {
+    match decide(command, caller, &found.parties(), offered) {
         Decision::Allowed => {}
         Decision::Forbidden(why) => return Err(ApiError::Forbidden(why.into())),
         Decision::Hidden => return Err(not_found()),
