@@ -1,0 +1,216 @@
+//! Every route of the API (the OpenAPI route table, itself one to one with template.yaml) x every
+//! kind of caller x their relation to the resource, through the real function binaries: who gets
+//! through, who gets 403 (may see but not act), and to whom the resource does not exist (404).
+
+use serde_json::{Value, json};
+use servicehub_openapi::{Access, routes};
+use servicehub_tests::apigw::{claims, invoke, request, with_query};
+use servicehub_tests::{TestDatabase, insert_user, repo_root, start_function};
+use std::collections::HashMap;
+use uuid::Uuid;
+
+const REGION: &str = "matrix-region";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Who {
+    Owner,
+    OtherCustomer,
+    RegionManager,
+    AssignedManager,
+    ForeignManager,
+    OfferedContractor,
+    AssignedContractor,
+    OtherContractor,
+    Security,
+    Admin,
+}
+
+const EVERYONE: [Who; 10] = [
+    Who::Owner,
+    Who::OtherCustomer,
+    Who::RegionManager,
+    Who::AssignedManager,
+    Who::ForeignManager,
+    Who::OfferedContractor,
+    Who::AssignedContractor,
+    Who::OtherContractor,
+    Who::Security,
+    Who::Admin,
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Expect {
+    /// Past authorization: whatever the handler then answers (2xx, 409, 422), never 401/403/404.
+    Through,
+    Forbidden,
+    Hidden,
+}
+
+/// The access rules of the API, as the README and design.md state them.
+fn expected(function: &str, who: Who) -> Expect {
+    use Expect::*;
+    use Who::*;
+    let sees_request = !matches!(who, OtherCustomer | ForeignManager | OtherContractor);
+    let on_request = |allowed: &[Who]| {
+        if allowed.contains(&who) {
+            Through
+        } else if sees_request {
+            Forbidden
+        } else {
+            Hidden
+        }
+    };
+    let only = |allowed: &[Who]| {
+        if allowed.contains(&who) {
+            Through
+        } else {
+            Forbidden
+        }
+    };
+    match function {
+        "get-request" | "get-request-history" => {
+            if sees_request {
+                Through
+            } else {
+                Hidden
+            }
+        }
+        "update-request" => on_request(&[Owner]),
+        "cancel-request" => on_request(&[Owner, RegionManager, AssignedManager]),
+        "ask-clarification" | "dispatch-request" | "assign-contractor" => {
+            on_request(&[RegionManager, AssignedManager])
+        }
+        "accept-request" => on_request(&[OfferedContractor, AssignedContractor]),
+        "start-work" | "complete-work" => on_request(&[AssignedContractor]),
+        "create-request" => only(&[Owner, OtherCustomer]),
+        "list-requests" | "get-me" | "auth-logout" => Through,
+        "create-user" => only(&[Admin]),
+        "list-contractors" => only(&[Security, Admin]),
+        "verify-contractor"
+        | "reject-contractor"
+        | "grant-contractor-access"
+        | "revoke-contractor-access" => only(&[Security]),
+        other => panic!("no access rule for {other}: add one"),
+    }
+}
+
+struct World {
+    db: TestDatabase,
+    users: HashMap<Who, (Uuid, &'static str, Vec<&'static str>)>,
+}
+
+impl World {
+    async fn new() -> World {
+        let db = TestDatabase::new().await;
+        let mut users = HashMap::new();
+        for who in EVERYONE {
+            let (role, regions): (&str, Vec<&str>) = match who {
+                Who::Owner | Who::OtherCustomer => ("customer", vec![]),
+                Who::RegionManager => ("manager", vec![REGION]),
+                Who::AssignedManager => ("manager", vec!["another-region"]),
+                Who::ForeignManager => ("manager", vec!["elsewhere"]),
+                Who::OfferedContractor | Who::AssignedContractor | Who::OtherContractor => {
+                    ("contractor", vec![REGION])
+                }
+                Who::Security => ("security", vec![]),
+                Who::Admin => ("admin", vec![]),
+            };
+            let id = insert_user(&db.pool, role, &regions).await;
+            users.insert(who, (id, role, regions));
+        }
+        World { db, users }
+    }
+
+    fn id(&self, who: Who) -> Uuid {
+        self.users[&who].0
+    }
+
+    /// A request of Owner in REGION, managed by AssignedManager, offered to OfferedContractor
+    /// and AssignedContractor, assigned to AssignedContractor.
+    async fn request(&self) -> Uuid {
+        let id = Uuid::now_v7();
+        sqlx::query(
+            "INSERT INTO service_requests (id, customer_id, title, description, category, urgency, region,
+                 city, address, status, manager_id, contractor_id, created_at, updated_at)
+             VALUES ($1, $2, 'Течёт кран', 'Капает', 'plumbing', 'normal', $3, 'Москва', 'ул. Ленина, 1',
+                 'contractor_assigned', $4, $5, now(), now())",
+        )
+        .bind(id)
+        .bind(self.id(Who::Owner))
+        .bind(REGION)
+        .bind(self.id(Who::AssignedManager))
+        .bind(self.id(Who::AssignedContractor))
+        .execute(&self.db.pool)
+        .await
+        .unwrap();
+        sqlx::query(
+            "INSERT INTO request_offers (request_id, contractor_id, offered_at)
+             VALUES ($1, $2, now()), ($1, $3, now())",
+        )
+        .bind(id)
+        .bind(self.id(Who::OfferedContractor))
+        .bind(self.id(Who::AssignedContractor))
+        .execute(&self.db.pool)
+        .await
+        .unwrap();
+        id
+    }
+}
+
+fn sample_body(function: &str) -> Option<String> {
+    let path = repo_root().join("events").join(format!("{function}.json"));
+    let event: Value = serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()?;
+    event["body"].as_str().map(str::to_owned)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_route_answers_every_caller_as_the_access_rules_say() {
+    let world = World::new().await;
+    let mut mismatches = Vec::new();
+    let mut checked = 0;
+    for route in routes().iter().filter(|r| r.access != Access::Public) {
+        let function = start_function(route.function, &world.db.url, &[]).await;
+        for who in EVERYONE {
+            let id = if route.path.starts_with("/requests/{id}") {
+                Some(world.request().await)
+            } else if route.path.starts_with("/contractors/{id}") {
+                Some(world.id(Who::OtherContractor))
+            } else {
+                None
+            };
+            let path = match id {
+                Some(id) => route.path.replace("{id}", &id.to_string()),
+                None => route.path.to_owned(),
+            };
+            let body = sample_body(route.function);
+            let (user, role, regions) = &world.users[&who];
+            let mut event = request(
+                route.method,
+                &format!("{} {}", route.method, route.path),
+                &path,
+                id.map(|id| json!({"id": id.to_string()})),
+                body.as_ref().map(|_| "application/json"),
+                body.as_deref(),
+                Some(claims(*user, role, regions)),
+            );
+            with_query(&mut event, "");
+            let response = invoke(&function, &event).await;
+            let got = match response.status {
+                403 => Expect::Forbidden,
+                404 => Expect::Hidden,
+                401 => panic!("{} as {who:?}: 401 with a valid identity", route.function),
+                _ => Expect::Through,
+            };
+            let want = expected(route.function, who);
+            checked += 1;
+            if got != want {
+                mismatches.push(format!(
+                    "{} {} as {who:?}: expected {want:?}, got {} {}",
+                    route.method, route.path, response.status, response.body
+                ));
+            }
+        }
+    }
+    assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
+    assert!(checked >= 200, "{checked} combinations");
+}
