@@ -503,6 +503,62 @@ WORKFLOW_SAMPLES = {
     "get-request-history.json": lambda: workflow_step("GET", "/history", "bT4jdlWyFiAEKj9=", AUTHORIZER, None, 55),
 }
 
+# ---- Kafka consumers of workflow-events: a contractor_assigned record
+ASSIGNED_EVENT_ID = "0190a5a4-7b1e-7cc0-8a2b-0000000000e2"
+
+
+def contractor_assigned_envelope() -> dict:
+    at = CREATED_AT.replace(minute=13)
+    return {
+        "specversion": "1.0",
+        "id": ASSIGNED_EVENT_ID,
+        "source": "accept-request",
+        "type": "workflow.contractor_assigned",
+        "time": iso(at),
+        "subject": REQUEST_ID,
+        "dataschema": "urn:servicehub:schema:workflow.contractor_assigned:1",
+        "datacontenttype": "application/json",
+        "correlationid": CORRELATION_ID,
+        "traceparent": TRACEPARENT,
+        "data": {
+            "request_id": REQUEST_ID,
+            "contractor_id": CONTRACTOR_ID,
+            "manager_id": MANAGER_ID,
+            "customer_id": CUSTOMER_ID,
+            "region": "Москва",
+            "category": "appliance-repair",
+            "assigned_by": {"user_id": CONTRACTOR_ID, "role": "contractor", "service": None},
+            "assigned_at": iso(at),
+        },
+    }
+
+
+def msk_event(topic: str, partition: int, offset: int, envelope: dict, at: datetime) -> dict:
+    record = {
+        "topic": topic,
+        "partition": partition,
+        "offset": offset,
+        "timestamp": epoch_ms(at) + 29,
+        "timestampType": "CREATE_TIME",
+        "key": b64(envelope["subject"].encode("utf-8")),
+        "value": b64(compact(envelope).encode("utf-8")),
+        "headers": [
+            {"ce_type": signed_bytes(envelope["type"])},
+            {"ce_id": signed_bytes(envelope["id"])},
+            {"traceparent": signed_bytes(TRACEPARENT)},
+        ],
+    }
+    return {
+        "eventSource": "aws:kafka",
+        "eventSourceArn": MSK_CLUSTER_ARN,
+        "bootstrapServers": MSK_BOOTSTRAP_SERVERS,
+        "records": {f"{topic}-{partition}": [record]},
+    }
+
+
+def security_check() -> dict:
+    return msk_event("workflow-events", 2, 41, contractor_assigned_envelope(), CREATED_AT.replace(minute=13))
+
 SAMPLES = {
     "create-request.json": create_request,
     "get-request.json": get_request,
@@ -518,6 +574,7 @@ SAMPLES = {
     "authorizer.json": authorizer,
     **WORKFLOW_SAMPLES,
     **SECURITY_SAMPLES,
+    "security-check.json": security_check,
 }
 
 

@@ -31,7 +31,29 @@ impl Stack {
         create_secret(&admin_password_secret, ADMIN_PASSWORD).await;
         let admin_email = format!("admin-{id}@example.test");
         let group_prefix = format!("runner-{id}");
-        start_group_at_the_end(&format!("{group_prefix}-assign-manager"), "request-events").await;
+        // Every trigger of the template starts at the end of its topics.
+        let parameters = [
+            ("KafkaConsumerGroupPrefix".to_owned(), group_prefix.clone()),
+            (
+                "KafkaBootstrapServers".to_owned(),
+                required_env("KAFKA_BOOTSTRAP_SERVERS"),
+            ),
+            (
+                "MskClusterArn".to_owned(),
+                "arn:aws:kafka:eu-central-1:000000000000:cluster/local/x".to_owned(),
+            ),
+        ];
+        let template = local_runner::template::load(&local_runner::template::TemplateInput {
+            path: crate::repo_root().join("template.yaml"),
+            parameters: parameters.into_iter().collect(),
+            environment_overrides: Default::default(),
+        })
+        .expect("template.yaml loads");
+        for mapping in &template.kafka_mappings {
+            for topic in &mapping.topics {
+                start_group_at_the_end(&mapping.consumer_group_id, topic).await;
+            }
+        }
         let mut env = vec![("DATABASE_URL", database_url)];
         env.extend_from_slice(extra_env);
         let runner = LocalRunner::start_with_parameters_file(

@@ -217,3 +217,188 @@ async fn the_sample_payloads_under_events_drive_the_security_functions() {
         }
     }
 }
+
+fn msk_trigger(records: &[servicehub_events::lambda_kafka::ConsumedRecord]) -> Value {
+    serde_json::to_value(servicehub_events::lambda_kafka::build_trigger(
+        &servicehub_events::lambda_kafka::KafkaSource::Msk {
+            cluster_arn: "arn:aws:kafka:eu-central-1:123456789012:cluster/servicehub/local".into(),
+        },
+        &servicehub_tests::required_env("KAFKA_BOOTSTRAP_SERVERS"),
+        records,
+    ))
+    .unwrap()
+}
+
+/// Scenario 2's security half: an unverified contractor's assignment is reverted, a verified
+/// one's passes; both are audited, and a redelivery changes nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_security_check_reverts_assignments_of_contractors_who_may_not_hold_them() {
+    let db = TestDatabase::new().await;
+    let region = format!("sec-{}", Uuid::new_v4().simple());
+    let customer = Uuid::now_v7();
+    let manager = insert_user(&db.pool, "manager", &[&region]).await;
+    let verified = insert_user(&db.pool, "contractor", &[&region]).await;
+    let unverified = insert_user(&db.pool, "contractor", &[&region]).await;
+    sqlx::query("UPDATE users SET verification_status = 'verified' WHERE id = $1")
+        .bind(verified)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    let request_id = Uuid::now_v7();
+    sqlx::query(
+        "INSERT INTO service_requests (id, customer_id, title, description, category, urgency, region,
+             city, address, status, manager_id, created_at, updated_at)
+         VALUES ($1, $2, 'Течёт кран', 'Капает', 'plumbing', 'normal', $3, 'Москва', 'ул. Ленина, 1',
+             'sent_to_contractors', $4, now(), now())",
+    )
+    .bind(request_id)
+    .bind(customer)
+    .bind(&region)
+    .bind(manager)
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO request_offers (request_id, contractor_id, offered_at) VALUES ($1, $2, now()), ($1, $3, now())",
+    )
+    .bind(request_id)
+    .bind(verified)
+    .bind(unverified)
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    let accept = start_function("accept-request", &db.url, &[]).await;
+    let check = start_function("security-check", &db.url, &[]).await;
+    let accept_as = |contractor: Uuid| {
+        request(
+            "POST",
+            "POST /requests/{id}/accept",
+            &format!("/requests/{request_id}/accept"),
+            Some(json!({"id": request_id.to_string()})),
+            None,
+            None,
+            Some(claims(contractor, "contractor", &[])),
+        )
+    };
+    let state = || async {
+        sqlx::query_as::<_, (String, Option<Uuid>)>(
+            "SELECT status, contractor_id FROM service_requests WHERE id = $1",
+        )
+        .bind(request_id)
+        .fetch_one(&db.pool)
+        .await
+        .unwrap()
+    };
+
+    // The unverified contractor accepts; the check reverts it.
+    let workflow = KafkaProbe::new("workflow-events");
+    let security = KafkaProbe::new("security-events");
+    let audit = KafkaProbe::new("audit-events");
+    assert_eq!(invoke(&accept, &accept_as(unverified)).await.status, 200);
+    let key = request_id.to_string();
+    let records = tokio::task::spawn_blocking({
+        let key = key.clone();
+        move || workflow.read_key(&key, 2, Duration::from_secs(15))
+    })
+    .await
+    .unwrap();
+    assert_eq!(records.len(), 2, "contractor_assigned and status_changed");
+    let report = check.invoke(&msk_trigger(&records)).await.unwrap();
+    assert_eq!(report["applied"], 1, "{report}");
+    assert_eq!(state().await, ("sent_to_contractors".to_owned(), None));
+    let reason: String = sqlx::query_scalar(
+        "SELECT reason FROM request_status_history WHERE request_id = $1 ORDER BY id DESC LIMIT 1",
+    )
+    .bind(request_id)
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert!(reason.contains("not verified"), "{reason}");
+    let revoked = security
+        .envelopes(&unverified.to_string(), 1, Duration::from_secs(15))
+        .await;
+    match &revoked[0].data {
+        DomainEvent::AccessRevoked(event) => {
+            assert_eq!(event.request_id, Some(request_id));
+            assert_eq!(event.revoked_by.service.as_deref(), Some("security-check"));
+        }
+        other => panic!("{other:?}"),
+    }
+    // A redelivery of the same batch changes nothing.
+    let again = check.invoke(&msk_trigger(&records)).await.unwrap();
+    assert_eq!(again["duplicates"], 1, "{again}");
+
+    // The verified contractor accepts; the check passes it.
+    let workflow = KafkaProbe::new("workflow-events");
+    assert_eq!(invoke(&accept, &accept_as(verified)).await.status, 200);
+    let records = tokio::task::spawn_blocking({
+        let key = key.clone();
+        move || workflow.read_key(&key, 2, Duration::from_secs(15))
+    })
+    .await
+    .unwrap();
+    check.invoke(&msk_trigger(&records)).await.unwrap();
+    assert_eq!(
+        state().await,
+        ("contractor_assigned".to_owned(), Some(verified))
+    );
+    let kinds: Vec<String> = audit
+        .envelopes(&key, 4, Duration::from_secs(15))
+        .await
+        .into_iter()
+        .filter_map(|e| match e.data {
+            DomainEvent::SystemEvent(event) => Some(event.kind),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(kinds, ["security_check.failed", "security_check.passed"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_sample_payload_drives_the_security_check() {
+    let db = TestDatabase::new().await;
+    let id = |s: &str| Uuid::parse_str(s).unwrap();
+    let (request_id, contractor, manager) = (
+        id("0190a5a4-7b1e-7cc0-8a2b-000000000001"),
+        id("0190a5a4-7b1e-7cc0-8a2b-0000000000a3"),
+        id("0190a5a4-7b1e-7cc0-8a2b-0000000000a2"),
+    );
+    sqlx::query(
+        "INSERT INTO users (id, role, display_name, regions) VALUES
+             ($1, 'contractor', 'sample contractor', '{Москва}'), ($2, 'manager', 'sample manager', '{Москва}')",
+    )
+    .bind(contractor)
+    .bind(manager)
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO service_requests (id, customer_id, title, description, category, urgency, region,
+             city, address, status, manager_id, contractor_id, created_at, updated_at)
+         VALUES ($1, $2, 'Не работает холодильник', 'Не морозит', 'appliance-repair', 'high', 'Москва',
+             'Москва', 'ул. Ленина, 1', 'contractor_assigned', $3, $4, now(), now())",
+    )
+    .bind(request_id)
+    .bind(id("0190a5a4-7b1e-7cc0-8a2b-4c1d2e3f4a5b"))
+    .bind(manager)
+    .bind(contractor)
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    let sample: Value = serde_json::from_str(
+        &std::fs::read_to_string(repo_root().join("events/security-check.json")).unwrap(),
+    )
+    .unwrap();
+    let check = start_function("security-check", &db.url, &[]).await;
+    let report = check.invoke(&sample).await.unwrap();
+    assert_eq!(report["applied"], 1, "{report}");
+    let status: String = sqlx::query_scalar("SELECT status FROM service_requests WHERE id = $1")
+        .bind(request_id)
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        status, "sent_to_contractors",
+        "the sample's contractor is not verified"
+    );
+}

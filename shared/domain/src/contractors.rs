@@ -103,6 +103,29 @@ pub fn may_get_offers(standing: ContractorStanding) -> bool {
     standing.verification == Verification::Verified && !standing.access_revoked
 }
 
+/// Why a contractor may not hold an assignment in `region`, or `None` when they may.
+pub fn assignment_refusal(
+    standing: ContractorStanding,
+    active: bool,
+    contractor_regions: &[String],
+    region: &str,
+) -> Option<String> {
+    if !active {
+        Some("the contractor's account is disabled".into())
+    } else if standing.verification != Verification::Verified {
+        Some(format!(
+            "the contractor is not verified ({})",
+            standing.verification
+        ))
+    } else if standing.access_revoked {
+        Some("the contractor's access is revoked".into())
+    } else if !contractor_regions.iter().any(|r| r == region) {
+        Some(format!("the contractor does not serve region {region:?}"))
+    } else {
+        None
+    }
+}
+
 /// `{"reason": "..."}`: required for reject and revoke, optional otherwise; an absent or empty
 /// body is no reason.
 pub fn parse_reason(
@@ -161,6 +184,32 @@ mod tests {
         assert!(!may_get_offers(rejected));
         assert!(decide_standing(rejected, Reject).is_err());
         assert!(may_get_offers(decide_standing(rejected, Verify).unwrap()));
+    }
+
+    #[test]
+    fn an_assignment_needs_an_active_verified_contractor_with_access_in_the_region() {
+        let moscow = vec!["Москва".to_owned()];
+        let ok = standing(Verification::Verified, false);
+        assert_eq!(assignment_refusal(ok, true, &moscow, "Москва"), None);
+        for (standing, active, region, why) in [
+            (ok, false, "Москва", "disabled"),
+            (
+                standing(Verification::Pending, false),
+                true,
+                "Москва",
+                "not verified (pending)",
+            ),
+            (
+                standing(Verification::Verified, true),
+                true,
+                "Москва",
+                "revoked",
+            ),
+            (ok, true, "Казань", "does not serve region"),
+        ] {
+            let refusal = assignment_refusal(standing, active, &moscow, region).unwrap();
+            assert!(refusal.contains(why), "{refusal}");
+        }
     }
 
     #[test]

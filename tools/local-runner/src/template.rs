@@ -2859,9 +2859,24 @@ mod tests {
                 .is_none_or(|a| a.function == "AuthorizerFunction")
         }));
 
+        // One MSK mapping per consumer (the self-managed twins are off), each in its own group.
+        assert!(template.kafka_mappings.iter().all(
+            |m| m.id.ends_with("MskTrigger") && matches!(m.source, KafkaSourceDef::Msk { .. })
+        ));
+        let groups: std::collections::BTreeSet<&str> = template
+            .kafka_mappings
+            .iter()
+            .map(|m| m.consumer_group_id.as_str())
+            .collect();
+        assert_eq!(groups.len(), template.kafka_mappings.len());
+        let assign = template
+            .kafka_mappings
+            .iter()
+            .find(|m| m.id == "AssignManagerMskTrigger")
+            .expect("the assign-manager trigger");
         assert_eq!(
-            template.kafka_mappings,
-            [KafkaMappingDef {
+            *assign,
+            KafkaMappingDef {
                 id: "AssignManagerMskTrigger".into(),
                 function: "AssignManagerFunction".into(),
                 source: KafkaSourceDef::Msk {
@@ -2878,7 +2893,7 @@ mod tests {
                 report_batch_item_failures: false,
                 maximum_retry_attempts: -1,
                 enabled: true,
-            }]
+            }
         );
         assert_eq!(
             template.schedules,
@@ -2910,14 +2925,19 @@ mod tests {
             &local_overrides(),
         )
         .unwrap();
-        assert_eq!(
-            template.kafka_mappings.len(),
-            1,
+        assert!(
+            template
+                .kafka_mappings
+                .iter()
+                .all(|m| m.id.ends_with("SelfManagedKafkaTrigger")),
             "{:#?}",
             template.kafka_mappings
         );
-        let mapping = &template.kafka_mappings[0];
-        assert_eq!(mapping.id, "AssignManagerSelfManagedKafkaTrigger");
+        let mapping = template
+            .kafka_mappings
+            .iter()
+            .find(|m| m.id == "AssignManagerSelfManagedKafkaTrigger")
+            .expect("the assign-manager trigger");
         assert_eq!(mapping.function, "AssignManagerFunction");
         assert_eq!(
             mapping.source,
