@@ -1,0 +1,38 @@
+//! Consumer of request-events, workflow-events, security-events and hr-events (MSK or
+//! self-managed Kafka trigger): tells customers, managers and contractors what happened, by
+//! e-mail (SES), Telegram or SMS (SNS), once per message.
+
+#![recursion_limit = "256"]
+
+use lambda_runtime::{Error, LambdaEvent, run, service_fn};
+use serde_json::Value;
+use servicehub_notifications::{Channels, Notify, NotifyConfig};
+use servicehub_platform::consumer::{BatchReport, process_batch};
+use servicehub_platform::{Services, telemetry};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    telemetry::init();
+    let services = Services::from_env("notify")?;
+    let config = NotifyConfig::from_env()?;
+    let channels = Channels::from_config(&config).await?;
+    let (services, handler) = (
+        &services,
+        &Notify {
+            services: &services,
+            channels: &channels,
+            config: &config,
+        },
+    );
+    run(service_fn(|event: LambdaEvent<Value>| async move {
+        let report: BatchReport = process_batch(
+            &event.payload,
+            &services.config.service_name,
+            &services.producer,
+            handler,
+        )
+        .await?;
+        Ok::<_, Error>(report)
+    }))
+    .await
+}

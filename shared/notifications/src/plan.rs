@@ -1,0 +1,614 @@
+//! Who is told what about which event. Pure: the handler loads the request's parties
+//! ([`RequestFacts`]) and each recipient's contacts; this module only decides.
+
+use crate::templates::{Template, Vars};
+use servicehub_events::DomainEvent;
+use servicehub_events::values::{DocumentKind, Money, NotificationChannel, Role};
+use uuid::Uuid;
+
+/// What the database says about the request an event concerns (absent when it is not there).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestFacts {
+    pub request_id: Uuid,
+    pub title: String,
+    pub customer_id: Uuid,
+    pub manager_id: Option<Uuid>,
+    pub contractor_id: Option<Uuid>,
+}
+
+/// One message to one recipient, before the recipient's channels and language are known.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Intent {
+    pub recipient: Uuid,
+    pub template: Template,
+    /// With the recipient and the channel, what makes this message unique: the cause event's id,
+    /// or a logical key when two events may lead to the same message (the manager's new-request
+    /// notice follows `request.created` or `workflow.manager_assigned`, whichever comes with a
+    /// manager first).
+    pub dedup_key: String,
+    pub request_id: Option<Uuid>,
+    pub vars: Vars,
+}
+
+/// The request an event concerns, for [`RequestFacts`].
+pub fn request_of(event: &DomainEvent) -> Option<Uuid> {
+    match event {
+        DomainEvent::RequestCreated(e) => Some(e.request_id),
+        DomainEvent::RequestClarificationNeeded(e) => Some(e.request_id),
+        DomainEvent::ManagerAssigned(e) => Some(e.request_id),
+        DomainEvent::ContractorAssigned(e) => Some(e.request_id),
+        DomainEvent::WorkCompleted(e) => Some(e.request_id),
+        DomainEvent::AccessRevoked(e) => e.request_id,
+        DomainEvent::DocumentCreated(e) => e.request_id,
+        DomainEvent::DocumentSigned(e) => e.request_id,
+        DomainEvent::PaymentProcessed(e) => Some(e.request_id),
+        _ => None,
+    }
+}
+
+fn money(m: &Money) -> String {
+    let sign = if m.amount_minor < 0 { "-" } else { "" };
+    let abs = m.amount_minor.unsigned_abs();
+    format!("{sign}{}.{:02} {}", abs / 100, abs % 100, m.currency)
+}
+
+fn short(id: Uuid) -> String {
+    id.simple().to_string()[..8].to_owned()
+}
+
+/// Decides the messages `event` (with id `event_id`) causes.
+pub fn plan(event_id: Uuid, event: &DomainEvent, request: Option<&RequestFacts>) -> Vec<Intent> {
+    let by_event = event_id.to_string();
+    let title = |fallback: &str| {
+        request
+            .map(|r| r.title.clone())
+            .unwrap_or_else(|| fallback.to_owned())
+    };
+    let request_vars = |request_id: Uuid, title: String| {
+        let mut vars = Vars::new();
+        vars.insert("request_id", request_id.to_string());
+        vars.insert("request_ref", short(request_id));
+        vars.insert("title", title);
+        vars
+    };
+    let intent = |recipient: Uuid,
+                  template: Template,
+                  dedup_key: &str,
+                  request_id: Option<Uuid>,
+                  vars: Vars| Intent {
+        recipient,
+        template,
+        dedup_key: dedup_key.to_owned(),
+        request_id,
+        vars,
+    };
+    let new_request_key = |request_id: Uuid| format!("new_request:{request_id}");
+    match event {
+        DomainEvent::RequestCreated(e) => {
+            let mut vars = request_vars(e.request_id, e.title.clone());
+            vars.insert("address", format!("{}, {}", e.city, e.address));
+            vars.insert("urgency", e.urgency.as_str().to_owned());
+            let mut out = vec![intent(
+                e.customer_id,
+                Template::RequestCreatedCustomer,
+                &by_event,
+                Some(e.request_id),
+                vars.clone(),
+            )];
+            // The manager is told when one is assigned; if assign-manager was faster than us,
+            // the request already names them (workflow.manager_assigned then finds the same key).
+            if let Some(manager) = request.and_then(|r| r.manager_id) {
+                out.push(intent(
+                    manager,
+                    Template::NewRequestManager,
+                    &new_request_key(e.request_id),
+                    Some(e.request_id),
+                    vars,
+                ));
+            }
+            out
+        }
+        DomainEvent::ManagerAssigned(e) => {
+            let mut vars = request_vars(e.request_id, title(&short(e.request_id)));
+            vars.insert("priority", e.priority.as_str().to_owned());
+            vec![intent(
+                e.manager_id,
+                Template::NewRequestManager,
+                &new_request_key(e.request_id),
+                Some(e.request_id),
+                vars,
+            )]
+        }
+        DomainEvent::RequestClarificationNeeded(e) => {
+            let mut vars = request_vars(e.request_id, title(&short(e.request_id)));
+            vars.insert("question", e.question.clone());
+            vec![intent(
+                e.customer_id,
+                Template::ClarificationNeededCustomer,
+                &by_event,
+                Some(e.request_id),
+                vars,
+            )]
+        }
+        DomainEvent::ContractorAssigned(e) => {
+            let mut vars = request_vars(e.request_id, title(&short(e.request_id)));
+            vars.insert("region", e.region.clone());
+            vars.insert("category", e.category.clone());
+            vec![
+                intent(
+                    e.contractor_id,
+                    Template::ContractorAssignedContractor,
+                    &by_event,
+                    Some(e.request_id),
+                    vars.clone(),
+                ),
+                intent(
+                    e.customer_id,
+                    Template::ContractorAssignedCustomer,
+                    &by_event,
+                    Some(e.request_id),
+                    vars,
+                ),
+            ]
+        }
+        DomainEvent::WorkCompleted(e) => {
+            let mut vars = request_vars(e.request_id, title(&short(e.request_id)));
+            vars.insert("report", e.completion_report.clone());
+            vars.insert("price", money(&e.final_price));
+            vars.insert("contractor_id", e.contractor_id.to_string());
+            vec![
+                intent(
+                    e.customer_id,
+                    Template::WorkCompletedCustomer,
+                    &by_event,
+                    Some(e.request_id),
+                    vars.clone(),
+                ),
+                intent(
+                    e.manager_id,
+                    Template::WorkCompletedManager,
+                    &by_event,
+                    Some(e.request_id),
+                    vars,
+                ),
+            ]
+        }
+        DomainEvent::ContractorVerified(e) => {
+            let mut vars = Vars::new();
+            vars.insert("regions", e.regions.join(", "));
+            vars.insert("categories", e.categories.join(", "));
+            vec![intent(
+                e.contractor_id,
+                Template::ContractorVerified,
+                &by_event,
+                None,
+                vars,
+            )]
+        }
+        DomainEvent::ContractorRejected(e) => {
+            let mut vars = Vars::new();
+            vars.insert("reason", e.reason.clone());
+            vec![intent(
+                e.contractor_id,
+                Template::ContractorRejected,
+                &by_event,
+                None,
+                vars,
+            )]
+        }
+        DomainEvent::AccessRevoked(e) => {
+            let mut vars = match e.request_id {
+                Some(id) => request_vars(id, title(&short(id))),
+                None => Vars::new(),
+            };
+            vars.insert("reason", e.reason.clone());
+            vec![intent(
+                e.contractor_id,
+                Template::AccessRevoked,
+                &by_event,
+                e.request_id,
+                vars,
+            )]
+        }
+        DomainEvent::DocumentCreated(e) => {
+            let mut vars = match e.request_id {
+                Some(id) => request_vars(id, title(&short(id))),
+                None => Vars::new(),
+            };
+            vars.insert("document_id", e.document_id.to_string());
+            vars.insert("document_kind", e.kind.as_str().to_owned());
+            if let Some(amount) = &e.amount {
+                vars.insert("amount", money(amount));
+            }
+            let mut recipients = vec![e.contractor_id];
+            // The customer signs the act of completed work; a payment order is between HR and the contractor.
+            if e.kind == DocumentKind::CompletionAct {
+                recipients.extend(e.customer_id);
+            }
+            recipients
+                .into_iter()
+                .map(|r| {
+                    intent(
+                        r,
+                        Template::DocumentCreated,
+                        &by_event,
+                        e.request_id,
+                        vars.clone(),
+                    )
+                })
+                .collect()
+        }
+        DomainEvent::DocumentSigned(e) => {
+            let mut vars = match e.request_id {
+                Some(id) => request_vars(id, title(&short(id))),
+                None => Vars::new(),
+            };
+            vars.insert("document_id", e.document_id.to_string());
+            vars.insert("document_kind", e.kind.as_str().to_owned());
+            vars.insert("signer_role", e.signer_role.as_str().to_owned());
+            // The parties of the request's document: its customer and its contractor.
+            let parties: Vec<Uuid> = request
+                .into_iter()
+                .flat_map(|r| [Some(r.customer_id), r.contractor_id])
+                .flatten()
+                .collect();
+            if e.fully_signed {
+                parties
+                    .into_iter()
+                    .map(|p| {
+                        intent(
+                            p,
+                            Template::DocumentFullySigned,
+                            &by_event,
+                            e.request_id,
+                            vars.clone(),
+                        )
+                    })
+                    .collect()
+            } else {
+                // The other party is asked to sign too.
+                parties
+                    .into_iter()
+                    .filter(|p| *p != e.signed_by)
+                    .map(|p| {
+                        intent(
+                            p,
+                            Template::DocumentAwaitsSignature,
+                            &by_event,
+                            e.request_id,
+                            vars.clone(),
+                        )
+                    })
+                    .collect()
+            }
+        }
+        DomainEvent::ContractGenerated(e) => {
+            let mut vars = Vars::new();
+            vars.insert("document_id", e.document_id.to_string());
+            vars.insert("valid_from", e.valid_from.format("%Y-%m-%d").to_string());
+            vec![intent(
+                e.contractor_id,
+                Template::ContractGenerated,
+                &by_event,
+                None,
+                vars,
+            )]
+        }
+        DomainEvent::PaymentProcessed(e) => {
+            let mut vars = request_vars(e.request_id, title(&short(e.request_id)));
+            vars.insert("amount", money(&e.amount));
+            vec![intent(
+                e.contractor_id,
+                Template::PaymentProcessed,
+                &by_event,
+                Some(e.request_id),
+                vars,
+            )]
+        }
+        _ => vec![],
+    }
+}
+
+/// What a recipient's row says about reaching them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Contact {
+    pub user_id: Uuid,
+    pub role: Option<Role>,
+    pub display_name: String,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub telegram_chat_id: Option<i64>,
+    /// In the user's order of preference.
+    pub channels: Vec<NotificationChannel>,
+    pub language: Language,
+    pub active: bool,
+}
+
+/// Where one message goes on one channel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Address {
+    Email(String),
+    Telegram(i64),
+    Sms(String),
+}
+
+impl Address {
+    pub fn channel(&self) -> NotificationChannel {
+        match self {
+            Address::Email(_) => NotificationChannel::Email,
+            Address::Telegram(_) => NotificationChannel::Telegram,
+            Address::Sms(_) => NotificationChannel::Sms,
+        }
+    }
+}
+
+/// The user's preferred channels they can actually be reached on; when none of them is usable
+/// (no chat id yet, say), e-mail if they have an address. Empty: the user cannot be reached.
+pub fn addresses(contact: &Contact) -> Vec<Address> {
+    let usable = |channel: NotificationChannel| match channel {
+        NotificationChannel::Email => contact.email.clone().map(Address::Email),
+        NotificationChannel::Telegram => contact.telegram_chat_id.map(Address::Telegram),
+        NotificationChannel::Sms => contact.phone.clone().map(Address::Sms),
+    };
+    let mut out: Vec<Address> = Vec::new();
+    for channel in &contact.channels {
+        if let Some(address) = usable(*channel)
+            && !out.iter().any(|a| a.channel() == address.channel())
+        {
+            out.push(address);
+        }
+    }
+    if out.is_empty() {
+        out.extend(usable(NotificationChannel::Email));
+    }
+    out
+}
+
+/// The languages templates exist in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Language {
+    Ru,
+    En,
+}
+
+impl Language {
+    pub fn parse(text: &str) -> Language {
+        match text {
+            "en" => Language::En,
+            _ => Language::Ru,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Language::Ru => "ru",
+            Language::En => "en",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Utc;
+    use servicehub_events::catalog::*;
+    use servicehub_events::values::{Actor, Priority, Urgency};
+
+    fn ids() -> (Uuid, Uuid, Uuid, Uuid, Uuid) {
+        (
+            Uuid::now_v7(),
+            Uuid::now_v7(),
+            Uuid::now_v7(),
+            Uuid::now_v7(),
+            Uuid::now_v7(),
+        )
+    }
+
+    fn created(request: Uuid, customer: Uuid) -> DomainEvent {
+        RequestCreated {
+            request_id: request,
+            customer_id: customer,
+            title: "Не работает холодильник".into(),
+            description: "Не морозит".into(),
+            category: "appliance-repair".into(),
+            urgency: Urgency::Urgent,
+            region: "Москва".into(),
+            city: "Москва".into(),
+            address: "ул. Ленина, 1".into(),
+            preferred_time_window: None,
+            budget: None,
+            created_at: Utc::now(),
+        }
+        .into()
+    }
+
+    fn who(intents: &[Intent]) -> Vec<(Uuid, Template)> {
+        intents.iter().map(|i| (i.recipient, i.template)).collect()
+    }
+
+    #[test]
+    fn request_created_confirms_to_the_customer_and_tells_the_manager_once_there_is_one() {
+        let (event, request, customer, manager, _) = ids();
+        let intents = plan(event, &created(request, customer), None);
+        assert_eq!(
+            who(&intents),
+            [(customer, Template::RequestCreatedCustomer)]
+        );
+        assert_eq!(intents[0].dedup_key, event.to_string());
+        assert_eq!(intents[0].vars["title"], "Не работает холодильник");
+
+        let facts = RequestFacts {
+            request_id: request,
+            title: "Не работает холодильник".into(),
+            customer_id: customer,
+            manager_id: Some(manager),
+            contractor_id: None,
+        };
+        let intents = plan(event, &created(request, customer), Some(&facts));
+        assert_eq!(
+            who(&intents),
+            [
+                (customer, Template::RequestCreatedCustomer),
+                (manager, Template::NewRequestManager)
+            ]
+        );
+        // The same notice from workflow.manager_assigned has the same key: sent once.
+        let assigned = ManagerAssigned {
+            request_id: request,
+            manager_id: manager,
+            customer_id: customer,
+            region: "Москва".into(),
+            priority: Priority::Critical,
+            reason: "least loaded".into(),
+            assigned_at: Utc::now(),
+        };
+        let from_assignment = plan(Uuid::now_v7(), &assigned.into(), Some(&facts));
+        assert_eq!(
+            who(&from_assignment),
+            [(manager, Template::NewRequestManager)]
+        );
+        assert_eq!(from_assignment[0].dedup_key, intents[1].dedup_key);
+    }
+
+    #[test]
+    fn contractor_assigned_tells_the_contractor_and_the_customer() {
+        let (event, request, customer, manager, contractor) = ids();
+        let assigned = ContractorAssigned {
+            request_id: request,
+            contractor_id: contractor,
+            manager_id: manager,
+            customer_id: customer,
+            region: "Москва".into(),
+            category: "appliance-repair".into(),
+            assigned_by: Actor::user(manager, Role::Manager),
+            assigned_at: Utc::now(),
+        };
+        let intents = plan(event, &assigned.into(), None);
+        assert_eq!(
+            who(&intents),
+            [
+                (contractor, Template::ContractorAssignedContractor),
+                (customer, Template::ContractorAssignedCustomer)
+            ]
+        );
+    }
+
+    #[test]
+    fn work_completed_tells_the_customer_and_reports_to_the_manager() {
+        let (event, request, customer, manager, contractor) = ids();
+        let completed = WorkCompleted {
+            request_id: request,
+            contractor_id: contractor,
+            manager_id: manager,
+            customer_id: customer,
+            completion_report: "Заменён компрессор".into(),
+            final_price: Money {
+                amount_minor: 1_250_050,
+                currency: "RUB".into(),
+            },
+            completed_at: Utc::now(),
+        };
+        let intents = plan(event, &completed.into(), None);
+        assert_eq!(
+            who(&intents),
+            [
+                (customer, Template::WorkCompletedCustomer),
+                (manager, Template::WorkCompletedManager)
+            ]
+        );
+        assert_eq!(intents[1].vars["price"], "12500.50 RUB");
+        assert_eq!(intents[1].vars["report"], "Заменён компрессор");
+    }
+
+    #[test]
+    fn signatures_reach_the_other_party_then_both() {
+        let (event, request, customer, _, contractor) = ids();
+        let facts = RequestFacts {
+            request_id: request,
+            title: "t".into(),
+            customer_id: customer,
+            manager_id: None,
+            contractor_id: Some(contractor),
+        };
+        let signed = |by: Uuid, fully: bool| -> DomainEvent {
+            DocumentSigned {
+                document_id: Uuid::now_v7(),
+                kind: DocumentKind::CompletionAct,
+                request_id: Some(request),
+                signed_by: by,
+                signer_role: Role::Contractor,
+                fully_signed: fully,
+                signed_at: Utc::now(),
+            }
+            .into()
+        };
+        assert_eq!(
+            who(&plan(event, &signed(contractor, false), Some(&facts))),
+            [(customer, Template::DocumentAwaitsSignature)]
+        );
+        assert_eq!(
+            who(&plan(event, &signed(customer, true), Some(&facts))),
+            [
+                (customer, Template::DocumentFullySigned),
+                (contractor, Template::DocumentFullySigned)
+            ]
+        );
+    }
+
+    #[test]
+    fn security_and_hr_decisions_reach_the_contractor() {
+        let (event, _, _, officer, contractor) = ids();
+        let rejected = ContractorRejected {
+            contractor_id: contractor,
+            rejected_by: officer,
+            reason: "документы недействительны".into(),
+            rejected_at: Utc::now(),
+        };
+        let intents = plan(event, &rejected.into(), None);
+        assert_eq!(who(&intents), [(contractor, Template::ContractorRejected)]);
+        assert_eq!(intents[0].vars["reason"], "документы недействительны");
+        let status = StatusChanged {
+            request_id: Uuid::now_v7(),
+            from: None,
+            to: servicehub_events::values::RequestStatus::New,
+            actor: Actor::system("x"),
+            reason: None,
+            changed_at: Utc::now(),
+        };
+        assert!(plan(event, &status.into(), None).is_empty());
+    }
+
+    fn contact(channels: &[NotificationChannel]) -> Contact {
+        Contact {
+            user_id: Uuid::now_v7(),
+            role: Some(Role::Contractor),
+            display_name: "Иван".into(),
+            email: Some("ivan@example.test".into()),
+            phone: None,
+            telegram_chat_id: Some(42),
+            channels: channels.to_vec(),
+            language: Language::Ru,
+            active: true,
+        }
+    }
+
+    #[test]
+    fn addresses_follow_preferences_and_fall_back_to_email() {
+        use NotificationChannel::*;
+        assert_eq!(
+            addresses(&contact(&[Telegram, Email])),
+            [
+                Address::Telegram(42),
+                Address::Email("ivan@example.test".into())
+            ]
+        );
+        // No phone: SMS is impossible, e-mail is the fallback.
+        assert_eq!(
+            addresses(&contact(&[Sms])),
+            [Address::Email("ivan@example.test".into())]
+        );
+        let mut unreachable = contact(&[Sms]);
+        unreachable.email = None;
+        assert!(addresses(&unreachable).is_empty());
+    }
+}

@@ -1,0 +1,452 @@
+//! One small template per message kind and language (ru, en), rendered in code: a subject (the
+//! e-mail subject, the first line in Telegram, the whole SMS) and a plain-text body.
+
+use crate::plan::Language;
+use std::collections::BTreeMap;
+
+/// The values a template fills in, by name.
+pub type Vars = BTreeMap<&'static str, String>;
+
+/// Every kind of message, named `<what happened>.<who is told>` in events and the database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Template {
+    RequestCreatedCustomer,
+    NewRequestManager,
+    ClarificationNeededCustomer,
+    ContractorAssignedContractor,
+    ContractorAssignedCustomer,
+    WorkCompletedCustomer,
+    WorkCompletedManager,
+    ContractorVerified,
+    ContractorRejected,
+    AccessRevoked,
+    DocumentCreated,
+    DocumentAwaitsSignature,
+    DocumentFullySigned,
+    ContractGenerated,
+    PaymentProcessed,
+}
+
+impl Template {
+    pub const ALL: [Template; 15] = [
+        Template::RequestCreatedCustomer,
+        Template::NewRequestManager,
+        Template::ClarificationNeededCustomer,
+        Template::ContractorAssignedContractor,
+        Template::ContractorAssignedCustomer,
+        Template::WorkCompletedCustomer,
+        Template::WorkCompletedManager,
+        Template::ContractorVerified,
+        Template::ContractorRejected,
+        Template::AccessRevoked,
+        Template::DocumentCreated,
+        Template::DocumentAwaitsSignature,
+        Template::DocumentFullySigned,
+        Template::ContractGenerated,
+        Template::PaymentProcessed,
+    ];
+
+    pub const fn name(self) -> &'static str {
+        match self {
+            Template::RequestCreatedCustomer => "request_created.customer",
+            Template::NewRequestManager => "request_created.manager",
+            Template::ClarificationNeededCustomer => "clarification_needed.customer",
+            Template::ContractorAssignedContractor => "contractor_assigned.contractor",
+            Template::ContractorAssignedCustomer => "contractor_assigned.customer",
+            Template::WorkCompletedCustomer => "work_completed.customer",
+            Template::WorkCompletedManager => "work_completed.manager",
+            Template::ContractorVerified => "contractor_verified.contractor",
+            Template::ContractorRejected => "contractor_rejected.contractor",
+            Template::AccessRevoked => "access_revoked.contractor",
+            Template::DocumentCreated => "document_created.party",
+            Template::DocumentAwaitsSignature => "document_signed.other_party",
+            Template::DocumentFullySigned => "document_signed.parties",
+            Template::ContractGenerated => "contract_generated.contractor",
+            Template::PaymentProcessed => "payment_processed.contractor",
+        }
+    }
+}
+
+/// A rendered message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendered {
+    pub subject: String,
+    pub body: String,
+}
+
+impl Rendered {
+    /// The Telegram text: the subject, a blank line, the body.
+    pub fn telegram_text(&self) -> String {
+        format!("{}\n\n{}", self.subject, self.body)
+    }
+
+    /// The SMS text: short, the subject only.
+    pub fn sms_text(&self) -> String {
+        format!("servicehub: {}", self.subject)
+    }
+}
+
+fn document_kind(kind: &str, language: Language) -> &'static str {
+    match (kind, language) {
+        ("contract", Language::Ru) => "договор",
+        ("contract", Language::En) => "contract",
+        ("completion_act", Language::Ru) => "акт выполненных работ",
+        ("completion_act", Language::En) => "act of completed work",
+        ("payment_order", Language::Ru) => "платёжный документ",
+        ("payment_order", Language::En) => "payment document",
+        (_, Language::Ru) => "документ",
+        (_, Language::En) => "document",
+    }
+}
+
+/// Renders `template` for `name` in `language`. A missing value renders empty: templates only
+/// use what the plan puts in for them, and the tests render every one of them.
+pub fn render(template: Template, language: Language, name: &str, vars: &Vars) -> Rendered {
+    let v = |key: &str| vars.get(key).map(String::as_str).unwrap_or("");
+    let title = v("title");
+    let reference = v("request_ref");
+    let kind = document_kind(v("document_kind"), language);
+    use Language::{En, Ru};
+    use Template::*;
+    let (subject, body) = match (template, language) {
+        (RequestCreatedCustomer, Ru) => (
+            format!("Заявка «{title}» принята"),
+            format!(
+                "Здравствуйте, {name}!\n\nМы получили вашу заявку «{title}» (№ {reference}, адрес: {}). \
+                 Менеджер свяжется с вами в ближайшее время.",
+                v("address")
+            ),
+        ),
+        (RequestCreatedCustomer, En) => (
+            format!("Your request \"{title}\" has been received"),
+            format!(
+                "Hello {name},\n\nwe have received your request \"{title}\" (no. {reference}, address: {}). \
+                 A manager will contact you shortly.",
+                v("address")
+            ),
+        ),
+        (NewRequestManager, Ru) => (
+            format!("Новая заявка: «{title}»"),
+            format!(
+                "Здравствуйте, {name}!\n\nВам назначена новая заявка «{title}» (№ {reference}). \
+                 Проверьте её и отправьте исполнителям."
+            ),
+        ),
+        (NewRequestManager, En) => (
+            format!("New request: \"{title}\""),
+            format!(
+                "Hello {name},\n\nthe new request \"{title}\" (no. {reference}) is yours. \
+                 Please check it and send it to contractors."
+            ),
+        ),
+        (ClarificationNeededCustomer, Ru) => (
+            format!("Уточните заявку «{title}»"),
+            format!(
+                "Здравствуйте, {name}!\n\nМенеджеру нужно уточнение по заявке «{title}» (№ {reference}):\n\n{}",
+                v("question")
+            ),
+        ),
+        (ClarificationNeededCustomer, En) => (
+            format!("Please clarify your request \"{title}\""),
+            format!(
+                "Hello {name},\n\nthe manager needs a clarification of your request \"{title}\" (no. {reference}):\n\n{}",
+                v("question")
+            ),
+        ),
+        (ContractorAssignedContractor, Ru) => (
+            format!("Вам назначена заявка «{title}»"),
+            format!(
+                "Здравствуйте, {name}!\n\nВы назначены исполнителем заявки «{title}» (№ {reference}, {}, {}).",
+                v("region"),
+                v("category")
+            ),
+        ),
+        (ContractorAssignedContractor, En) => (
+            format!("You are assigned to \"{title}\""),
+            format!(
+                "Hello {name},\n\nyou are the contractor of the request \"{title}\" (no. {reference}, {}, {}).",
+                v("region"),
+                v("category")
+            ),
+        ),
+        (ContractorAssignedCustomer, Ru) => (
+            format!("По заявке «{title}» назначен исполнитель"),
+            format!(
+                "Здравствуйте, {name}!\n\nПо вашей заявке «{title}» (№ {reference}) назначен исполнитель. \
+                 Он свяжется с вами, чтобы договориться о времени."
+            ),
+        ),
+        (ContractorAssignedCustomer, En) => (
+            format!("A contractor is assigned to \"{title}\""),
+            format!(
+                "Hello {name},\n\na contractor has been assigned to your request \"{title}\" (no. {reference}). \
+                 They will contact you to agree on a time."
+            ),
+        ),
+        (WorkCompletedCustomer, Ru) => (
+            format!("Работы по заявке «{title}» завершены"),
+            format!(
+                "Здравствуйте, {name}!\n\nРаботы по вашей заявке «{title}» (№ {reference}) завершены. \
+                 Итоговая стоимость: {}. Акт выполненных работ придёт на подпись отдельно.",
+                v("price")
+            ),
+        ),
+        (WorkCompletedCustomer, En) => (
+            format!("The work on \"{title}\" is completed"),
+            format!(
+                "Hello {name},\n\nthe work on your request \"{title}\" (no. {reference}) is completed. \
+                 Final price: {}. The act of completed work follows for your signature.",
+                v("price")
+            ),
+        ),
+        (WorkCompletedManager, Ru) => (
+            format!("Отчёт: заявка «{title}» выполнена"),
+            format!(
+                "Здравствуйте, {name}!\n\nЗаявка «{title}» (№ {reference}) выполнена.\n\
+                 Исполнитель: {}\nСтоимость: {}\nОтчёт исполнителя:\n{}",
+                v("contractor_id"),
+                v("price"),
+                v("report")
+            ),
+        ),
+        (WorkCompletedManager, En) => (
+            format!("Report: \"{title}\" is done"),
+            format!(
+                "Hello {name},\n\nthe request \"{title}\" (no. {reference}) is done.\n\
+                 Contractor: {}\nPrice: {}\nContractor's report:\n{}",
+                v("contractor_id"),
+                v("price"),
+                v("report")
+            ),
+        ),
+        (ContractorVerified, Ru) => (
+            "Ваш профиль исполнителя подтверждён".to_owned(),
+            format!(
+                "Здравствуйте, {name}!\n\nСлужба безопасности подтвердила ваш профиль. \
+                 Регионы: {}; категории: {}. Договор придёт отдельно.",
+                v("regions"),
+                v("categories")
+            ),
+        ),
+        (ContractorVerified, En) => (
+            "Your contractor profile is verified".to_owned(),
+            format!(
+                "Hello {name},\n\nsecurity has verified your profile. Regions: {}; categories: {}. \
+                 Your contract follows separately.",
+                v("regions"),
+                v("categories")
+            ),
+        ),
+        (ContractorRejected, Ru) => (
+            "Ваш профиль исполнителя не подтверждён".to_owned(),
+            format!(
+                "Здравствуйте, {name}!\n\nСлужба безопасности не подтвердила ваш профиль. Причина: {}",
+                v("reason")
+            ),
+        ),
+        (ContractorRejected, En) => (
+            "Your contractor profile was not verified".to_owned(),
+            format!(
+                "Hello {name},\n\nsecurity could not verify your profile. Reason: {}",
+                v("reason")
+            ),
+        ),
+        (AccessRevoked, Ru) => (
+            "Ваш доступ к заявкам отозван".to_owned(),
+            if reference.is_empty() {
+                format!(
+                    "Здравствуйте, {name}!\n\nВаш доступ к заявкам отозван. Причина: {}",
+                    v("reason")
+                )
+            } else {
+                format!(
+                    "Здравствуйте, {name}!\n\nВаш доступ к заявке «{title}» (№ {reference}) отозван. Причина: {}",
+                    v("reason")
+                )
+            },
+        ),
+        (AccessRevoked, En) => (
+            "Your access has been revoked".to_owned(),
+            if reference.is_empty() {
+                format!(
+                    "Hello {name},\n\nyour access to requests has been revoked. Reason: {}",
+                    v("reason")
+                )
+            } else {
+                format!(
+                    "Hello {name},\n\nyour access to the request \"{title}\" (no. {reference}) has been revoked. Reason: {}",
+                    v("reason")
+                )
+            },
+        ),
+        (DocumentCreated, Ru) => (
+            format!("Новый документ: {kind}"),
+            format!(
+                "Здравствуйте, {name}!\n\nПодготовлен документ «{kind}»{}{}. Пожалуйста, ознакомьтесь и подпишите его.",
+                if reference.is_empty() {
+                    String::new()
+                } else {
+                    format!(" по заявке «{title}» (№ {reference})")
+                },
+                if v("amount").is_empty() {
+                    String::new()
+                } else {
+                    format!(" на сумму {}", v("amount"))
+                },
+            ),
+        ),
+        (DocumentCreated, En) => (
+            format!("New document: {kind}"),
+            format!(
+                "Hello {name},\n\na {kind}{}{} is ready. Please review and sign it.",
+                if reference.is_empty() {
+                    String::new()
+                } else {
+                    format!(" for the request \"{title}\" (no. {reference})")
+                },
+                if v("amount").is_empty() {
+                    String::new()
+                } else {
+                    format!(" for {}", v("amount"))
+                },
+            ),
+        ),
+        (DocumentAwaitsSignature, Ru) => (
+            format!("Документ ждёт вашей подписи: {kind}"),
+            format!(
+                "Здравствуйте, {name}!\n\nДругая сторона подписала документ «{kind}» по заявке «{title}» (№ {reference}). \
+                 Осталась ваша подпись."
+            ),
+        ),
+        (DocumentAwaitsSignature, En) => (
+            format!("A {kind} awaits your signature"),
+            format!(
+                "Hello {name},\n\nthe other party has signed the {kind} for the request \"{title}\" (no. {reference}). \
+                 Only your signature is missing."
+            ),
+        ),
+        (DocumentFullySigned, Ru) => (
+            format!("Документ подписан: {kind}"),
+            format!(
+                "Здравствуйте, {name}!\n\nДокумент «{kind}» по заявке «{title}» (№ {reference}) подписан всеми сторонами."
+            ),
+        ),
+        (DocumentFullySigned, En) => (
+            format!("The {kind} is signed"),
+            format!(
+                "Hello {name},\n\nthe {kind} for the request \"{title}\" (no. {reference}) is signed by every party."
+            ),
+        ),
+        (ContractGenerated, Ru) => (
+            "Ваш договор готов".to_owned(),
+            format!(
+                "Здравствуйте, {name}!\n\nВаш договор исполнителя подготовлен и действует с {}.",
+                v("valid_from")
+            ),
+        ),
+        (ContractGenerated, En) => (
+            "Your contract is ready".to_owned(),
+            format!(
+                "Hello {name},\n\nyour contractor agreement is ready and valid from {}.",
+                v("valid_from")
+            ),
+        ),
+        (PaymentProcessed, Ru) => (
+            format!("Оплата по заявке «{title}» проведена"),
+            format!(
+                "Здравствуйте, {name}!\n\nОплата {} по заявке «{title}» (№ {reference}) проведена.",
+                v("amount")
+            ),
+        ),
+        (PaymentProcessed, En) => (
+            format!("Payment for \"{title}\" processed"),
+            format!(
+                "Hello {name},\n\nthe payment of {} for the request \"{title}\" (no. {reference}) has been processed.",
+                v("amount")
+            ),
+        ),
+    };
+    Rendered { subject, body }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars() -> Vars {
+        let mut vars = Vars::new();
+        for (k, v) in [
+            ("title", "Не работает холодильник"),
+            ("request_ref", "0190a5a4"),
+            ("request_id", "0190a5a4-7b1e-7cc0-8a2b-000000000001"),
+            ("address", "Москва, ул. Ленина, 1"),
+            ("question", "Какая модель?"),
+            ("region", "Москва"),
+            ("category", "appliance-repair"),
+            ("price", "12500.00 RUB"),
+            ("report", "Заменён компрессор"),
+            ("contractor_id", "c"),
+            ("regions", "Москва"),
+            ("categories", "appliance-repair"),
+            ("reason", "документы"),
+            ("document_kind", "completion_act"),
+            ("amount", "12500.00 RUB"),
+            ("valid_from", "2026-11-21"),
+        ] {
+            vars.insert(k, v.to_owned());
+        }
+        vars
+    }
+
+    #[test]
+    fn every_template_renders_in_both_languages_with_its_values() {
+        for template in Template::ALL {
+            for language in [Language::Ru, Language::En] {
+                let r = render(template, language, "Анна", &vars());
+                assert!(!r.subject.is_empty() && !r.body.is_empty(), "{template:?}");
+                assert!(r.body.contains("Анна"), "{template:?} {language:?}");
+                let cyrillic = r.subject.chars().any(|c| ('а'..='я').contains(&c));
+                let is_ru = language == Language::Ru;
+                // English subjects only carry Cyrillic through the request's own title.
+                if !is_ru {
+                    assert!(
+                        !cyrillic || r.subject.contains("Не работает"),
+                        "{template:?}: {}",
+                        r.subject
+                    );
+                } else {
+                    assert!(cyrillic, "{template:?}: {}", r.subject);
+                }
+            }
+        }
+        let names: std::collections::HashSet<_> = Template::ALL.iter().map(|t| t.name()).collect();
+        assert_eq!(names.len(), Template::ALL.len());
+    }
+
+    #[test]
+    fn the_confirmation_reads_as_expected() {
+        let ru = render(
+            Template::RequestCreatedCustomer,
+            Language::Ru,
+            "Анна",
+            &vars(),
+        );
+        assert_eq!(ru.subject, "Заявка «Не работает холодильник» принята");
+        assert!(ru.body.contains("№ 0190a5a4"));
+        let en = render(
+            Template::RequestCreatedCustomer,
+            Language::En,
+            "Ann",
+            &vars(),
+        );
+        assert_eq!(
+            en.subject,
+            "Your request \"Не работает холодильник\" has been received"
+        );
+        assert!(en.body.starts_with("Hello Ann,"));
+        assert_eq!(
+            en.sms_text(),
+            "servicehub: Your request \"Не работает холодильник\" has been received"
+        );
+    }
+}

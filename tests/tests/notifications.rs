@@ -1,0 +1,721 @@
+//! Notifications on real PostgreSQL, Kafka and moto, with the real `notify` binary fed MSK
+//! payloads and a fake Telegram Bot API (tests/src/bin/fake-telegram.rs): who is told what, in
+//! which language, on which channel; rate limits retried, blocked bots reported, transient
+//! failures retried by the batch, and no message ever sent twice.
+
+use local_lambda::{InvokeError, LambdaEnvironment};
+use serde_json::{Value, json};
+use servicehub_events::catalog::{ContractorAssigned, ContractorRejected};
+use servicehub_events::lambda_kafka::{ConsumedRecord, KafkaSource, build_trigger};
+use servicehub_events::values::{Actor, Role};
+use servicehub_events::{DomainEvent, Envelope};
+use servicehub_tests::apigw::{HttpResponse, claims, request};
+use servicehub_tests::kafka::KafkaProbe;
+use servicehub_tests::stack::create_secret;
+use servicehub_tests::{TestDatabase, binary_path, insert_user, required_env, start_function};
+use sqlx::Row;
+use std::process::Stdio;
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+use uuid::Uuid;
+
+const WAIT: Duration = Duration::from_secs(15);
+const REGION: &str = "Москва";
+
+// ---------------------------------------------------------------- the fake Bot API
+
+struct FakeTelegram {
+    _child: Child,
+    base_url: String,
+    token: String,
+    http: reqwest::Client,
+}
+
+impl FakeTelegram {
+    async fn start() -> FakeTelegram {
+        let token = format!("{}:{}", rand_digits(9), Uuid::new_v4().simple());
+        let mut child = Command::new(binary_path("fake-telegram"))
+            .args(["--port", "0", "--token", &token])
+            .stdout(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("starting fake-telegram");
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let line = tokio::time::timeout(Duration::from_secs(10), lines.next_line())
+            .await
+            .expect("fake-telegram starts")
+            .unwrap()
+            .expect("fake-telegram prints its address");
+        let address = line.strip_prefix("listening on ").expect(&line).to_owned();
+        FakeTelegram {
+            _child: child,
+            base_url: format!("http://{address}"),
+            token,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    async fn calls(&self) -> Vec<Value> {
+        let calls: Value = self
+            .http
+            .get(format!("{}/calls", self.base_url))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        calls.as_array().unwrap().clone()
+    }
+
+    async fn control(&self, rule: Value) {
+        let response = self
+            .http
+            .post(format!("{}/control", self.base_url))
+            .json(&rule)
+            .send()
+            .await
+            .unwrap();
+        assert!(response.status().is_success());
+    }
+}
+
+fn rand_digits(n: usize) -> String {
+    Uuid::new_v4()
+        .as_u128()
+        .to_string()
+        .chars()
+        .take(n)
+        .collect()
+}
+
+// ---------------------------------------------------------------- moto
+
+async fn moto_data() -> Value {
+    reqwest::get(format!(
+        "{}/moto-api/data.json",
+        required_env("AWS_ENDPOINT_URL")
+    ))
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap()
+}
+
+/// The e-mails moto's SES accepted for `to`: (subject, body).
+async fn mails_to(to: &str) -> Vec<(String, String)> {
+    let data = moto_data().await;
+    data["ses"]["Message"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|m| {
+            m["destinations"]["ToAddresses"]
+                .as_array()
+                .is_some_and(|a| a.iter().any(|x| x == to))
+        })
+        .map(|m| {
+            (
+                m["subject"].as_str().unwrap_or_default().to_owned(),
+                m["body"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// The SMS moto's SNS accepted for `phone`.
+async fn sms_to(phone: &str) -> Vec<String> {
+    let data = moto_data().await;
+    data["sns"]["SMS"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|m| m["phone_number"] == phone)
+        .map(|m| m["message"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+// ---------------------------------------------------------------- the notify function
+
+struct Notify {
+    function: LambdaEnvironment,
+    telegram: FakeTelegram,
+}
+
+async fn start_notify(db: &TestDatabase, extra: &[(&str, &str)]) -> Notify {
+    let telegram = FakeTelegram::start().await;
+    let secret = format!("servicehub-tests/telegram-{}", Uuid::new_v4());
+    create_secret(&secret, &telegram.token).await;
+    let mut env: Vec<(String, String)> = [
+        "AWS_ENDPOINT_URL",
+        "AWS_REGION",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "SES_FROM_ADDRESS",
+    ]
+    .into_iter()
+    .map(|name| (name.to_owned(), required_env(name)))
+    .collect();
+    env.push(("TELEGRAM_API_BASE_URL".into(), telegram.base_url.clone()));
+    env.push(("TELEGRAM_BOT_TOKEN_SECRET_NAME".into(), secret));
+    env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    Notify {
+        function: start_function("notify", &db.url, &env).await,
+        telegram,
+    }
+}
+
+fn trigger(records: &[ConsumedRecord]) -> Value {
+    serde_json::to_value(build_trigger(
+        &KafkaSource::Msk {
+            cluster_arn: "arn:aws:kafka:eu-central-1:123456789012:cluster/servicehub/local".into(),
+        },
+        &required_env("KAFKA_BOOTSTRAP_SERVERS"),
+        records,
+    ))
+    .unwrap()
+}
+
+/// Records as the trigger would deliver them (for events this test makes itself).
+fn records(envelopes: &[Envelope]) -> Vec<ConsumedRecord> {
+    envelopes
+        .iter()
+        .enumerate()
+        .map(|(offset, e)| ConsumedRecord {
+            message: e.to_kafka(),
+            partition: 0,
+            offset: offset as i64,
+            timestamp: e.meta.time,
+            timestamp_type: "CREATE_TIME".into(),
+        })
+        .collect()
+}
+
+// ---------------------------------------------------------------- users and rows
+
+struct Person {
+    id: Uuid,
+    email: String,
+}
+
+/// A user with contact details and preferences.
+async fn person(
+    db: &TestDatabase,
+    role: &str,
+    name: &str,
+    language: &str,
+    channels: &[&str],
+    chat_id: Option<i64>,
+    phone: Option<&str>,
+) -> Person {
+    let id = insert_user(&db.pool, role, &[REGION]).await;
+    let email = format!("{}@example.test", id.simple());
+    let channels: Vec<String> = channels.iter().map(|c| c.to_string()).collect();
+    sqlx::query(
+        "UPDATE users SET display_name = $2, email = $3, language = $4, notification_channels = $5,
+                          telegram_chat_id = $6, phone = $7 WHERE id = $1",
+    )
+    .bind(id)
+    .bind(name)
+    .bind(&email)
+    .bind(language)
+    .bind(&channels)
+    .bind(chat_id)
+    .bind(phone)
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    Person { id, email }
+}
+
+fn chat_id() -> i64 {
+    rand_digits(9).parse().unwrap()
+}
+
+/// A request in `contractor_assigned`, as the workflow leaves it.
+async fn assigned_request(
+    db: &TestDatabase,
+    customer: Uuid,
+    manager: Uuid,
+    contractor: Uuid,
+) -> Uuid {
+    let id = Uuid::now_v7();
+    sqlx::query(
+        "INSERT INTO service_requests (id, customer_id, title, description, category, urgency, region, city,
+                                       address, status, manager_id, manager_assigned_at, contractor_id,
+                                       created_at, updated_at)
+         VALUES ($1, $2, 'Не работает холодильник', 'Не морозит', 'appliance-repair', 'urgent', $3, $3,
+                 'ул. Ленина, 1', 'contractor_assigned', $4, now(), $5, now(), now())",
+    )
+    .bind(id)
+    .bind(customer)
+    .bind(REGION)
+    .bind(manager)
+    .bind(contractor)
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    id
+}
+
+fn contractor_assigned(request: Uuid, customer: Uuid, manager: Uuid, contractor: Uuid) -> Envelope {
+    Envelope::new(
+        "assign-contractor",
+        ContractorAssigned {
+            request_id: request,
+            contractor_id: contractor,
+            manager_id: manager,
+            customer_id: customer,
+            region: REGION.into(),
+            category: "appliance-repair".into(),
+            assigned_by: Actor::user(manager, Role::Manager),
+            assigned_at: chrono::Utc::now(),
+        },
+    )
+}
+
+/// (channel, state, attempts, last_error) of `recipient`'s notifications.
+async fn rows_of(db: &TestDatabase, recipient: Uuid) -> Vec<(String, String, i32, Option<String>)> {
+    sqlx::query(
+        "SELECT channel, state, attempts, last_error FROM notifications WHERE recipient_id = $1 ORDER BY channel",
+    )
+    .bind(recipient)
+    .fetch_all(&db.pool)
+    .await
+    .unwrap()
+    .into_iter()
+    .map(|r| {
+        (
+            r.get("channel"),
+            r.get("state"),
+            r.get("attempts"),
+            r.get("last_error"),
+        )
+    })
+    .collect()
+}
+
+/// The notification events about `recipient`'s messages, read from notification-events.
+async fn notification_events(
+    db: &TestDatabase,
+    probe: KafkaProbe,
+    recipient: Uuid,
+) -> Vec<Envelope> {
+    let ids: Vec<Uuid> = sqlx::query_scalar("SELECT id FROM notifications WHERE recipient_id = $1")
+        .bind(recipient)
+        .fetch_all(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(ids.len(), 1, "one notification per test here");
+    probe.envelopes(&ids[0].to_string(), 1, WAIT).await
+}
+
+// ---------------------------------------------------------------- the tests
+
+/// Seed scenario 1: POST /requests -> request.created -> assign-manager -> manager assigned; notify
+/// gets both records from Kafka: the customer's confirmation (ru) and the manager's notice (en),
+/// each once although the notice follows from both events; a redelivery sends nothing.
+#[tokio::test]
+async fn a_new_request_confirms_to_the_customer_and_tells_the_manager_once() {
+    let db = TestDatabase::new().await;
+    let customer = person(&db, "customer", "Анна", "ru", &["email"], None, None).await;
+    let manager = person(&db, "manager", "Mark", "en", &["email"], None, None).await;
+    let create_fn = start_function("create-request", &db.url, &[]).await;
+    let assign_fn = start_function("assign-manager", &db.url, &[]).await;
+    let notify = start_notify(&db, &[]).await;
+    let request_probe = KafkaProbe::new("request-events");
+    let workflow_probe = KafkaProbe::new("workflow-events");
+    let notification_probe = KafkaProbe::new("notification-events");
+
+    let body = json!({
+        "title": "Не работает холодильник", "description": "Не морозит", "category": "appliance-repair",
+        "urgency": "urgent", "region": REGION, "city": REGION, "address": "ул. Ленина, 1"
+    })
+    .to_string();
+    let response = HttpResponse::from_invocation(
+        create_fn
+            .invoke(&request(
+                "POST",
+                "POST /requests",
+                "/requests",
+                None,
+                Some("application/json"),
+                Some(&body),
+                Some(claims(customer.id, "customer", &[])),
+            ))
+            .await
+            .unwrap(),
+    );
+    assert_eq!(response.status, 201, "{:?}", response.body);
+    let id = response.body["id"].as_str().unwrap().to_owned();
+    let created = tokio::task::spawn_blocking({
+        let id = id.clone();
+        move || request_probe.read_key(&id, 1, WAIT)
+    })
+    .await
+    .unwrap();
+    assert_eq!(created.len(), 1);
+    let report = assign_fn.invoke(&trigger(&created)).await.unwrap();
+    assert_eq!(report["applied"], 1, "{report}");
+    let assigned = tokio::task::spawn_blocking({
+        let id = id.clone();
+        move || workflow_probe.read_key(&id, 2, WAIT)
+    })
+    .await
+    .unwrap();
+    assert_eq!(assigned.len(), 2, "manager_assigned + status_changed");
+
+    // One batch with everything, as the trigger of a consumer of both topics may deliver it.
+    let mut batch = created.clone();
+    batch.extend(assigned.clone());
+    let report = notify.function.invoke(&trigger(&batch)).await.unwrap();
+    assert_eq!(report["records"], 3, "{report}");
+    assert_eq!(report["dead_lettered"], 0, "{report}");
+
+    let mails = mails_to(&customer.email).await;
+    assert_eq!(mails.len(), 1, "{mails:?}");
+    assert_eq!(mails[0].0, "Заявка «Не работает холодильник» принята");
+    assert!(
+        mails[0].1.starts_with("Здравствуйте, Анна!"),
+        "{}",
+        mails[0].1
+    );
+    assert!(mails[0].1.contains("ул. Ленина, 1"));
+    let notices = mails_to(&manager.email).await;
+    assert_eq!(notices.len(), 1, "the notice goes out once: {notices:?}");
+    assert_eq!(notices[0].0, "New request: \"Не работает холодильник\"");
+    assert!(notices[0].1.starts_with("Hello Mark,"), "{}", notices[0].1);
+
+    let events = notification_events(&db, notification_probe, customer.id).await;
+    let DomainEvent::EmailSent(sent) = &events[0].data else {
+        panic!("{events:?}")
+    };
+    assert_eq!(sent.to_address, customer.email);
+    assert_eq!(sent.context.template, "request_created.customer");
+    assert_eq!(sent.context.language, "ru");
+    assert_eq!(sent.context.request_id.unwrap().to_string(), id);
+    assert!(!sent.provider_message_id.is_empty());
+    assert_eq!(events[0].meta.source, "notify");
+    assert_eq!(
+        events[0].meta.causation_id,
+        Some(Envelope::from_kafka(&created[0].message).unwrap().meta.id)
+    );
+    assert_eq!(
+        rows_of(&db, manager.id).await,
+        [("email".into(), "sent".into(), 1, None)]
+    );
+
+    // Redelivery of the whole batch: nothing is sent again.
+    let report = notify.function.invoke(&trigger(&batch)).await.unwrap();
+    assert_eq!(report["applied"], 0, "{report}");
+    assert_eq!(mails_to(&customer.email).await.len(), 1);
+    assert_eq!(mails_to(&manager.email).await.len(), 1);
+}
+
+/// Seed scenario 2, the notification part: Telegram to the contractor, e-mail to the customer,
+/// each in their language; the Bot API call is the real shape.
+#[tokio::test]
+async fn a_contractor_assignment_goes_to_the_contractor_by_telegram_and_to_the_customer_by_email() {
+    let db = TestDatabase::new().await;
+    let customer = person(&db, "customer", "Ann", "en", &["email"], None, None).await;
+    let manager = person(&db, "manager", "Марк", "ru", &["email"], None, None).await;
+    let chat = chat_id();
+    let contractor = person(
+        &db,
+        "contractor",
+        "Иван",
+        "ru",
+        &["telegram"],
+        Some(chat),
+        None,
+    )
+    .await;
+    let request = assigned_request(&db, customer.id, manager.id, contractor.id).await;
+    let notify = start_notify(&db, &[]).await;
+    let probe = KafkaProbe::new("notification-events");
+    let event = contractor_assigned(request, customer.id, manager.id, contractor.id);
+
+    let report = notify
+        .function
+        .invoke(&trigger(&records(std::slice::from_ref(&event))))
+        .await
+        .unwrap();
+    assert_eq!(report["applied"], 1, "{report}");
+
+    let calls = notify.telegram.calls().await;
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    assert_eq!(calls[0]["chat_id"], chat);
+    assert_eq!(calls[0]["outcome"], "sent");
+    let text = calls[0]["text"].as_str().unwrap();
+    assert!(
+        text.starts_with("Вам назначена заявка «Не работает холодильник»\n\nЗдравствуйте, Иван!"),
+        "{text}"
+    );
+    assert!(
+        mails_to(&contractor.email).await.is_empty(),
+        "Telegram only"
+    );
+
+    let mails = mails_to(&customer.email).await;
+    assert_eq!(mails.len(), 1);
+    assert_eq!(
+        mails[0].0,
+        "A contractor is assigned to \"Не работает холодильник\""
+    );
+    assert!(mails[0].1.starts_with("Hello Ann,"));
+    assert!(
+        mails_to(&manager.email).await.is_empty(),
+        "the manager is not told"
+    );
+
+    let events = notification_events(&db, probe, contractor.id).await;
+    let DomainEvent::TelegramSent(sent) = &events[0].data else {
+        panic!("{events:?}")
+    };
+    assert_eq!(sent.chat_id, chat);
+    assert_eq!(sent.telegram_message_id, 1);
+    assert_eq!(sent.context.template, "contractor_assigned.contractor");
+    assert_eq!(sent.context.cause_event_id, event.meta.id);
+    assert_eq!(events[0].meta.correlation_id, event.meta.correlation_id);
+}
+
+/// 429 with retry_after: the function waits as told and sends; one message, two calls.
+#[tokio::test]
+async fn a_rate_limited_telegram_message_is_retried_after_the_wait_and_sent_once() {
+    let db = TestDatabase::new().await;
+    let customer = person(&db, "customer", "Анна", "ru", &["email"], None, None).await;
+    let manager = person(&db, "manager", "Марк", "ru", &["email"], None, None).await;
+    let chat = chat_id();
+    let contractor = person(
+        &db,
+        "contractor",
+        "Иван",
+        "ru",
+        &["telegram"],
+        Some(chat),
+        None,
+    )
+    .await;
+    let request = assigned_request(&db, customer.id, manager.id, contractor.id).await;
+    let notify = start_notify(&db, &[]).await;
+    notify
+        .telegram
+        .control(json!({"mode": "rate_limit", "count": 1, "retry_after": 1}))
+        .await;
+
+    let started = std::time::Instant::now();
+    let event = contractor_assigned(request, customer.id, manager.id, contractor.id);
+    let report = notify
+        .function
+        .invoke(&trigger(&records(&[event])))
+        .await
+        .unwrap();
+    assert_eq!(report["applied"], 1, "{report}");
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "retry_after is honoured"
+    );
+    let outcomes: Vec<Value> = notify
+        .telegram
+        .calls()
+        .await
+        .iter()
+        .map(|c| c["outcome"].clone())
+        .collect();
+    assert_eq!(outcomes, [json!("rate_limited"), json!("sent")]);
+    assert_eq!(
+        rows_of(&db, contractor.id).await,
+        [("telegram".into(), "sent".into(), 2, None)]
+    );
+}
+
+/// A blocked bot is permanent: notification.failed with the reason, no retry, and the rest of
+/// the event's messages still go out.
+#[tokio::test]
+async fn a_blocked_bot_becomes_notification_failed_and_is_not_retried() {
+    let db = TestDatabase::new().await;
+    let customer = person(&db, "customer", "Анна", "ru", &["email"], None, None).await;
+    let manager = person(&db, "manager", "Марк", "ru", &["email"], None, None).await;
+    let chat = chat_id();
+    let contractor = person(
+        &db,
+        "contractor",
+        "Иван",
+        "ru",
+        &["telegram"],
+        Some(chat),
+        None,
+    )
+    .await;
+    let request = assigned_request(&db, customer.id, manager.id, contractor.id).await;
+    let notify = start_notify(&db, &[]).await;
+    notify
+        .telegram
+        .control(json!({"mode": "blocked", "count": 5}))
+        .await;
+    let probe = KafkaProbe::new("notification-events");
+    let batch = trigger(&records(&[contractor_assigned(
+        request,
+        customer.id,
+        manager.id,
+        contractor.id,
+    )]));
+
+    let report = notify.function.invoke(&batch).await.unwrap();
+    assert_eq!(report["applied"], 1, "{report}");
+    assert_eq!(notify.telegram.calls().await.len(), 1, "no retry");
+    assert_eq!(mails_to(&customer.email).await.len(), 1);
+    let rows = rows_of(&db, contractor.id).await;
+    assert_eq!(
+        rows,
+        [(
+            "telegram".into(),
+            "failed".into(),
+            1,
+            Some("Telegram 403: Forbidden: bot was blocked by the user".into())
+        )]
+    );
+    let events = notification_events(&db, probe, contractor.id).await;
+    let DomainEvent::NotificationFailed(failed) = &events[0].data else {
+        panic!("{events:?}")
+    };
+    assert_eq!(failed.channel.as_str(), "telegram");
+    assert!(failed.permanent);
+    assert_eq!(
+        failed.reason,
+        "Telegram 403: Forbidden: bot was blocked by the user"
+    );
+    assert_eq!(failed.context.recipient_user_id, contractor.id);
+
+    // Redelivered: neither the failed message nor the sent e-mail is tried again.
+    let report = notify.function.invoke(&batch).await.unwrap();
+    assert_eq!(report["duplicates"], 1, "{report}");
+    assert_eq!(notify.telegram.calls().await.len(), 1);
+    assert_eq!(mails_to(&customer.email).await.len(), 1);
+}
+
+/// Transient failures beyond the retries fail the invocation (the mapping retries the batch);
+/// the retry sends only what had not gone out.
+#[tokio::test]
+async fn a_failing_bot_api_fails_the_invocation_and_the_retry_sends_nothing_twice() {
+    let db = TestDatabase::new().await;
+    let customer = person(&db, "customer", "Анна", "ru", &["email"], None, None).await;
+    let manager = person(&db, "manager", "Марк", "ru", &["email"], None, None).await;
+    let chat = chat_id();
+    let contractor = person(
+        &db,
+        "contractor",
+        "Иван",
+        "ru",
+        &["telegram", "email"],
+        Some(chat),
+        None,
+    )
+    .await;
+    let request = assigned_request(&db, customer.id, manager.id, contractor.id).await;
+    let notify = start_notify(&db, &[("NOTIFY_MAX_ATTEMPTS", "2")]).await;
+    notify
+        .telegram
+        .control(json!({"mode": "server_error", "count": 2}))
+        .await;
+    let batch = trigger(&records(&[contractor_assigned(
+        request,
+        customer.id,
+        manager.id,
+        contractor.id,
+    )]));
+
+    let error = notify.function.invoke(&batch).await.unwrap_err();
+    assert!(
+        matches!(&error, InvokeError::Function { error_message, .. } if error_message.contains("Telegram 502")),
+        "{error}"
+    );
+    assert_eq!(notify.telegram.calls().await.len(), 2, "bounded retries");
+    assert_eq!(mails_to(&customer.email).await.len(), 1);
+    assert_eq!(mails_to(&contractor.email).await.len(), 1);
+    let telegram_row = &rows_of(&db, contractor.id).await[1];
+    assert_eq!(
+        (
+            telegram_row.0.as_str(),
+            telegram_row.1.as_str(),
+            telegram_row.2
+        ),
+        ("telegram", "retrying", 2)
+    );
+
+    // The batch again, as the event source mapping retries it: only the Telegram message goes out.
+    let report = notify.function.invoke(&batch).await.unwrap();
+    assert_eq!(report["applied"], 1, "{report}");
+    let outcomes: Vec<Value> = notify
+        .telegram
+        .calls()
+        .await
+        .iter()
+        .map(|c| c["outcome"].clone())
+        .collect();
+    assert_eq!(
+        outcomes,
+        [json!("server_error"), json!("server_error"), json!("sent")]
+    );
+    assert_eq!(mails_to(&customer.email).await.len(), 1);
+    assert_eq!(mails_to(&contractor.email).await.len(), 1);
+    assert_eq!(
+        rows_of(&db, contractor.id).await,
+        [
+            ("email".into(), "sent".into(), 1, None),
+            ("telegram".into(), "sent".into(), 3, None)
+        ]
+    );
+}
+
+/// SMS through SNS for users who prefer it; an English contractor gets the English text.
+#[tokio::test]
+async fn a_security_decision_reaches_the_contractor_by_sms() {
+    let db = TestDatabase::new().await;
+    let phone = format!("+7999{}", rand_digits(7));
+    let contractor = person(
+        &db,
+        "contractor",
+        "Ivan",
+        "en",
+        &["sms"],
+        None,
+        Some(&phone),
+    )
+    .await;
+    let officer = insert_user(&db.pool, "security", &[]).await;
+    let notify = start_notify(&db, &[]).await;
+    let probe = KafkaProbe::new("notification-events");
+    let event = Envelope::new(
+        "reject-contractor",
+        ContractorRejected {
+            contractor_id: contractor.id,
+            rejected_by: officer,
+            reason: "expired documents".into(),
+            rejected_at: chrono::Utc::now(),
+        },
+    );
+    let batch = trigger(&records(&[event]));
+    let report = notify.function.invoke(&batch).await.unwrap();
+    assert_eq!(report["applied"], 1, "{report}");
+
+    assert_eq!(
+        sms_to(&phone).await,
+        ["servicehub: Your contractor profile was not verified"]
+    );
+    assert!(mails_to(&contractor.email).await.is_empty());
+    let events = notification_events(&db, probe, contractor.id).await;
+    let DomainEvent::SmsSent(sent) = &events[0].data else {
+        panic!("{events:?}")
+    };
+    assert_eq!(sent.phone, phone);
+    assert_eq!(sent.context.template, "contractor_rejected.contractor");
+    assert_eq!(sent.context.language, "en");
+
+    let report = notify.function.invoke(&batch).await.unwrap();
+    assert_eq!(report["duplicates"], 1, "{report}");
+    assert_eq!(sms_to(&phone).await.len(), 1);
+}
