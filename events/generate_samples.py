@@ -559,6 +559,14 @@ def msk_event(topic: str, partition: int, offset: int, envelope: dict, at: datet
 def security_check() -> dict:
     return msk_event("workflow-events", 2, 41, contractor_assigned_envelope(), CREATED_AT.replace(minute=13))
 
+# ---- notify: a batch from two of its topics (request.created, workflow.contractor_assigned)
+def notify() -> dict:
+    created = msk_event("request-events", 0, 15, request_created_envelope(), CREATED_AT)
+    assigned = msk_event("workflow-events", 2, 41, contractor_assigned_envelope(), CREATED_AT.replace(minute=13))
+    created["records"].update(assigned["records"])
+    return created
+
+
 SAMPLES = {
     "create-request.json": create_request,
     "get-request.json": get_request,
@@ -575,6 +583,7 @@ SAMPLES = {
     **WORKFLOW_SAMPLES,
     **SECURITY_SAMPLES,
     "security-check.json": security_check,
+    "notify.json": notify,
 }
 
 

@@ -17,10 +17,12 @@
 #                    servicehub/bootstrap-admin-password (= $BOOTSTRAP_ADMIN_PASSWORD, default
 #                    local-first-login-2026): the first admin's initial password, whose
 #                    e-mail tools/local-parameters.json sets (admin@servicehub.local)
+#                    servicehub/telegram-bot-token (= $TELEGRAM_BOT_TOKEN, default a fake token for the
+#                    fake Bot API; created once): the bot token notify sends Telegram messages with
 #   SES (v1)         email identity noreply@servicehub.local, domain identity servicehub.local
 #
 # Env: AWS_ENDPOINT_URL, AWS_REGION / AWS_DEFAULT_REGION (default eu-central-1), DOCUMENTS_BUCKET,
-#      DATABASE_URL, BOOTSTRAP_ADMIN_PASSWORD, AWS_CLI (the aws executable; default: `aws` on PATH).
+#      DATABASE_URL, BOOTSTRAP_ADMIN_PASSWORD, TELEGRAM_BOT_TOKEN, AWS_CLI (the aws executable; default: `aws` on PATH).
 # Output: progress on stderr; on stdout one line `ON_FAILURE_QUEUE_URL=<url>` for callers to pick up.
 set -euo pipefail
 
@@ -31,6 +33,8 @@ jwt_secret="servicehub/jwt-signing-key"
 db_secret="servicehub/database-url"
 admin_secret="servicehub/bootstrap-admin-password"
 admin_password="${BOOTSTRAP_ADMIN_PASSWORD:-local-first-login-2026}"
+telegram_secret="servicehub/telegram-bot-token"
+telegram_token="${TELEGRAM_BOT_TOKEN:-123456789:local-fake-telegram-bot-token}"
 database_url="${DATABASE_URL:-postgres://servicehub:servicehub@127.0.0.1:55432/servicehub}"
 ses_email="noreply@servicehub.local"
 ses_domain="servicehub.local"
@@ -116,6 +120,14 @@ else
         --description "initial password of the bootstrap admin (local)" \
         --secret-string "${admin_password}" >/dev/null
     say "secret ${admin_secret}: created"
+fi
+if secret_exists "${telegram_secret}"; then
+    say "secret ${telegram_secret}: exists"
+else
+    awsx secretsmanager create-secret --name "${telegram_secret}" \
+        --description "Telegram bot token for notify (local)" \
+        --secret-string "${telegram_token}" >/dev/null
+    say "secret ${telegram_secret}: created"
 fi
 if secret_exists "${db_secret}"; then
     current="$(awsx secretsmanager get-secret-value --secret-id "${db_secret}" --query SecretString)"

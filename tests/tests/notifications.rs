@@ -719,3 +719,91 @@ async fn a_security_decision_reaches_the_contractor_by_sms() {
     assert_eq!(report["duplicates"], 1, "{report}");
     assert_eq!(sms_to(&phone).await.len(), 1);
 }
+
+/// events/notify.json (request.created and workflow.contractor_assigned, from two topics) drives
+/// the real function: the sample's customer gets the confirmation and the assignment e-mail, the
+/// contractor a Telegram message.
+#[tokio::test]
+async fn the_sample_payload_drives_notify() {
+    let db = TestDatabase::new().await;
+    let sample: Value = serde_json::from_str(
+        &std::fs::read_to_string(servicehub_tests::repo_root().join("events/notify.json")).unwrap(),
+    )
+    .unwrap();
+    let envelope = |group: &str| {
+        let record = &sample["records"][group][0];
+        let value = base64::Engine::decode(
+            &base64::engine::general_purpose::STANDARD,
+            record["value"].as_str().unwrap(),
+        )
+        .unwrap();
+        Envelope::from_json(&value).unwrap()
+    };
+    let DomainEvent::ContractorAssigned(assigned) = envelope("workflow-events-2").data else {
+        panic!("the sample's second record is a contractor assignment")
+    };
+    let chat = chat_id();
+    let email = format!("{}@example.test", Uuid::new_v4().simple());
+    for (id, role, name, channels, chat) in [
+        (assigned.customer_id, "customer", "Анна", "{email}", None),
+        (assigned.manager_id, "manager", "Марк", "{email}", None),
+        (
+            assigned.contractor_id,
+            "contractor",
+            "Иван",
+            "{telegram}",
+            Some(chat),
+        ),
+    ] {
+        sqlx::query(
+            "INSERT INTO users (id, role, display_name, email, notification_channels, telegram_chat_id)
+             VALUES ($1, $2, $3, $4, $5::text[], $6)",
+        )
+        .bind(id)
+        .bind(role)
+        .bind(name)
+        .bind(if role == "customer" {
+            email.clone()
+        } else {
+            format!("{}@example.test", Uuid::new_v4().simple())
+        })
+        .bind(channels)
+        .bind(chat)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    }
+    assigned_request_with_id(&db, assigned.request_id, &assigned).await;
+    let notify = start_notify(&db, &[]).await;
+
+    let report = notify.function.invoke(&sample).await.unwrap();
+    assert_eq!(report["records"], 2, "{report}");
+    assert_eq!(report["applied"], 2, "{report}");
+    let subjects: Vec<String> = mails_to(&email).await.into_iter().map(|m| m.0).collect();
+    assert_eq!(subjects.len(), 2, "{subjects:?}");
+    assert!(subjects.contains(&"Заявка «Не работает холодильник» принята".to_owned()));
+    assert!(
+        subjects.contains(&"По заявке «Не работает холодильник» назначен исполнитель".to_owned())
+    );
+    let calls = notify.telegram.calls().await;
+    assert_eq!(calls.len(), 1);
+    assert_eq!(calls[0]["chat_id"], chat);
+}
+
+async fn assigned_request_with_id(db: &TestDatabase, id: Uuid, assigned: &ContractorAssigned) {
+    sqlx::query(
+        "INSERT INTO service_requests (id, customer_id, title, description, category, urgency, region, city,
+                                       address, status, manager_id, manager_assigned_at, contractor_id,
+                                       created_at, updated_at)
+         VALUES ($1, $2, 'Не работает холодильник', 'Не морозит', 'appliance-repair', 'high', $3, $3,
+                 'ул. Ленина, 1', 'contractor_assigned', $4, now(), $5, now(), now())",
+    )
+    .bind(id)
+    .bind(assigned.customer_id)
+    .bind(REGION)
+    .bind(assigned.manager_id)
+    .bind(assigned.contractor_id)
+    .execute(&db.pool)
+    .await
+    .unwrap();
+}
