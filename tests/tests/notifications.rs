@@ -807,3 +807,73 @@ async fn assigned_request_with_id(db: &TestDatabase, id: Uuid, assigned: &Contra
     .await
     .unwrap();
 }
+
+/// A claim left `sending` by an invocation that died mid-send: within the lease a redelivery
+/// leaves it alone (someone may be sending it); after the lease it is given up as
+/// notification.failed — never sent a second time.
+#[tokio::test]
+async fn a_message_whose_sender_died_mid_send_is_reported_not_resent() {
+    let db = TestDatabase::new().await;
+    let phone = format!("+7999{}", rand_digits(7));
+    let contractor = person(
+        &db,
+        "contractor",
+        "Иван",
+        "ru",
+        &["sms"],
+        None,
+        Some(&phone),
+    )
+    .await;
+    let officer = insert_user(&db.pool, "security", &[]).await;
+    let notify = start_notify(&db, &[("NOTIFY_CLAIM_LEASE_SECONDS", "60")]).await;
+    let event = Envelope::new(
+        "reject-contractor",
+        ContractorRejected {
+            contractor_id: contractor.id,
+            rejected_by: officer,
+            reason: "документы просрочены".into(),
+            rejected_at: chrono::Utc::now(),
+        },
+    );
+    let batch = trigger(&records(&[event]));
+    let report = notify.function.invoke(&batch).await.unwrap();
+    assert_eq!(report["applied"], 1, "{report}");
+    assert_eq!(sms_to(&phone).await.len(), 1);
+
+    // As if the invocation had died between the provider's answer and the mark.
+    let in_flight = |age_seconds: i32| {
+        sqlx::query(
+            "UPDATE notifications SET state = 'sending', sent_at = NULL,
+                    claimed_at = now() - make_interval(secs => $2) WHERE recipient_id = $1",
+        )
+        .bind(contractor.id)
+        .bind(age_seconds)
+    };
+    in_flight(5).execute(&db.pool).await.unwrap();
+    let report = notify.function.invoke(&batch).await.unwrap();
+    assert_eq!(report["duplicates"], 1, "{report}");
+    assert_eq!(rows_of(&db, contractor.id).await[0].1, "sending");
+
+    in_flight(3600).execute(&db.pool).await.unwrap();
+    let probe = KafkaProbe::new("notification-events");
+    let report = notify.function.invoke(&batch).await.unwrap();
+    assert_eq!(report["applied"], 1, "{report}");
+    assert_eq!(sms_to(&phone).await.len(), 1, "never sent twice");
+    let row = &rows_of(&db, contractor.id).await[0];
+    assert_eq!(row.1, "failed");
+    assert!(
+        row.3.as_deref().unwrap().contains("outcome is unknown"),
+        "{row:?}"
+    );
+    let events = notification_events(&db, probe, contractor.id).await;
+    let DomainEvent::NotificationFailed(failed) = &events[0].data else {
+        panic!("{events:?}")
+    };
+    assert_eq!(failed.channel.as_str(), "sms");
+    assert!(failed.permanent);
+
+    // Settled for good: a further redelivery does nothing.
+    let report = notify.function.invoke(&batch).await.unwrap();
+    assert_eq!(report["duplicates"], 1, "{report}");
+}
