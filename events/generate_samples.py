@@ -567,6 +567,34 @@ def notify() -> dict:
     return created
 
 
+# ---- the audit sink (every topic) and GET /audit
+def audit_sink(*, self_managed: bool) -> dict:
+    """One batch across two topics: request.created and workflow.contractor_assigned."""
+    created = msk_event("request-events", 0, 15, request_created_envelope(), CREATED_AT)
+    assigned = msk_event("workflow-events", 1, 42, contractor_assigned_envelope(), CREATED_AT.replace(minute=13))
+    event = {**created, "records": {**created["records"], **assigned["records"]}}
+    if self_managed:
+        del event["eventSourceArn"]
+        event["eventSource"] = "SelfManagedKafka"
+        event["bootstrapServers"] = SELF_MANAGED_BOOTSTRAP_SERVERS
+    return event
+
+
+def get_audit() -> dict:
+    event = http_api_event(
+        method="GET",
+        route_path="/audit",
+        raw_path="/audit",
+        request_id="bT5aAuDiFiAEAu1=",
+        at=CREATED_AT.replace(hour=11),
+        authorizer=ADMIN_CLAIMS,
+    )
+    query = {"request_id": REQUEST_ID, "from": "2026-11-21T00:00:00Z", "limit": "50"}
+    event["rawQueryString"] = "&".join(f"{k}={v}" for k, v in query.items()).replace(":", "%3A")
+    event["queryStringParameters"] = query
+    return event
+
+
 SAMPLES = {
     "create-request.json": create_request,
     "get-request.json": get_request,
@@ -584,6 +612,9 @@ SAMPLES = {
     **SECURITY_SAMPLES,
     "security-check.json": security_check,
     "notify.json": notify,
+    "audit-sink.json": lambda: audit_sink(self_managed=False),
+    "audit-sink-self-managed.json": lambda: audit_sink(self_managed=True),
+    "get-audit.json": get_audit,
 }
 
 

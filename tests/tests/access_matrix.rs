@@ -86,6 +86,7 @@ fn expected(function: &str, who: Who) -> Expect {
         "list-requests" | "get-me" | "auth-logout" => Through,
         "create-user" => only(&[Admin]),
         "list-contractors" => only(&[Security, Admin]),
+        "get-audit" => only(&[Admin]),
         "verify-contractor"
         | "reject-contractor"
         | "grant-contractor-access"

@@ -61,6 +61,7 @@ const STEP_ERRORS: &[u16] = &[403, 404, 409, 422];
 /// Every route of the API, in the order of the document.
 pub fn routes() -> Vec<Route> {
     use bodies::*;
+    use servicehub_audit::query::AuditPage;
     use servicehub_auth::session::TokenResponse;
     use servicehub_auth::view::UserView;
     use servicehub_contractors::view::{ContractorList, ContractorView as Contractor};
@@ -354,6 +355,26 @@ pub fn routes() -> Vec<Route> {
             success: (200, Some(schema::<ContractorList>)),
             errors: &[403, 422],
             query: &[("status", "pending, verified or rejected")],
+        },
+        Route {
+            method: "GET",
+            path: "/audit",
+            function: "get-audit",
+            summary: "The audit log: every event the platform published, newest first",
+            description: "Read from the ClickHouse audit store the audit-sink function fills from every topic. 503 when the store is unreachable.",
+            access: Access::Roles(ADMIN),
+            request: None,
+            success: (200, Some(schema::<AuditPage>)),
+            errors: &[403, 422, 503],
+            query: &[
+                ("actor", "events whose actor is this user id"),
+                ("type", "events of this type, e.g. request.created"),
+                ("request_id", "events concerning this service request"),
+                ("from", "events at or after this RFC 3339 time"),
+                ("to", "events before this RFC 3339 time"),
+                ("limit", "page size, 1 to 500 (default 100)"),
+                ("cursor", "next_cursor of the previous page"),
+            ],
         },
     ]
 }

@@ -1,5 +1,6 @@
 //! Operator commands that are not Lambda functions: create the Kafka topics from the topic table,
-//! apply the database migrations. Works against the local dev services and production alike.
+//! apply the database migrations, create the ClickHouse audit tables. Works against the local dev
+//! services and production alike.
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
@@ -28,6 +29,27 @@ enum Command {
     Db {
         #[command(subcommand)]
         action: DbAction,
+    },
+    /// The ClickHouse audit store.
+    Clickhouse {
+        #[command(subcommand)]
+        action: ClickhouseAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum ClickhouseAction {
+    /// Creates the audit database, its events table and lookup views if they are missing.
+    Migrate {
+        /// The HTTP interface, e.g. http://127.0.0.1:58123.
+        #[arg(long, env = "CLICKHOUSE_URL")]
+        url: String,
+        #[arg(long, env = "CLICKHOUSE_DATABASE", default_value = "servicehub")]
+        database: String,
+        #[arg(long, env = "CLICKHOUSE_USER", default_value = "default")]
+        user: String,
+        #[arg(long, env = "CLICKHOUSE_PASSWORD", hide_env_values = true)]
+        password: Option<String>,
     },
 }
 
@@ -89,6 +111,30 @@ async fn main() -> Result<()> {
                 .await
                 .context("applying migrations")?;
             println!("migrations applied");
+            Ok(())
+        }
+        Command::Clickhouse {
+            action:
+                ClickhouseAction::Migrate {
+                    url,
+                    database,
+                    user,
+                    password,
+                },
+        } => {
+            let mut vars = vec![
+                ("CLICKHOUSE_URL".to_owned(), url),
+                ("CLICKHOUSE_DATABASE".to_owned(), database),
+                ("CLICKHOUSE_USER".to_owned(), user),
+            ];
+            vars.extend(password.map(|p| ("CLICKHOUSE_PASSWORD".to_owned(), p)));
+            let config = servicehub_audit::ClickHouseConfig::from_vars(vars)?;
+            let database = config.database.clone();
+            let clickhouse = servicehub_audit::ClickHouse::new(config)?;
+            servicehub_audit::schema::migrate(&clickhouse)
+                .await
+                .context("creating the ClickHouse tables")?;
+            println!("clickhouse database {database} ready");
             Ok(())
         }
     }

@@ -1,0 +1,33 @@
+//! `GET /audit` (API Gateway HTTP API): the audit log from ClickHouse, for admins.
+
+use lambda_http::{Error, Request, run, service_fn};
+use servicehub_audit::query;
+use servicehub_audit::{ClickHouse, ClickHouseConfig};
+use servicehub_platform::{http::respond, telemetry};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    telemetry::init();
+    // Without a usable CLICKHOUSE_URL the function still answers (401/403/422 as usual, 503 to
+    // admins) rather than failing every cold start.
+    let clickhouse = match ClickHouseConfig::from_env() {
+        Ok(config) => {
+            tracing::info!(?config, "services ready");
+            Some(ClickHouse::new(config)?)
+        }
+        Err(error) => {
+            tracing::error!(%error, "no ClickHouse configuration: GET /audit answers 503");
+            None
+        }
+    };
+    let clickhouse = clickhouse.as_ref();
+    run(service_fn(|request: Request| async move {
+        Ok::<_, Error>(
+            respond(request, |request, info| {
+                query::handle(clickhouse, request, info)
+            })
+            .await,
+        )
+    }))
+    .await
+}
