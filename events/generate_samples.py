@@ -595,6 +595,68 @@ def get_audit() -> dict:
     return event
 
 
+# ---- HR documents
+COMPLETED_EVENT_ID = "0190a5a4-7b1e-7cc0-8a2b-0000000000e3"
+ACT_ID = "0190a5a4-7b1e-7cc0-8a2b-0000000000d1"
+
+
+def work_completed_envelope() -> dict:
+    at = CREATED_AT.replace(minute=50)
+    return {
+        "specversion": "1.0",
+        "id": COMPLETED_EVENT_ID,
+        "source": "complete-work",
+        "type": "workflow.work_completed",
+        "time": iso(at),
+        "subject": REQUEST_ID,
+        "dataschema": "urn:servicehub:schema:workflow.work_completed:1",
+        "datacontenttype": "application/json",
+        "correlationid": CORRELATION_ID,
+        "traceparent": TRACEPARENT,
+        "data": {
+            "request_id": REQUEST_ID,
+            "contractor_id": CONTRACTOR_ID,
+            "manager_id": MANAGER_ID,
+            "customer_id": CUSTOMER_ID,
+            "completion_report": "Заменён пусковой конденсатор, холодильник морозит",
+            "final_price": {"amount_minor": 450000, "currency": "RUB"},
+            "completed_at": iso(at),
+        },
+    }
+
+
+def document_route(method: str, route: str, raw: str, request_id: str, minute: int, authorizer: dict,
+                   path_parameters: dict | None = None) -> dict:
+    return http_api_event(
+        method=method,
+        route_path=route,
+        raw_path=raw,
+        request_id=request_id,
+        at=CREATED_AT.replace(hour=11, minute=minute),
+        path_parameters=path_parameters,
+        authorizer=authorizer,
+    )
+
+
+def list_documents() -> dict:
+    event = document_route("GET", "/documents", "/documents", "bT5aMmNnFiAEKa1=", 1, AUTHORIZER)
+    event["rawQueryString"] = f"request_id={REQUEST_ID}"
+    event["queryStringParameters"] = {"request_id": REQUEST_ID}
+    return event
+
+
+HR_SAMPLES = {
+    "hr-documents.json": lambda: msk_event(
+        "workflow-events", 2, 57, work_completed_envelope(), CREATED_AT.replace(minute=50)),
+    "list-documents.json": list_documents,
+    "get-document.json": lambda: document_route(
+        "GET", "/documents/{id}", f"/documents/{ACT_ID}", "bT5bNnOoFiAEKb2=", 2, AUTHORIZER, {"id": ACT_ID}),
+    "sign-document.json": lambda: document_route(
+        "POST", "/documents/{id}/sign", f"/documents/{ACT_ID}/sign", "bT5cOoPpFiAEKc3=", 3, AUTHORIZER,
+        {"id": ACT_ID}),
+    "list-payments.json": lambda: document_route("GET", "/payments", "/payments", "bT5dPpQqFiAEKd4=", 4, CONTRACTOR),
+}
+
 SAMPLES = {
     "create-request.json": create_request,
     "get-request.json": get_request,
@@ -611,6 +673,7 @@ SAMPLES = {
     **WORKFLOW_SAMPLES,
     **SECURITY_SAMPLES,
     "security-check.json": security_check,
+    **HR_SAMPLES,
     "notify.json": notify,
     "audit-sink.json": lambda: audit_sink(self_managed=False),
     "audit-sink-self-managed.json": lambda: audit_sink(self_managed=True),

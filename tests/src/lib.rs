@@ -119,6 +119,21 @@ pub async fn start_function(
     .expect("starting the function")
 }
 
+/// The AWS settings of the dev services (moto), for functions that use AWS: endpoint, region,
+/// credentials, the documents bucket.
+pub fn aws_env() -> Vec<(&'static str, String)> {
+    [
+        "AWS_ENDPOINT_URL",
+        "AWS_REGION",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "DOCUMENTS_BUCKET",
+    ]
+    .into_iter()
+    .map(|name| (name, required_env(name)))
+    .collect()
+}
+
 /// Inserts a user with a role and regions (the auth issue will create users through the API).
 pub async fn insert_user(pool: &PgPool, role: &str, regions: &[&str]) -> Uuid {
     let id = Uuid::now_v7();
@@ -140,4 +155,25 @@ pub async fn insert_user(pool: &PgPool, role: &str, regions: &[&str]) -> Uuid {
 /// The repository root, for the sample payloads under `events/`.
 pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The text poppler's `pdftotext` reads from a PDF (what a viewer would copy).
+pub fn pdf_text(pdf: &[u8]) -> String {
+    use std::io::Write as _;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new("pdftotext")
+        .args(["-enc", "UTF-8", "-", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("pdftotext (Debian's poppler-utils; tools/dev-services deps installs it)");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(pdf)
+        .expect("writing the PDF to pdftotext");
+    let output = child.wait_with_output().expect("pdftotext");
+    assert!(output.status.success(), "pdftotext failed");
+    String::from_utf8(output.stdout).expect("UTF-8 text")
 }

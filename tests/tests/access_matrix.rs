@@ -5,7 +5,7 @@
 use serde_json::{Value, json};
 use servicehub_openapi::{Access, routes};
 use servicehub_tests::apigw::{claims, invoke, request, with_query};
-use servicehub_tests::{TestDatabase, insert_user, repo_root, start_function};
+use servicehub_tests::{TestDatabase, aws_env, insert_user, repo_root, start_function};
 use std::collections::HashMap;
 use uuid::Uuid;
 
@@ -87,6 +87,18 @@ fn expected(function: &str, who: Who) -> Expect {
         "create-user" => only(&[Admin]),
         "list-contractors" => only(&[Security, Admin]),
         "get-audit" => only(&[Admin]),
+        "list-documents" | "list-payments" => Through,
+        // The world's document is a completion act between Owner and AssignedContractor: who
+        // sees the request sees it, except a contractor who was only offered the request.
+        "get-document" | "sign-document" => {
+            let sees_document = sees_request && who != OfferedContractor;
+            let signs = function == "get-document" || matches!(who, Owner | AssignedContractor);
+            match (sees_document, signs) {
+                (false, _) => Hidden,
+                (true, true) => Through,
+                (true, false) => Forbidden,
+            }
+        }
         "verify-contractor"
         | "reject-contractor"
         | "grant-contractor-access"
@@ -156,6 +168,26 @@ impl World {
         .unwrap();
         id
     }
+
+    /// A completion act of a fresh request, between Owner and AssignedContractor.
+    async fn document(&self) -> Uuid {
+        let request = self.request().await;
+        let id = Uuid::now_v7();
+        sqlx::query(
+            "INSERT INTO documents (id, kind, request_id, contractor_id, customer_id, title, amount_minor,
+                 currency, s3_bucket, s3_key, sha256, size_bytes, source_event_id, created_at)
+             VALUES ($1, 'completion_act', $2, $3, $4, 'Акт', 100000, 'RUB', 'b', 'documents/x.pdf',
+                 '00', 1, $1, now())",
+        )
+        .bind(id)
+        .bind(request)
+        .bind(self.id(Who::AssignedContractor))
+        .bind(self.id(Who::Owner))
+        .execute(&self.db.pool)
+        .await
+        .unwrap();
+        id
+    }
 }
 
 fn sample_body(function: &str) -> Option<String> {
@@ -170,12 +202,16 @@ async fn every_route_answers_every_caller_as_the_access_rules_say() {
     let mut mismatches = Vec::new();
     let mut checked = 0;
     for route in routes().iter().filter(|r| r.access != Access::Public) {
-        let function = start_function(route.function, &world.db.url, &[]).await;
+        let aws = aws_env();
+        let env: Vec<(&str, &str)> = aws.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let function = start_function(route.function, &world.db.url, &env).await;
         for who in EVERYONE {
             let id = if route.path.starts_with("/requests/{id}") {
                 Some(world.request().await)
             } else if route.path.starts_with("/contractors/{id}") {
                 Some(world.id(Who::OtherContractor))
+            } else if route.path.starts_with("/documents/{id}") {
+                Some(world.document().await)
             } else {
                 None
             };

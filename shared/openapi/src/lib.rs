@@ -54,6 +54,7 @@ const MANAGER: &[&str] = &["manager"];
 const CONTRACTOR: &[&str] = &["contractor"];
 const ADMIN: &[&str] = &["admin"];
 const SECURITY: &[&str] = &["security"];
+const CUSTOMER_OR_CONTRACTOR: &[&str] = &["customer", "contractor"];
 const SECURITY_OR_ADMIN: &[&str] = &["security", "admin"];
 const CUSTOMER_OR_MANAGER: &[&str] = &["customer", "manager"];
 const STEP_ERRORS: &[u16] = &[403, 404, 409, 422];
@@ -65,6 +66,8 @@ pub fn routes() -> Vec<Route> {
     use servicehub_auth::session::TokenResponse;
     use servicehub_auth::view::UserView;
     use servicehub_contractors::view::{ContractorList, ContractorView as Contractor};
+    use servicehub_hr::api::{DocumentList, PaymentList};
+    use servicehub_hr::store::DocumentView;
     use servicehub_requests::history::RequestHistory;
     use servicehub_requests::list::RequestPage;
     use servicehub_requests::view::ServiceRequestView as Request;
@@ -375,6 +378,57 @@ pub fn routes() -> Vec<Route> {
                 ("limit", "page size, 1 to 500 (default 100)"),
                 ("cursor", "next_cursor of the previous page"),
             ],
+        },
+        Route {
+            method: "GET",
+            path: "/documents",
+            function: "list-documents",
+            summary: "HR documents the caller may see",
+            description: "Parties see theirs, managers those of the requests they manage or of their regions, security and admins all.",
+            access: Access::AnyUser,
+            request: None,
+            success: (200, Some(schema::<DocumentList>)),
+            errors: &[422],
+            query: &[
+                ("request_id", "documents of this request"),
+                ("contractor_id", "documents of this contractor"),
+            ],
+        },
+        Route {
+            method: "GET",
+            path: "/documents/{id}",
+            function: "get-document",
+            summary: "One document, with a five-minute download link to its PDF",
+            description: "",
+            access: Access::AnyUser,
+            request: None,
+            success: (200, Some(schema::<DocumentView>)),
+            errors: &[404],
+            query: &[],
+        },
+        Route {
+            method: "POST",
+            path: "/documents/{id}/sign",
+            function: "sign-document",
+            summary: "Sign a document",
+            description: "A contract is signed by its contractor, a completion act by its customer and contractor, a payment order by its customer; 409 for a second signature. Both signatures on an act trigger the payment.",
+            access: Access::Roles(CUSTOMER_OR_CONTRACTOR),
+            request: None,
+            success: (200, Some(schema::<DocumentView>)),
+            errors: &[403, 404, 409],
+            query: &[],
+        },
+        Route {
+            method: "GET",
+            path: "/payments",
+            function: "list-payments",
+            summary: "Payments the caller may see",
+            description: "A customer's and a contractor's own, a manager's requests', all for security and admins.",
+            access: Access::AnyUser,
+            request: None,
+            success: (200, Some(schema::<PaymentList>)),
+            errors: &[422],
+            query: &[],
         },
     ]
 }

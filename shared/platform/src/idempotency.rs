@@ -27,3 +27,15 @@ pub async fn begin_once(
     }
     Ok(Some(tx))
 }
+
+/// Whether `consumer` has handled `event_id` already: a cheap look before expensive work (the
+/// mark of [`begin_once`] still decides, in case two deliveries race).
+pub async fn handled(pool: &PgPool, consumer: &str, event_id: Uuid) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM processed_events WHERE consumer = $1 AND event_id = $2)",
+    )
+    .bind(consumer)
+    .bind(event_id)
+    .fetch_one(pool)
+    .await
+}

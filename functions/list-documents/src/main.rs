@@ -1,0 +1,15 @@
+//! `GET /documents` (API Gateway HTTP API).
+
+use lambda_http::{Error, Request, run, service_fn};
+use servicehub_hr::api;
+use servicehub_platform::{Services, http::respond, telemetry};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    telemetry::init();
+    let services = Services::from_env("list-documents")?;
+    run(service_fn(|request: Request| async {
+        Ok::<_, Error>(respond(request, |request, info| api::list(&services, request, info)).await)
+    }))
+    .await
+}

@@ -1,0 +1,20 @@
+//! `GET /payments` (API Gateway HTTP API).
+
+use lambda_http::{Error, Request, run, service_fn};
+use servicehub_hr::api;
+use servicehub_platform::{Services, http::respond, telemetry};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    telemetry::init();
+    let services = Services::from_env("list-payments")?;
+    run(service_fn(|request: Request| async {
+        Ok::<_, Error>(
+            respond(request, |request, info| {
+                api::payments(&services, request, info)
+            })
+            .await,
+        )
+    }))
+    .await
+}
