@@ -1,4 +1,6 @@
 //! `POST /auth/login` (API Gateway HTTP API, public).
+//! No `Idempotency-Key` replay here on purpose: a replay would need the issued tokens stored in
+//! plain text; a repeated login simply starts another session.
 
 use lambda_http::{Error, Request, run, service_fn};
 use servicehub_auth::{AuthServices, session};

@@ -1,8 +1,8 @@
-//! `POST /auth/logout` (API Gateway HTTP API, behind the JWT authorizer).
+//! `POST /auth/logout` (API Gateway HTTP API; honours `Idempotency-Key`, behind the JWT authorizer).
 
 use lambda_http::{Error, Request, run, service_fn};
 use servicehub_auth::{AuthServices, session};
-use servicehub_platform::{http::respond, telemetry};
+use servicehub_platform::{idempotency_key::respond_once, telemetry};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -10,7 +10,7 @@ async fn main() -> Result<(), Error> {
     let auth = AuthServices::from_env("auth-logout").await?;
     run(service_fn(|request: Request| async {
         Ok::<_, Error>(
-            respond(request, |request, info| {
+            respond_once(&auth.services, request, |request, info| {
                 session::logout(&auth, request, info)
             })
             .await,

@@ -1,4 +1,6 @@
 //! `POST /auth/refresh` (API Gateway HTTP API, public).
+//! No `Idempotency-Key` replay here on purpose: a replay would need the issued tokens stored in
+//! plain text; a retried refresh with the old token is answered as reuse (see shared/auth).
 
 use lambda_http::{Error, Request, run, service_fn};
 use servicehub_auth::{AuthServices, session};

@@ -1,8 +1,8 @@
-//! `POST /auth/register` (API Gateway HTTP API, public).
+//! `POST /auth/register` (API Gateway HTTP API; honours `Idempotency-Key`, public).
 
 use lambda_http::{Error, Request, run, service_fn};
 use servicehub_auth::{AuthServices, account};
-use servicehub_platform::{http::respond, telemetry};
+use servicehub_platform::{idempotency_key::respond_once, telemetry};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -10,7 +10,7 @@ async fn main() -> Result<(), Error> {
     let auth = AuthServices::from_env("auth-register").await?;
     run(service_fn(|request: Request| async {
         Ok::<_, Error>(
-            respond(request, |request, info| {
+            respond_once(&auth.services, request, |request, info| {
                 account::register(&auth, request, info)
             })
             .await,

@@ -1,8 +1,8 @@
-//! `POST /users` (API Gateway HTTP API, behind the JWT authorizer; admins only).
+//! `POST /users` (API Gateway HTTP API; honours `Idempotency-Key`, behind the JWT authorizer; admins only).
 
 use lambda_http::{Error, Request, run, service_fn};
 use servicehub_auth::{AuthServices, account};
-use servicehub_platform::{http::respond, telemetry};
+use servicehub_platform::{idempotency_key::respond_once, telemetry};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -10,7 +10,7 @@ async fn main() -> Result<(), Error> {
     let auth = AuthServices::from_env("create-user").await?;
     run(service_fn(|request: Request| async {
         Ok::<_, Error>(
-            respond(request, |request, info| {
+            respond_once(&auth.services, request, |request, info| {
                 account::create_user(&auth, request, info)
             })
             .await,

@@ -433,6 +433,11 @@ pub fn routes() -> Vec<Route> {
     ]
 }
 
+/// Every POST but login and refresh, which never store the tokens they issue.
+fn honours_idempotency_key(route: &Route) -> bool {
+    route.method == "POST" && !matches!(route.function, "auth-login" | "auth-refresh")
+}
+
 fn problem_response(description: &str) -> Value {
     json!({
         "description": description,
@@ -481,7 +486,7 @@ pub fn document() -> Value {
         if route.access != Access::Public {
             errors.push(401);
         }
-        if route.method == "POST" {
+        if honours_idempotency_key(&route) {
             // Idempotency-Key: the same key on a different request, or while the first runs.
             errors.extend([409, 422]);
         }
@@ -504,7 +509,7 @@ pub fn document() -> Value {
                 "schema": {"type": "string"}
             }));
         }
-        if route.method == "POST" {
+        if honours_idempotency_key(&route) {
             parameters.push(json!({
                 "name": "Idempotency-Key", "in": "header", "required": false,
                 "description": "A repeat with the same key replays the first response and changes nothing.",
