@@ -19,6 +19,7 @@ use tokio::sync::watch;
 /// reference for DATABASE_URL) in every function.
 const LOCAL_OVERRIDES: &[&str] = &[
     "DATABASE_URL",
+    "CLICKHOUSE_URL",
     "KAFKA_BOOTSTRAP_SERVERS",
     "AWS_ENDPOINT_URL",
     "AWS_REGION",
