@@ -13,10 +13,8 @@ use crate::schema::EVENTS;
 use chrono::Utc;
 use serde::Serialize;
 use serde_json::Value;
-use servicehub_events::Envelope;
-use servicehub_events::catalog::ErrorOccurred;
-use servicehub_events::dlq::dead_letter;
 use servicehub_events::lambda_kafka::{TriggerError, TriggerRecord, decode_trigger};
+use servicehub_platform::consumer::{BatchError, send_to_dlq};
 use servicehub_platform::kafka::EventProducer;
 use std::collections::HashSet;
 use thiserror::Error;
@@ -130,7 +128,17 @@ pub async fn process_batch(
         );
     }
     for (record, reason) in &sorted.undecodable {
-        send_to_dlq(record, consumer, reason, producer).await?;
+        send_to_dlq(record, consumer, reason, producer)
+            .await
+            .map_err(|e| match e {
+                BatchError::DeadLetterFailed { position, reason } => {
+                    SinkError::DeadLetterFailed { position, reason }
+                }
+                other => SinkError::DeadLetterFailed {
+                    position: record.position.to_string(),
+                    reason: other.to_string(),
+                },
+            })?;
         report.dead_lettered += 1;
     }
     tracing::info!(
@@ -150,45 +158,10 @@ pub async fn process_batch(
     Ok(report)
 }
 
-/// Dead-letters `record` to `<topic>.dlq` and reports it as `audit.error_occurred` (best effort),
-/// as `servicehub_platform::consumer` does for per-record consumers.
-async fn send_to_dlq(
-    record: &TriggerRecord,
-    consumer: &str,
-    reason: &str,
-    producer: &EventProducer,
-) -> Result<(), SinkError> {
-    let position = record.position.to_string();
-    tracing::error!(%position, %reason, "dead-lettering record");
-    let letter = dead_letter(record, consumer, reason, Utc::now());
-    producer
-        .send(&letter)
-        .await
-        .map_err(|e| SinkError::DeadLetterFailed {
-            position: position.clone(),
-            reason: e.to_string(),
-        })?;
-    let error = ErrorOccurred {
-        component: consumer.to_owned(),
-        error_kind: "record_dead_lettered".to_owned(),
-        message: format!("{position} sent to {}: {reason}", letter.topic),
-        retryable: false,
-        cause_event_id: None,
-        subject_id: None,
-        at: Utc::now(),
-    };
-    if let Err(e) = producer
-        .send(&Envelope::new(consumer, error).to_kafka())
-        .await
-    {
-        tracing::warn!(error = %e, "could not publish audit.error_occurred");
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use servicehub_events::Envelope;
     use servicehub_events::catalog::PerformanceMetric;
     use servicehub_events::lambda_kafka::{ConsumedRecord, KafkaSource, build_trigger};
 

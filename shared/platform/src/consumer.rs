@@ -143,8 +143,9 @@ pub async fn process_batch(
 }
 
 /// Dead-letters `record` and reports it as `audit.error_occurred`. Only the dead letter must
-/// succeed (it is the record's only copy from now on); the audit event is best effort.
-async fn send_to_dlq(
+/// succeed (it is the record's only copy from now on); the audit event is best effort. Public for
+/// consumers that handle a batch as a whole (the audit sink).
+pub async fn send_to_dlq(
     record: &TriggerRecord,
     consumer: &str,
     reason: &str,
