@@ -6,6 +6,7 @@
 
 pub mod apigw;
 pub mod kafka;
+pub mod moto;
 pub mod runner;
 pub mod stack;
 

@@ -123,6 +123,11 @@ impl Stack {
 
     /// A customer registers and logs in; the `Authorization` header value.
     pub async fn customer(&self) -> String {
+        self.customer_with_email().await.0
+    }
+
+    /// [`Self::customer`], and the customer's e-mail address.
+    pub async fn customer_with_email(&self) -> (String, String) {
         let email = format!("customer-{}@example.test", Uuid::new_v4().simple());
         let response = self
             .http
@@ -137,7 +142,8 @@ impl Stack {
             .await
             .expect("POST /auth/register");
         assert_eq!(response.status(), 201);
-        self.login(&email, "the customer's password").await
+        let token = self.login(&email, "the customer's password").await;
+        (token, email)
     }
 }
 

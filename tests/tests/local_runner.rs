@@ -5,6 +5,7 @@
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use servicehub_tests::moto::mails_to;
 use servicehub_tests::runner::LocalRunner;
 use servicehub_tests::stack::Stack;
 use servicehub_tests::{TestDatabase, insert_user};
@@ -177,7 +178,7 @@ async fn the_real_template_runs_the_slice_behind_its_jwt_authorizer() {
     let region = format!("runner-{}", stack.id);
     let admin = stack.admin().await;
     let manager = stack.create_manager(&admin, &[&region]).await;
-    let customer = stack.customer().await;
+    let (customer, customer_email) = stack.customer_with_email().await;
     let http = &stack.http;
 
     let anonymous = http
@@ -227,6 +228,30 @@ async fn the_real_template_runs_the_slice_behind_its_jwt_authorizer() {
             stack.runner.output().join("\n")
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Seed scenario 1's notifications, through the template's notify trigger and moto's SES:
+    // the customer's confirmation and the manager's new-request notice.
+    let manager_email = manager["email"].as_str().unwrap().to_owned();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let to_customer = mails_to(&customer_email).await;
+        let to_manager = mails_to(&manager_email).await;
+        if !to_customer.is_empty() && !to_manager.is_empty() {
+            assert_eq!(to_customer.len(), 1, "{to_customer:?}");
+            assert_eq!(to_manager.len(), 1, "{to_manager:?}");
+            // The mails name the request by the first 8 hex digits of its id.
+            let short = location.trim_start_matches("/requests/").replace('-', "")[..8].to_owned();
+            assert!(
+                to_customer[0].1.contains(&short),
+                "the confirmation names the request: {to_customer:?}"
+            );
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "mails after 60 s: customer {to_customer:?}, manager {to_manager:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert!(stack.runner.stop().await.success());
 }

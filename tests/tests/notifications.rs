@@ -11,6 +11,7 @@ use servicehub_events::values::{Actor, Role};
 use servicehub_events::{DomainEvent, Envelope};
 use servicehub_tests::apigw::{HttpResponse, claims, request};
 use servicehub_tests::kafka::KafkaProbe;
+use servicehub_tests::moto::{mails_to, sms_to};
 use servicehub_tests::stack::create_secret;
 use servicehub_tests::{TestDatabase, binary_path, insert_user, required_env, start_function};
 use sqlx::Row;
@@ -91,51 +92,6 @@ fn rand_digits(n: usize) -> String {
 }
 
 // ---------------------------------------------------------------- moto
-
-async fn moto_data() -> Value {
-    reqwest::get(format!(
-        "{}/moto-api/data.json",
-        required_env("AWS_ENDPOINT_URL")
-    ))
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap()
-}
-
-/// The e-mails moto's SES accepted for `to`: (subject, body).
-async fn mails_to(to: &str) -> Vec<(String, String)> {
-    let data = moto_data().await;
-    data["ses"]["Message"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|m| {
-            m["destinations"]["ToAddresses"]
-                .as_array()
-                .is_some_and(|a| a.iter().any(|x| x == to))
-        })
-        .map(|m| {
-            (
-                m["subject"].as_str().unwrap_or_default().to_owned(),
-                m["body"].as_str().unwrap_or_default().to_owned(),
-            )
-        })
-        .collect()
-}
-
-/// The SMS moto's SNS accepted for `phone`.
-async fn sms_to(phone: &str) -> Vec<String> {
-    let data = moto_data().await;
-    data["sns"]["SMS"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|m| m["phone_number"] == phone)
-        .map(|m| m["message"].as_str().unwrap_or_default().to_owned())
-        .collect()
-}
 
 // ---------------------------------------------------------------- the notify function
 
