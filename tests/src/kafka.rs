@@ -4,10 +4,27 @@
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+use serde_json::Value;
 use servicehub_events::Envelope;
-use servicehub_events::lambda_kafka::ConsumedRecord;
+use servicehub_events::lambda_kafka::{ConsumedRecord, KafkaSource, build_trigger};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
+
+/// The MSK cluster the tests' trigger payloads name.
+pub const TEST_CLUSTER_ARN: &str =
+    "arn:aws:kafka:eu-central-1:123456789012:cluster/servicehub/local";
+
+/// An Amazon MSK trigger payload carrying `records`, as the event source mapping sends it.
+pub fn msk_trigger(records: &[ConsumedRecord]) -> Value {
+    serde_json::to_value(build_trigger(
+        &KafkaSource::Msk {
+            cluster_arn: TEST_CLUSTER_ARN.into(),
+        },
+        &crate::required_env("KAFKA_BOOTSTRAP_SERVERS"),
+        records,
+    ))
+    .expect("a trigger payload serializes")
+}
 
 pub struct KafkaProbe {
     topic: String,

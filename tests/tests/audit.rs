@@ -5,13 +5,13 @@ use chrono::{DateTime, Duration as TimeDelta, SecondsFormat, TimeZone, Utc};
 use serde_json::{Value, json};
 use servicehub_audit::{ClickHouse, ClickHouseConfig};
 use servicehub_events::catalog::{RequestCreated, StatusChanged, UserAction};
-use servicehub_events::lambda_kafka::{ConsumedRecord, KafkaSource, build_trigger};
+use servicehub_events::lambda_kafka::ConsumedRecord;
 use servicehub_events::values::{Actor, AuditOutcome, RequestStatus, Role, Urgency};
 use servicehub_events::{Envelope, KafkaMessage, dlq};
 use servicehub_platform::Config;
 use servicehub_platform::kafka::EventProducer;
 use servicehub_tests::apigw::{HttpResponse, claims, invoke, request, with_query};
-use servicehub_tests::kafka::KafkaProbe;
+use servicehub_tests::kafka::{KafkaProbe, msk_trigger};
 use servicehub_tests::{required_env, start_function};
 use std::time::Duration;
 use uuid::Uuid;
@@ -57,18 +57,6 @@ fn producer() -> EventProducer {
         kafka_bootstrap_servers: required_env("KAFKA_BOOTSTRAP_SERVERS"),
         kafka_properties: Default::default(),
     })
-    .unwrap()
-}
-
-fn trigger(records: &[ConsumedRecord]) -> Value {
-    let msk = KafkaSource::Msk {
-        cluster_arn: "arn:aws:kafka:eu-central-1:123456789012:cluster/servicehub/local".into(),
-    };
-    serde_json::to_value(build_trigger(
-        &msk,
-        &required_env("KAFKA_BOOTSTRAP_SERVERS"),
-        records,
-    ))
     .unwrap()
 }
 
@@ -180,7 +168,7 @@ async fn a_batch_from_three_topics_lands_with_its_columns_and_a_redelivery_adds_
         );
     }
     assert_eq!(records.len(), 3);
-    let payload = trigger(&records);
+    let payload = msk_trigger(&records);
 
     let report = sink.invoke(&payload).await.expect("the batch is stored");
     assert_eq!(
@@ -280,7 +268,7 @@ async fn a_malformed_record_goes_to_the_dlq_and_the_rest_of_the_batch_lands() {
     bad.key = Some(format!("garbage-{request_id}").into_bytes());
     bad.value = Some(b"{\"specversion\": \"1.0\", \"id\": 42".to_vec());
     let dlq_probe = KafkaProbe::new("audit-events.dlq");
-    let payload = trigger(&[
+    let payload = msk_trigger(&[
         consumed(good.to_kafka(), 0, 100),
         consumed(bad, 3, 7),
         consumed(twice.to_kafka(), 3, 8),
@@ -320,7 +308,7 @@ async fn an_unreachable_clickhouse_fails_the_invocation_so_the_batch_is_retried(
     ];
     let sink = start("audit-sink", &env).await;
     let event = created(Uuid::now_v7(), Uuid::now_v7(), Utc::now());
-    let payload = trigger(&[consumed(event.to_kafka(), 0, 1)]);
+    let payload = msk_trigger(&[consumed(event.to_kafka(), 0, 1)]);
     let error = sink
         .invoke(&payload)
         .await
@@ -386,7 +374,7 @@ async fn get_audit_filters_pages_and_refuses_non_admins_and_bad_parameters() {
         .enumerate()
         .map(|(i, e)| consumed(e.to_kafka(), 0, i as i64))
         .collect();
-    sink.invoke(&trigger(&records)).await.unwrap();
+    sink.invoke(&msk_trigger(&records)).await.unwrap();
     let id = |i: usize| events[i].meta.id.to_string();
     let ask = |query: &str| {
         let event = get_audit(admin, "admin", query);

@@ -3,32 +3,17 @@
 //! built from the records consumed from Kafka -> manager assigned -> workflow events on Kafka.
 
 use serde_json::{Value, json};
-use servicehub_events::lambda_kafka::{ConsumedRecord, KafkaSource, build_trigger};
+use servicehub_events::lambda_kafka::ConsumedRecord;
 use servicehub_events::{DomainEvent, Envelope, KafkaMessage};
 use servicehub_tests::apigw::{HttpResponse, claims, invoke, request};
-use servicehub_tests::kafka::KafkaProbe;
-use servicehub_tests::{TestDatabase, insert_user, repo_root, required_env, start_function};
+use servicehub_tests::kafka::{KafkaProbe, msk_trigger};
+use servicehub_tests::{TestDatabase, insert_user, repo_root, start_function};
 use sqlx::Row;
 use std::time::Duration;
 use uuid::Uuid;
 
 const WAIT: Duration = Duration::from_secs(15);
 const REGION: &str = "Москва";
-
-fn msk() -> KafkaSource {
-    KafkaSource::Msk {
-        cluster_arn: "arn:aws:kafka:eu-central-1:123456789012:cluster/servicehub/local".into(),
-    }
-}
-
-fn trigger(records: &[ConsumedRecord]) -> Value {
-    serde_json::to_value(build_trigger(
-        &msk(),
-        &required_env("KAFKA_BOOTSTRAP_SERVERS"),
-        records,
-    ))
-    .unwrap()
-}
 
 fn new_request_body(region: &str, urgency: &str) -> String {
     json!({
@@ -159,7 +144,7 @@ async fn a_new_request_reaches_manager_assigned_through_kafka_and_a_redelivery_c
     assert_eq!(audit[0].meta.correlation_id, created.meta.correlation_id);
 
     // The consumer gets the MSK-shaped payload built from those very records.
-    let batch = trigger(&created_records);
+    let batch = msk_trigger(&created_records);
     let report = assign_fn.invoke(&batch).await.unwrap();
     assert_eq!(report["applied"], 1, "{report}");
     assert_eq!(
@@ -291,7 +276,7 @@ async fn ties_go_to_the_manager_idle_longest_so_a_batch_alternates() {
         records.extend(probe.read_key(&id.to_string(), 1, WAIT));
     }
     // Lambda keeps order within a partition only: the batch is processed partition by partition.
-    let batch = trigger(&records);
+    let batch = msk_trigger(&records);
     let processing_order: Vec<Uuid> = servicehub_events::lambda_kafka::decode_trigger(&batch)
         .unwrap()
         .records
@@ -326,7 +311,7 @@ async fn a_region_without_managers_stays_new_and_an_audit_event_says_why() {
     let audits = KafkaProbe::new("audit-events");
     let id = create(&create_fn, customer, "Нигде", "low").await;
     let records = requests.read_key(&id.to_string(), 1, WAIT);
-    let report = assign_fn.invoke(&trigger(&records)).await.unwrap();
+    let report = assign_fn.invoke(&msk_trigger(&records)).await.unwrap();
     assert_eq!(report["applied"], 1, "{report}");
     assert_eq!(status_of(&db, id).await, ("new".into(), None));
     let audit = envelopes(&audits.read_key(&id.to_string(), 2, WAIT));
@@ -389,7 +374,7 @@ async fn malformed_records_are_dead_lettered_with_their_reason_and_the_rest_of_t
         timestamp_type: "CREATE_TIME".into(),
     };
     let report = assign_fn
-        .invoke(&trigger(&[garbage, good, orphan]))
+        .invoke(&msk_trigger(&[garbage, good, orphan]))
         .await
         .unwrap();
     assert_eq!(
@@ -438,7 +423,7 @@ async fn a_transient_failure_fails_the_invocation_so_the_batch_is_retried_and_no
     let unreachable = "postgres://servicehub:servicehub@127.0.0.1:9/nowhere";
     let assign_fn = start_function("assign-manager", unreachable, &[]).await;
     let dlq = KafkaProbe::new("request-events.dlq");
-    let error = assign_fn.invoke(&trigger(&records)).await.unwrap_err();
+    let error = assign_fn.invoke(&msk_trigger(&records)).await.unwrap_err();
     assert!(
         matches!(error, local_lambda::InvokeError::Function { .. }),
         "{error:?}"
@@ -452,7 +437,7 @@ async fn a_transient_failure_fails_the_invocation_so_the_batch_is_retried_and_no
     assign_fn.stop().await;
     insert_user(&db.pool, "manager", &[REGION]).await;
     let assign_fn = start_function("assign-manager", &db.url, &[]).await;
-    let report = assign_fn.invoke(&trigger(&records)).await.unwrap();
+    let report = assign_fn.invoke(&msk_trigger(&records)).await.unwrap();
     assert_eq!(report["applied"], 1, "{report}");
     create_fn.stop().await;
     assign_fn.stop().await;

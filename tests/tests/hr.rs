@@ -5,27 +5,14 @@
 
 use serde_json::{Value, json};
 use servicehub_events::DomainEvent;
-use servicehub_events::lambda_kafka::{ConsumedRecord, KafkaSource, build_trigger};
+use servicehub_events::lambda_kafka::ConsumedRecord;
 use servicehub_tests::apigw::{HttpResponse, claims, invoke, request};
-use servicehub_tests::kafka::KafkaProbe;
-use servicehub_tests::{
-    TestDatabase, aws_env, insert_user, pdf_text, required_env, start_function,
-};
+use servicehub_tests::kafka::{KafkaProbe, msk_trigger};
+use servicehub_tests::{TestDatabase, aws_env, insert_user, pdf_text, start_function};
 use std::time::Duration;
 use uuid::Uuid;
 
 const WAIT: Duration = Duration::from_secs(15);
-
-fn trigger(records: &[ConsumedRecord]) -> Value {
-    serde_json::to_value(build_trigger(
-        &KafkaSource::Msk {
-            cluster_arn: "arn:aws:kafka:eu-central-1:123456789012:cluster/servicehub/local".into(),
-        },
-        &required_env("KAFKA_BOOTSTRAP_SERVERS"),
-        records,
-    ))
-    .unwrap()
-}
 
 async fn records(probe: KafkaProbe, key: String, count: usize) -> Vec<ConsumedRecord> {
     tokio::task::spawn_blocking(move || probe.read_key(&key, count, WAIT))
@@ -144,9 +131,9 @@ async fn completed_work_yields_the_act_and_payment_order_and_both_signatures_the
     assert_eq!(completed.len(), 1);
 
     let hr = KafkaProbe::new("hr-events");
-    let report = generator.invoke(&trigger(&completed)).await.unwrap();
+    let report = generator.invoke(&msk_trigger(&completed)).await.unwrap();
     assert_eq!(report["applied"], 1, "{report}");
-    let again = generator.invoke(&trigger(&completed)).await.unwrap();
+    let again = generator.invoke(&msk_trigger(&completed)).await.unwrap();
     assert_eq!(
         again["duplicates"], 1,
         "a redelivery generates nothing: {again}"
@@ -219,7 +206,7 @@ async fn completed_work_yields_the_act_and_payment_order_and_both_signatures_the
     let signed: Vec<ConsumedRecord> = records(hr, act.to_string(), 3).await;
     assert_eq!(signed.len(), 3);
     let hr_after = KafkaProbe::new("hr-events");
-    let report = generator.invoke(&trigger(&signed)).await.unwrap();
+    let report = generator.invoke(&msk_trigger(&signed)).await.unwrap();
     assert_eq!(
         report["applied"].as_u64().unwrap() + report["ignored"].as_u64().unwrap(),
         signed.len() as u64,
@@ -290,7 +277,7 @@ async fn a_verified_contractor_gets_a_contract() {
     .await;
     assert_eq!(verified.status, 200);
     let records = records(security, contractor.to_string(), 1).await;
-    let report = generator.invoke(&trigger(&records)).await.unwrap();
+    let report = generator.invoke(&msk_trigger(&records)).await.unwrap();
     assert_eq!(report["applied"], 1, "{report}");
     let document: Uuid = sqlx::query_scalar(
         "SELECT id FROM documents WHERE contractor_id = $1 AND kind = 'contract'",

@@ -6,11 +6,11 @@
 use local_lambda::{InvokeError, LambdaEnvironment};
 use serde_json::{Value, json};
 use servicehub_events::catalog::{ContractorAssigned, ContractorRejected};
-use servicehub_events::lambda_kafka::{ConsumedRecord, KafkaSource, build_trigger};
+use servicehub_events::lambda_kafka::ConsumedRecord;
 use servicehub_events::values::{Actor, Role};
 use servicehub_events::{DomainEvent, Envelope};
 use servicehub_tests::apigw::{HttpResponse, claims, request};
-use servicehub_tests::kafka::KafkaProbe;
+use servicehub_tests::kafka::{KafkaProbe, msk_trigger};
 use servicehub_tests::moto::{mails_to, sms_to};
 use servicehub_tests::stack::create_secret;
 use servicehub_tests::{TestDatabase, binary_path, insert_user, required_env, start_function};
@@ -122,17 +122,6 @@ async fn start_notify(db: &TestDatabase, extra: &[(&str, &str)]) -> Notify {
         function: start_function("notify", &db.url, &env).await,
         telegram,
     }
-}
-
-fn trigger(records: &[ConsumedRecord]) -> Value {
-    serde_json::to_value(build_trigger(
-        &KafkaSource::Msk {
-            cluster_arn: "arn:aws:kafka:eu-central-1:123456789012:cluster/servicehub/local".into(),
-        },
-        &required_env("KAFKA_BOOTSTRAP_SERVERS"),
-        records,
-    ))
-    .unwrap()
 }
 
 /// Records as the trigger would deliver them (for events this test makes itself).
@@ -314,7 +303,7 @@ async fn a_new_request_confirms_to_the_customer_and_tells_the_manager_once() {
     .await
     .unwrap();
     assert_eq!(created.len(), 1);
-    let report = assign_fn.invoke(&trigger(&created)).await.unwrap();
+    let report = assign_fn.invoke(&msk_trigger(&created)).await.unwrap();
     assert_eq!(report["applied"], 1, "{report}");
     let assigned = tokio::task::spawn_blocking({
         let id = id.clone();
@@ -327,7 +316,7 @@ async fn a_new_request_confirms_to_the_customer_and_tells_the_manager_once() {
     // One batch with everything, as the trigger of a consumer of both topics may deliver it.
     let mut batch = created.clone();
     batch.extend(assigned.clone());
-    let report = notify.function.invoke(&trigger(&batch)).await.unwrap();
+    let report = notify.function.invoke(&msk_trigger(&batch)).await.unwrap();
     assert_eq!(report["records"], 3, "{report}");
     assert_eq!(report["dead_lettered"], 0, "{report}");
 
@@ -365,7 +354,7 @@ async fn a_new_request_confirms_to_the_customer_and_tells_the_manager_once() {
     );
 
     // Redelivery of the whole batch: nothing is sent again.
-    let report = notify.function.invoke(&trigger(&batch)).await.unwrap();
+    let report = notify.function.invoke(&msk_trigger(&batch)).await.unwrap();
     assert_eq!(report["applied"], 0, "{report}");
     assert_eq!(mails_to(&customer.email).await.len(), 1);
     assert_eq!(mails_to(&manager.email).await.len(), 1);
@@ -396,7 +385,7 @@ async fn a_contractor_assignment_goes_to_the_contractor_by_telegram_and_to_the_c
 
     let report = notify
         .function
-        .invoke(&trigger(&records(std::slice::from_ref(&event))))
+        .invoke(&msk_trigger(&records(std::slice::from_ref(&event))))
         .await
         .unwrap();
     assert_eq!(report["applied"], 1, "{report}");
@@ -466,7 +455,7 @@ async fn a_rate_limited_telegram_message_is_retried_after_the_wait_and_sent_once
     let event = contractor_assigned(request, customer.id, manager.id, contractor.id);
     let report = notify
         .function
-        .invoke(&trigger(&records(&[event])))
+        .invoke(&msk_trigger(&records(&[event])))
         .await
         .unwrap();
     assert_eq!(report["applied"], 1, "{report}");
@@ -513,7 +502,7 @@ async fn a_blocked_bot_becomes_notification_failed_and_is_not_retried() {
         .control(json!({"mode": "blocked", "count": 5}))
         .await;
     let probe = KafkaProbe::new("notification-events");
-    let batch = trigger(&records(&[contractor_assigned(
+    let batch = msk_trigger(&records(&[contractor_assigned(
         request,
         customer.id,
         manager.id,
@@ -577,7 +566,7 @@ async fn a_failing_bot_api_fails_the_invocation_and_the_retry_sends_nothing_twic
         .telegram
         .control(json!({"mode": "server_error", "count": 2}))
         .await;
-    let batch = trigger(&records(&[contractor_assigned(
+    let batch = msk_trigger(&records(&[contractor_assigned(
         request,
         customer.id,
         manager.id,
@@ -654,7 +643,7 @@ async fn a_security_decision_reaches_the_contractor_by_sms() {
             rejected_at: chrono::Utc::now(),
         },
     );
-    let batch = trigger(&records(&[event]));
+    let batch = msk_trigger(&records(&[event]));
     let report = notify.function.invoke(&batch).await.unwrap();
     assert_eq!(report["applied"], 1, "{report}");
 
@@ -792,7 +781,7 @@ async fn a_message_whose_sender_died_mid_send_is_reported_not_resent() {
             rejected_at: chrono::Utc::now(),
         },
     );
-    let batch = trigger(&records(&[event]));
+    let batch = msk_trigger(&records(&[event]));
     let report = notify.function.invoke(&batch).await.unwrap();
     assert_eq!(report["applied"], 1, "{report}");
     assert_eq!(sms_to(&phone).await.len(), 1);

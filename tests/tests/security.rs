@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 use servicehub_events::DomainEvent;
 use servicehub_tests::apigw::{HttpResponse, claims, invoke, request, with_query};
-use servicehub_tests::kafka::KafkaProbe;
+use servicehub_tests::kafka::{KafkaProbe, msk_trigger};
 use servicehub_tests::{TestDatabase, insert_user, repo_root, start_function};
 use std::time::Duration;
 use uuid::Uuid;
@@ -216,17 +216,6 @@ async fn the_sample_payloads_under_events_drive_the_security_functions() {
             _ => assert_eq!(response.body["access_revoked"], false),
         }
     }
-}
-
-fn msk_trigger(records: &[servicehub_events::lambda_kafka::ConsumedRecord]) -> Value {
-    serde_json::to_value(servicehub_events::lambda_kafka::build_trigger(
-        &servicehub_events::lambda_kafka::KafkaSource::Msk {
-            cluster_arn: "arn:aws:kafka:eu-central-1:123456789012:cluster/servicehub/local".into(),
-        },
-        &servicehub_tests::required_env("KAFKA_BOOTSTRAP_SERVERS"),
-        records,
-    ))
-    .unwrap()
 }
 
 /// Scenario 2's security half: an unverified contractor's assignment is reverted, a verified

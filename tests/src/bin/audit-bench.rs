@@ -12,11 +12,10 @@ use serde_json::Value;
 use servicehub_audit::{ClickHouse, ClickHouseConfig};
 use servicehub_events::Envelope;
 use servicehub_events::catalog::UserAction;
-use servicehub_events::lambda_kafka::{KafkaSource, build_trigger};
 use servicehub_events::values::{Actor, AuditOutcome, Role};
 use servicehub_platform::Config;
 use servicehub_platform::kafka::EventProducer;
-use servicehub_tests::kafka::KafkaProbe;
+use servicehub_tests::kafka::{KafkaProbe, msk_trigger};
 use servicehub_tests::{required_env, start_function};
 use std::time::{Duration, Instant};
 use uuid::Uuid;
@@ -92,20 +91,7 @@ async fn main() {
     .await
     .unwrap();
     assert_eq!(records.len(), total, "every produced record was read back");
-    let source = KafkaSource::Msk {
-        cluster_arn: "arn:aws:kafka:eu-central-1:123456789012:cluster/servicehub/local".into(),
-    };
-    let payloads: Vec<Value> = records
-        .chunks(batch)
-        .map(|chunk| {
-            serde_json::to_value(build_trigger(
-                &source,
-                &required_env("KAFKA_BOOTSTRAP_SERVERS"),
-                chunk,
-            ))
-            .unwrap()
-        })
-        .collect();
+    let payloads: Vec<Value> = records.chunks(batch).map(msk_trigger).collect();
 
     let mut latencies = Vec::with_capacity(payloads.len());
     let sink_started = Instant::now();
