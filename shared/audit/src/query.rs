@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use lambda_http::{Body, Request, RequestExt, Response};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use servicehub_domain::listing::{query_limit, query_time};
 use servicehub_domain::validation::ValidationErrors;
 use servicehub_events::CATALOG;
 use servicehub_events::values::Role;
@@ -75,19 +76,6 @@ impl AuditQuery {
             }
             parsed
         };
-        let time = |name: &str, raw: &str, errors: &mut ValidationErrors| {
-            let parsed = DateTime::parse_from_rfc3339(raw.trim())
-                .ok()
-                .map(|t| t.with_timezone(&Utc));
-            if parsed.is_none() {
-                errors.add(
-                    name,
-                    "invalid_format",
-                    format!("{name} must be an RFC 3339 time, e.g. 2030-01-31T00:00:00Z"),
-                );
-            }
-            parsed
-        };
         for (name, raw) in params {
             match name {
                 "actor" => query.actor = uuid("actor", raw, &mut errors),
@@ -104,8 +92,8 @@ impl AuditQuery {
                         );
                     }
                 }
-                "from" => query.from = time("from", raw, &mut errors),
-                "to" => query.to = time("to", raw, &mut errors),
+                "from" => query.from = query_time("from", raw.trim(), &mut errors),
+                "to" => query.to = query_time("to", raw.trim(), &mut errors),
                 "cursor" => match Cursor::decode(raw) {
                     Some(cursor) => query.after = Some(cursor),
                     None => errors.add(
@@ -114,14 +102,11 @@ impl AuditQuery {
                         "cursor is not one this API returned",
                     ),
                 },
-                "limit" => match raw.parse::<u32>() {
-                    Ok(limit) if (1..=MAX_LIMIT).contains(&limit) => query.limit = limit,
-                    _ => errors.add(
-                        "limit",
-                        "invalid_value",
-                        format!("limit must be an integer from 1 to {MAX_LIMIT}"),
-                    ),
-                },
+                "limit" => {
+                    if let Some(limit) = query_limit(raw, MAX_LIMIT, &mut errors) {
+                        query.limit = limit;
+                    }
+                }
                 other => errors.add(
                     other,
                     "unknown_parameter",

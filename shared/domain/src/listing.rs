@@ -38,6 +38,36 @@ impl Cursor {
     }
 }
 
+/// A time query parameter (RFC 3339), or an `invalid_format` error for `name`.
+pub fn query_time(name: &str, raw: &str, errors: &mut ValidationErrors) -> Option<DateTime<Utc>> {
+    let parsed = DateTime::parse_from_rfc3339(raw)
+        .ok()
+        .map(|t| t.with_timezone(&Utc));
+    if parsed.is_none() {
+        errors.add(
+            name,
+            "invalid_format",
+            format!("{name} must be an RFC 3339 time, e.g. 2030-01-31T00:00:00Z"),
+        );
+    }
+    parsed
+}
+
+/// The `limit` query parameter, 1 to `max`, or an `invalid_value` error.
+pub fn query_limit(raw: &str, max: u32, errors: &mut ValidationErrors) -> Option<u32> {
+    match raw.parse::<u32>() {
+        Ok(limit) if (1..=max).contains(&limit) => Some(limit),
+        _ => {
+            errors.add(
+                "limit",
+                "invalid_value",
+                format!("limit must be an integer from 1 to {max}"),
+            );
+            None
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListQuery {
     /// Any of these; empty = every status.
@@ -66,19 +96,6 @@ impl ListQuery {
             created_to: None,
             after: None,
             limit: DEFAULT_LIMIT,
-        };
-        let time = |name: &str, raw: &str, errors: &mut ValidationErrors| {
-            let parsed = DateTime::parse_from_rfc3339(raw)
-                .ok()
-                .map(|t| t.with_timezone(&Utc));
-            if parsed.is_none() {
-                errors.add(
-                    name,
-                    "invalid_format",
-                    format!("{name} must be an RFC 3339 time, e.g. 2030-01-31T00:00:00Z"),
-                );
-            }
-            parsed
         };
         for (name, raw) in params {
             match name {
@@ -117,8 +134,8 @@ impl ListQuery {
                         format!("{raw:?} is not an urgency (low, normal, high, urgent)"),
                     ),
                 },
-                "created_from" => query.created_from = time("created_from", raw, &mut errors),
-                "created_to" => query.created_to = time("created_to", raw, &mut errors),
+                "created_from" => query.created_from = query_time("created_from", raw, &mut errors),
+                "created_to" => query.created_to = query_time("created_to", raw, &mut errors),
                 "cursor" => match Cursor::decode(raw) {
                     Some(cursor) => query.after = Some(cursor),
                     None => errors.add(
@@ -127,14 +144,11 @@ impl ListQuery {
                         "cursor is not one this API returned",
                     ),
                 },
-                "limit" => match raw.parse::<u32>() {
-                    Ok(limit) if (1..=MAX_LIMIT).contains(&limit) => query.limit = limit,
-                    _ => errors.add(
-                        "limit",
-                        "invalid_value",
-                        format!("limit must be an integer from 1 to {MAX_LIMIT}"),
-                    ),
-                },
+                "limit" => {
+                    if let Some(limit) = query_limit(raw, MAX_LIMIT, &mut errors) {
+                        query.limit = limit;
+                    }
+                }
                 other => errors.add(
                     other,
                     "unknown_parameter",
