@@ -153,9 +153,15 @@ pub async fn insert_user(pool: &PgPool, role: &str, regions: &[&str]) -> Uuid {
     id
 }
 
-/// The repository root, for the sample payloads under `events/`.
+/// The repository root, for the sample payloads under `events/`. Cargo's run-time
+/// `CARGO_MANIFEST_DIR` first: a test binary reused from a build in another checkout (the target
+/// dir is shared) would otherwise read that checkout's files. Binaries run by hand fall back to
+/// where they were built.
 pub fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
+        .join("..")
 }
 
 /// The text poppler's `pdftotext` reads from a PDF (what a viewer would copy).

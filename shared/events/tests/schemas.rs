@@ -6,7 +6,10 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 fn schema_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../events/schemas")
+    // Cargo's run-time value: a test binary reused from another checkout's build (the target dir
+    // is shared) must read this checkout's files.
+    PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("run by cargo test"))
+        .join("../../events/schemas")
 }
 
 #[test]

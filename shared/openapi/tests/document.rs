@@ -7,10 +7,12 @@ use serde_json::Value;
 use servicehub_openapi::bodies::*;
 use servicehub_openapi::{Access, document, document_text, routes};
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+    // Cargo's run-time value: a test binary reused from another checkout's build (the target dir
+    // is shared) must read this checkout's files.
+    PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("run by cargo test")).join("../..")
 }
 
 #[test]

@@ -2716,13 +2716,13 @@ fn arn_stand_in(id: &str, kind: &str, partition: &str, region: &str, account: &s
 mod tests {
     use super::*;
     use serde_json::json;
-    use std::path::Path;
 
-    const REAL_TEMPLATE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../template.yaml");
-    const RUNNER_TEMPLATE: &str = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../tests/fixtures/runner-template.yaml"
-    );
+    /// This checkout's repository root, from cargo's run-time `CARGO_MANIFEST_DIR`: a test binary
+    /// reused from another checkout's build (the target dir is shared) must read this one's files.
+    fn repo() -> PathBuf {
+        PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("run by cargo test"))
+            .join("../..")
+    }
     const CLUSTER_ARN: &str = "arn:aws:kafka:eu-central-1:000000000000:cluster/servicehub/local";
     const DATABASE_URL: &str = "postgres://servicehub@127.0.0.1:55432/servicehub";
 
@@ -2746,7 +2746,7 @@ mod tests {
         overrides: &[(&str, &str)],
     ) -> Result<LocalTemplate, TemplateError> {
         load(&TemplateInput {
-            path: PathBuf::from(REAL_TEMPLATE),
+            path: repo().join("template.yaml"),
             ..input(parameters, overrides)
         })
     }
@@ -2797,7 +2797,7 @@ mod tests {
         )
         .unwrap();
         // Every function of the template is one of the workspace's function crates.
-        let functions_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../functions");
+        let functions_dir = repo().join("functions");
         for function in &template.functions {
             assert!(
                 functions_dir
@@ -3040,7 +3040,7 @@ mod tests {
     #[test]
     fn runner_end_to_end_template() {
         let template = load(&TemplateInput {
-            path: PathBuf::from(RUNNER_TEMPLATE),
+            path: repo().join("tests/fixtures/runner-template.yaml"),
             ..input(
                 &[
                     ("KafkaBootstrapServers", "127.0.0.1:59092"),

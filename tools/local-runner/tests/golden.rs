@@ -11,7 +11,10 @@ use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
 fn fixture(name: &str) -> Value {
-    let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+    // Cargo's run-time value: a test binary reused from another checkout's build (the target dir
+    // is shared) must read this checkout's files.
+    let dir = std::env::var("CARGO_MANIFEST_DIR").expect("run by cargo test");
+    let path = format!("{dir}/tests/fixtures/{name}");
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
