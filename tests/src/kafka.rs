@@ -85,14 +85,7 @@ impl KafkaProbe {
         wait: Duration,
         done: impl Fn(&[ConsumedRecord]) -> bool,
     ) -> Vec<ConsumedRecord> {
-        let consumer = consumer();
-        let mut assignment = TopicPartitionList::new();
-        for (partition, offset) in &self.start {
-            assignment
-                .add_partition_offset(&self.topic, *partition, Offset::Offset(*offset))
-                .expect("assigning a partition");
-        }
-        consumer.assign(&assignment).expect("assigning partitions");
+        let consumer = self.consumer_from_the_start();
         let deadline = Instant::now() + wait;
         let mut records = Vec::new();
         while Instant::now() < deadline && !done(&records) {
@@ -102,6 +95,19 @@ impl KafkaProbe {
             }
         }
         records
+    }
+
+    /// A consumer of the topic's partitions from where the probe was made.
+    fn consumer_from_the_start(&self) -> BaseConsumer {
+        let consumer = consumer();
+        let mut assignment = TopicPartitionList::new();
+        for (partition, offset) in &self.start {
+            assignment
+                .add_partition_offset(&self.topic, *partition, Offset::Offset(*offset))
+                .expect("assigning a partition");
+        }
+        consumer.assign(&assignment).expect("assigning partitions");
+        consumer
     }
 
     /// The records with `key`, waiting until `count` have arrived (or `wait` passed).
@@ -126,5 +132,36 @@ impl KafkaProbe {
                 Envelope::from_kafka(&r.message).expect("our functions produce valid envelopes")
             })
             .collect()
+    }
+
+    /// The envelopes `select` picks among everything written since the probe was made (the
+    /// aggregate's id is not always known beforehand: a document made by a consumer), waiting
+    /// up to `wait` until `count` have arrived. Records that are no envelope (other tests write
+    /// some on purpose) are skipped.
+    pub async fn envelopes_where(
+        self,
+        count: usize,
+        wait: Duration,
+        select: impl Fn(&Envelope) -> bool + Send + 'static,
+    ) -> Vec<Envelope> {
+        tokio::task::spawn_blocking(move || {
+            let consumer = self.consumer_from_the_start();
+            let deadline = Instant::now() + wait;
+            let mut picked = Vec::new();
+            while Instant::now() < deadline && picked.len() < count {
+                if let Some(result) = consumer.poll(Duration::from_millis(100)) {
+                    let record =
+                        local_runner::kafka_trigger::to_record(&result.expect("consuming"));
+                    if let Ok(envelope) = Envelope::from_kafka(&record.message)
+                        && select(&envelope)
+                    {
+                        picked.push(envelope);
+                    }
+                }
+            }
+            picked
+        })
+        .await
+        .expect("the Kafka reading task")
     }
 }

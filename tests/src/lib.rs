@@ -9,11 +9,13 @@ pub mod kafka;
 pub mod moto;
 pub mod runner;
 pub mod stack;
+pub mod telegram;
 
 use local_lambda::{FunctionSpec, LambdaEnvironment};
 use sqlx::{Connection, PgPool};
+use std::future::Future;
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use uuid::Uuid;
 
 pub fn required_env(name: &str) -> String {
@@ -183,4 +185,56 @@ pub fn pdf_text(pdf: &[u8]) -> String {
     let output = child.wait_with_output().expect("pdftotext");
     assert!(output.status.success(), "pdftotext failed");
     String::from_utf8(output.stdout).expect("UTF-8 text")
+}
+
+/// A ClickHouse database of its own for one test (`sh_audit_<uuid>`), migrated like production.
+pub async fn audit_database() -> servicehub_audit::ClickHouse {
+    let config = servicehub_audit::ClickHouseConfig::from_vars([
+        ("CLICKHOUSE_URL".to_owned(), required_env("CLICKHOUSE_URL")),
+        (
+            "CLICKHOUSE_DATABASE".to_owned(),
+            format!("sh_audit_{}", Uuid::new_v4().simple()),
+        ),
+    ])
+    .expect("a ClickHouse configuration");
+    let clickhouse = servicehub_audit::ClickHouse::new(config).expect("a ClickHouse HTTP client");
+    servicehub_audit::schema::migrate(&clickhouse)
+        .await
+        .expect("creating the test's ClickHouse database");
+    clickhouse
+}
+
+/// Polls `probe` every 200 ms until it yields a value, for at most `wait`; then panics with
+/// `what` and the last thing `probe` reported (`Err`), for asynchronous effects (a Kafka
+/// trigger's work, a mail, a file).
+pub async fn eventually<T, F, Fut>(what: &str, wait: Duration, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, String>>,
+{
+    let deadline = Instant::now() + wait;
+    loop {
+        match probe().await {
+            Ok(value) => return value,
+            Err(last) if Instant::now() >= deadline => {
+                panic!("{what}: not after {wait:?}; last seen: {last}")
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+        }
+    }
+}
+
+/// The body of `POST /requests` for a broken fridge in `region`.
+pub fn new_request(region: &str) -> serde_json::Value {
+    serde_json::json!({
+        "title": "Не работает холодильник",
+        "description": "Холодильник Bosch перестал морозить, горит индикатор ошибки",
+        "category": "appliance-repair",
+        "urgency": "urgent",
+        "region": region,
+        "city": region,
+        "address": "ул. Ленина, 1",
+        "preferred_time_window": {"from": "2030-12-01T09:00:00Z", "to": "2030-12-01T13:00:00Z"},
+        "budget": {"amount_minor": 500000, "currency": "RUB"}
+    })
 }

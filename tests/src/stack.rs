@@ -24,6 +24,16 @@ impl Stack {
     /// fresh JWT key and bootstrap admin password in moto, and consumer groups that start at
     /// the end of the (shared) dev topics.
     pub async fn start(database_url: &str, extra_env: &[(&str, &str)]) -> Stack {
+        Self::start_with_parameters(database_url, extra_env, &[]).await
+    }
+
+    /// [`Self::start`] with more template parameters (`--parameter NAME=VALUE`), e.g. the
+    /// Telegram Bot API's base URL or the ClickHouse database.
+    pub async fn start_with_parameters(
+        database_url: &str,
+        extra_env: &[(&str, &str)],
+        extra_parameters: &[(&str, &str)],
+    ) -> Stack {
         let id = Uuid::new_v4().simple().to_string();
         let jwt_secret = format!("servicehub-tests/runner-jwt-{id}");
         create_secret(&jwt_secret, &format!("{id}{id}")).await;
@@ -42,10 +52,16 @@ impl Stack {
                 "MskClusterArn".to_owned(),
                 "arn:aws:kafka:eu-central-1:000000000000:cluster/local/x".to_owned(),
             ),
-        ];
+        ]
+        .into_iter()
+        .chain(
+            extra_parameters
+                .iter()
+                .map(|(name, value)| (name.to_string(), value.to_string())),
+        );
         let template = local_runner::template::load(&local_runner::template::TemplateInput {
             path: crate::repo_root().join("template.yaml"),
-            parameters: parameters.into_iter().collect(),
+            parameters: parameters.collect(),
             environment_overrides: Default::default(),
         })
         .expect("template.yaml loads");
@@ -56,15 +72,17 @@ impl Stack {
         }
         let mut env = vec![("DATABASE_URL", database_url)];
         env.extend_from_slice(extra_env);
+        let mut runner_parameters = vec![
+            ("JwtSecretName", jwt_secret.as_str()),
+            ("BootstrapAdminEmail", &admin_email),
+            ("BootstrapAdminPasswordSecretName", &admin_password_secret),
+            ("KafkaConsumerGroupPrefix", &group_prefix),
+        ];
+        runner_parameters.extend_from_slice(extra_parameters);
         let runner = LocalRunner::start_with_parameters_file(
             "template.yaml",
             "tools/local-parameters.json",
-            &[
-                ("JwtSecretName", &jwt_secret),
-                ("BootstrapAdminEmail", &admin_email),
-                ("BootstrapAdminPasswordSecretName", &admin_password_secret),
-                ("KafkaConsumerGroupPrefix", &group_prefix),
-            ],
+            &runner_parameters,
             &env,
         )
         .await;
@@ -103,22 +121,46 @@ impl Stack {
 
     /// An admin creates a manager of `regions`; returns the manager's id.
     pub async fn create_manager(&self, admin: &str, regions: &[&str]) -> Value {
-        let response = self
-            .http
-            .post(self.url("/users"))
-            .header("authorization", admin)
-            .json(&json!({
-                "email": format!("manager-{}@example.test", Uuid::new_v4().simple()),
-                "password": "the manager's password",
-                "display_name": "Менеджер Пётр",
-                "role": "manager",
-                "regions": regions,
-            }))
-            .send()
+        self.create_user(admin, "manager", "Менеджер Пётр", regions)
             .await
-            .expect("POST /users");
-        assert_eq!(response.status(), 201);
-        response.json().await.expect("a user")
+    }
+
+    /// An admin creates a user of `role` (manager, security or admin) with `regions`, whose
+    /// password is [`password_of`] the role; returns the user.
+    pub async fn create_user(
+        &self,
+        admin: &str,
+        role: &str,
+        display_name: &str,
+        regions: &[&str],
+    ) -> Value {
+        let mut body = json!({
+            "email": format!("{role}-{}@example.test", Uuid::new_v4().simple()),
+            "password": password_of(role),
+            "display_name": display_name,
+            "role": role,
+        });
+        if !regions.is_empty() {
+            body["regions"] = json!(regions);
+        }
+        let (status, user) = self.post(admin, "/users", &body).await;
+        assert_eq!(status, 201, "POST /users: {user}");
+        user
+    }
+
+    /// [`Self::create_user`], logged in: the user and the `Authorization` header value.
+    pub async fn staff(
+        &self,
+        admin: &str,
+        role: &str,
+        display_name: &str,
+        regions: &[&str],
+    ) -> (Value, String) {
+        let user = self.create_user(admin, role, display_name, regions).await;
+        let token = self
+            .login(user["email"].as_str().expect("email"), &password_of(role))
+            .await;
+        (user, token)
     }
 
     /// A customer registers and logs in; the `Authorization` header value.
@@ -128,23 +170,91 @@ impl Stack {
 
     /// [`Self::customer`], and the customer's e-mail address.
     pub async fn customer_with_email(&self) -> (String, String) {
-        let email = format!("customer-{}@example.test", Uuid::new_v4().simple());
+        let (user, token) = self
+            .register(json!({"role": "customer", "display_name": "Анна Иванова"}))
+            .await;
+        (token, user["email"].as_str().expect("email").to_owned())
+    }
+
+    /// Someone registers with `body` (POST /auth/register: at least the role and display name;
+    /// a fresh e-mail address and [`password_of`] the role unless given) and logs in: the user
+    /// and the `Authorization` header value.
+    pub async fn register(&self, mut body: Value) -> (Value, String) {
+        let role = body["role"].as_str().expect("a role").to_owned();
+        if body.get("email").is_none() {
+            body["email"] = json!(format!("{role}-{}@example.test", Uuid::new_v4().simple()));
+        }
+        if body.get("password").is_none() {
+            body["password"] = json!(password_of(&role));
+        }
         let response = self
             .http
             .post(self.url("/auth/register"))
-            .json(&json!({
-                "email": email,
-                "password": "the customer's password",
-                "display_name": "Анна Иванова",
-                "role": "customer",
-            }))
+            .json(&body)
             .send()
             .await
             .expect("POST /auth/register");
         assert_eq!(response.status(), 201);
-        let token = self.login(&email, "the customer's password").await;
-        (token, email)
+        let user: Value = response.json().await.expect("a user");
+        let token = self
+            .login(
+                body["email"].as_str().expect("email"),
+                body["password"].as_str().expect("password"),
+            )
+            .await;
+        (user, token)
     }
+
+    /// `POST path` with a JSON body as the holder of `token`: the status and the JSON answer.
+    pub async fn post(&self, token: &str, path: &str, body: &Value) -> (u16, Value) {
+        let request = self.http.post(self.url(path)).json(body);
+        self.call(request, token, path).await
+    }
+
+    /// `GET path` as the holder of `token`: the status and the JSON answer.
+    pub async fn get(&self, token: &str, path: &str) -> (u16, Value) {
+        self.call(self.http.get(self.url(path)), token, path).await
+    }
+
+    async fn call(
+        &self,
+        request: reqwest::RequestBuilder,
+        token: &str,
+        path: &str,
+    ) -> (u16, Value) {
+        let response = request
+            .header("authorization", token)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{path}: {e}"));
+        let status = response.status().as_u16();
+        let body = response.json().await.unwrap_or(Value::Null);
+        (status, body)
+    }
+
+    /// Polls `GET /requests/{id}` as the holder of `token` until the request is `status` (at
+    /// most 60 s); its view then.
+    pub async fn wait_for_status(&self, token: &str, id: &str, status: &str) -> Value {
+        let path = format!("/requests/{id}");
+        crate::eventually(
+            &format!("request {id} {status}"),
+            Duration::from_secs(60),
+            || async {
+                let (code, view) = self.get(token, &path).await;
+                if code == 200 && view["status"] == status {
+                    Ok(view)
+                } else {
+                    Err(format!("{code} {view}"))
+                }
+            },
+        )
+        .await
+    }
+}
+
+/// The password [`Stack`] gives users of `role`.
+pub fn password_of(role: &str) -> String {
+    format!("the {role}'s password")
 }
 
 pub async fn create_secret(name: &str, value: &str) {

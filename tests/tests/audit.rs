@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Duration as TimeDelta, SecondsFormat, TimeZone, Utc};
 use serde_json::{Value, json};
-use servicehub_audit::{ClickHouse, ClickHouseConfig};
+use servicehub_audit::ClickHouse;
 use servicehub_events::catalog::{RequestCreated, StatusChanged, UserAction};
 use servicehub_events::lambda_kafka::ConsumedRecord;
 use servicehub_events::values::{Actor, AuditOutcome, RequestStatus, Role, Urgency};
@@ -12,30 +12,13 @@ use servicehub_platform::Config;
 use servicehub_platform::kafka::EventProducer;
 use servicehub_tests::apigw::{HttpResponse, claims, invoke, request, with_query};
 use servicehub_tests::kafka::{KafkaProbe, msk_trigger};
-use servicehub_tests::{required_env, start_function};
+use servicehub_tests::{audit_database, required_env, start_function};
 use std::time::Duration;
 use uuid::Uuid;
 
 const WAIT: Duration = Duration::from_secs(15);
 // The sink needs no PostgreSQL; the harness passes some URL anyway.
 const NO_DATABASE: &str = "postgres://unused@127.0.0.1:1/unused";
-
-/// A fresh, migrated ClickHouse database.
-async fn audit_db() -> ClickHouse {
-    let config = ClickHouseConfig::from_vars([
-        ("CLICKHOUSE_URL".to_owned(), required_env("CLICKHOUSE_URL")),
-        (
-            "CLICKHOUSE_DATABASE".to_owned(),
-            format!("sh_audit_{}", Uuid::new_v4().simple()),
-        ),
-    ])
-    .unwrap();
-    let clickhouse = ClickHouse::new(config).unwrap();
-    servicehub_audit::schema::migrate(&clickhouse)
-        .await
-        .expect("creating the test's ClickHouse database");
-    clickhouse
-}
 
 fn clickhouse_env(clickhouse: &ClickHouse) -> Vec<(&'static str, String)> {
     vec![
@@ -138,7 +121,7 @@ async fn count(clickhouse: &ClickHouse, sql: &str) -> u64 {
 
 #[tokio::test]
 async fn a_batch_from_three_topics_lands_with_its_columns_and_a_redelivery_adds_nothing() {
-    let clickhouse = audit_db().await;
+    let clickhouse = audit_database().await;
     let sink = start("audit-sink", &clickhouse_env(&clickhouse)).await;
     let (request_id, customer, manager) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
     let now = Utc::now();
@@ -258,7 +241,7 @@ async fn a_batch_from_three_topics_lands_with_its_columns_and_a_redelivery_adds_
 
 #[tokio::test]
 async fn a_malformed_record_goes_to_the_dlq_and_the_rest_of_the_batch_lands() {
-    let clickhouse = audit_db().await;
+    let clickhouse = audit_database().await;
     let sink = start("audit-sink", &clickhouse_env(&clickhouse)).await;
     let (request_id, customer) = (Uuid::now_v7(), Uuid::now_v7());
     let good = created(request_id, customer, Utc::now());
@@ -299,7 +282,7 @@ async fn a_malformed_record_goes_to_the_dlq_and_the_rest_of_the_batch_lands() {
 
 #[tokio::test]
 async fn an_unreachable_clickhouse_fails_the_invocation_so_the_batch_is_retried() {
-    let clickhouse = audit_db().await;
+    let clickhouse = audit_database().await;
     let env = vec![
         // Nothing listens on port 9 (discard) of the loopback.
         ("CLICKHOUSE_URL", "http://127.0.0.1:9".to_owned()),
@@ -351,7 +334,7 @@ fn ids(response: &HttpResponse) -> Vec<String> {
 
 #[tokio::test]
 async fn get_audit_filters_pages_and_refuses_non_admins_and_bad_parameters() {
-    let clickhouse = audit_db().await;
+    let clickhouse = audit_database().await;
     let env = clickhouse_env(&clickhouse);
     let sink = start("audit-sink", &env).await;
     let audit = start("get-audit", &env).await;

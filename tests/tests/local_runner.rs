@@ -8,25 +8,11 @@ use serde_json::{Value, json};
 use servicehub_tests::moto::mails_to;
 use servicehub_tests::runner::LocalRunner;
 use servicehub_tests::stack::Stack;
-use servicehub_tests::{TestDatabase, insert_user};
+use servicehub_tests::{TestDatabase, insert_user, new_request};
 use std::time::{Duration, Instant};
 use uuid::Uuid;
 
 const TEMPLATE: &str = "tests/fixtures/runner-template.yaml";
-
-fn new_request(region: &str) -> Value {
-    json!({
-        "title": "Не работает холодильник",
-        "description": "Холодильник Bosch перестал морозить, горит индикатор ошибки",
-        "category": "appliance-repair",
-        "urgency": "urgent",
-        "region": region,
-        "city": region,
-        "address": "ул. Ленина, 1",
-        "preferred_time_window": {"from": "2030-12-01T09:00:00Z", "to": "2030-12-01T13:00:00Z"},
-        "budget": {"amount_minor": 500000, "currency": "RUB"}
-    })
-}
 
 async fn start_runner(db: &TestDatabase) -> LocalRunner {
     let group = format!("local-runner-e2e-{}", Uuid::new_v4().simple());
@@ -206,29 +192,14 @@ async fn the_real_template_runs_the_slice_behind_its_jwt_authorizer() {
         .unwrap();
     assert_eq!(created.status(), StatusCode::CREATED);
     let location = created.headers()["location"].to_str().unwrap().to_owned();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let view: Value = http
-            .get(stack.url(&location))
-            .header("authorization", &customer)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        if view["status"] == "manager_assigned" {
-            assert_eq!(view["manager_id"], manager["id"]);
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "still {} after 60 s; runner output:\n{}",
-            view["status"],
-            stack.runner.output().join("\n")
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let view = stack
+        .wait_for_status(
+            &customer,
+            location.trim_start_matches("/requests/"),
+            "manager_assigned",
+        )
+        .await;
+    assert_eq!(view["manager_id"], manager["id"]);
     // Seed scenario 1's notifications, through the template's notify trigger and moto's SES:
     // the customer's confirmation and the manager's new-request notice.
     let manager_email = manager["email"].as_str().unwrap().to_owned();

@@ -12,86 +12,14 @@ use servicehub_events::{DomainEvent, Envelope};
 use servicehub_tests::apigw::{HttpResponse, claims, request};
 use servicehub_tests::kafka::{KafkaProbe, msk_trigger};
 use servicehub_tests::moto::{mails_to, sms_to};
-use servicehub_tests::stack::create_secret;
-use servicehub_tests::{TestDatabase, binary_path, insert_user, required_env, start_function};
+use servicehub_tests::telegram::{FakeTelegram, chat_id, rand_digits};
+use servicehub_tests::{TestDatabase, insert_user, required_env, start_function};
 use sqlx::Row;
-use std::process::Stdio;
 use std::time::Duration;
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
 use uuid::Uuid;
 
 const WAIT: Duration = Duration::from_secs(15);
 const REGION: &str = "Москва";
-
-// ---------------------------------------------------------------- the fake Bot API
-
-struct FakeTelegram {
-    _child: Child,
-    base_url: String,
-    token: String,
-    http: reqwest::Client,
-}
-
-impl FakeTelegram {
-    async fn start() -> FakeTelegram {
-        let token = format!("{}:{}", rand_digits(9), Uuid::new_v4().simple());
-        let mut child = Command::new(binary_path("fake-telegram"))
-            .args(["--port", "0", "--token", &token])
-            .stdout(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("starting fake-telegram");
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let line = tokio::time::timeout(Duration::from_secs(10), lines.next_line())
-            .await
-            .expect("fake-telegram starts")
-            .unwrap()
-            .expect("fake-telegram prints its address");
-        let address = line.strip_prefix("listening on ").expect(&line).to_owned();
-        FakeTelegram {
-            _child: child,
-            base_url: format!("http://{address}"),
-            token,
-            http: reqwest::Client::new(),
-        }
-    }
-
-    async fn calls(&self) -> Vec<Value> {
-        let calls: Value = self
-            .http
-            .get(format!("{}/calls", self.base_url))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        calls.as_array().unwrap().clone()
-    }
-
-    async fn control(&self, rule: Value) {
-        let response = self
-            .http
-            .post(format!("{}/control", self.base_url))
-            .json(&rule)
-            .send()
-            .await
-            .unwrap();
-        assert!(response.status().is_success());
-    }
-}
-
-fn rand_digits(n: usize) -> String {
-    Uuid::new_v4()
-        .as_u128()
-        .to_string()
-        .chars()
-        .take(n)
-        .collect()
-}
-
-// ---------------------------------------------------------------- moto
 
 // ---------------------------------------------------------------- the notify function
 
@@ -102,8 +30,7 @@ struct Notify {
 
 async fn start_notify(db: &TestDatabase, extra: &[(&str, &str)]) -> Notify {
     let telegram = FakeTelegram::start().await;
-    let secret = format!("servicehub-tests/telegram-{}", Uuid::new_v4());
-    create_secret(&secret, &telegram.token).await;
+    let secret = telegram.token_secret().await;
     let mut env: Vec<(String, String)> = [
         "AWS_ENDPOINT_URL",
         "AWS_REGION",
@@ -174,10 +101,6 @@ async fn person(
     .await
     .unwrap();
     Person { id, email }
-}
-
-fn chat_id() -> i64 {
-    rand_digits(9).parse().unwrap()
 }
 
 /// A request in `contractor_assigned`, as the workflow leaves it.
