@@ -12,7 +12,7 @@ use servicehub_platform::Config;
 use servicehub_platform::kafka::EventProducer;
 use servicehub_tests::apigw::{HttpResponse, claims, invoke, request, with_query};
 use servicehub_tests::kafka::{KafkaProbe, msk_trigger};
-use servicehub_tests::{audit_database, required_env, start_function};
+use servicehub_tests::{audit_database, start_function};
 use std::time::Duration;
 use uuid::Uuid;
 
@@ -33,14 +33,7 @@ async fn start(name: &str, env: &[(&'static str, String)]) -> local_lambda::Lamb
 }
 
 fn producer() -> EventProducer {
-    EventProducer::new(&Config {
-        service_name: "audit-tests".into(),
-        database_url: String::new(),
-        database_max_connections: 1,
-        kafka_bootstrap_servers: required_env("KAFKA_BOOTSTRAP_SERVERS"),
-        kafka_properties: Default::default(),
-    })
-    .unwrap()
+    EventProducer::new(&Config::without_database_from_env("audit-tests").unwrap()).unwrap()
 }
 
 /// A record as if consumed from Kafka (for the tests that need no broker round trip).
@@ -454,7 +447,53 @@ async fn get_audit_answers_503_when_clickhouse_is_unreachable() {
         ("CLICKHOUSE_URL", "http://127.0.0.1:9".to_owned()),
         ("CLICKHOUSE_TIMEOUT_MS", "2000".to_owned()),
     ];
+    let service_name = format!("get-audit-{}", Uuid::new_v4().simple());
+    let mut env = env;
+    env.push(("SERVICE_NAME", service_name.clone()));
     let audit = start("get-audit", &env).await;
+    let probe = KafkaProbe::new("audit-events");
     let response = invoke(&audit, &get_audit(Uuid::now_v7(), "admin", "")).await;
     assert_eq!(response.status, 503, "{:?}", response.body);
+    // The failure is reported on audit-events (the timing waits for the next flush).
+    let reports = probe.envelopes(&service_name, 1, WAIT).await;
+    assert_eq!(reports.len(), 1, "{reports:?}");
+    assert_eq!(reports[0].meta.event_type, "audit.error_occurred");
+}
+
+/// The sink's own timings go straight into ClickHouse: published on audit-events, each would
+/// trigger the sink again, for ever.
+#[tokio::test]
+async fn the_sink_stores_its_own_timings_in_clickhouse_and_not_on_kafka() {
+    let clickhouse = audit_database().await;
+    let service_name = format!("audit-sink-{}", Uuid::new_v4().simple());
+    let mut env = clickhouse_env(&clickhouse);
+    env.push(("SERVICE_NAME", service_name.clone()));
+    env.push(("PERFORMANCE_METRICS_FLUSH_SECONDS", "0".to_owned()));
+    let sink = start("audit-sink", &env).await;
+    let probe = KafkaProbe::new("audit-events");
+    let event = created(Uuid::now_v7(), Uuid::now_v7(), Utc::now());
+    let payload = msk_trigger(&[consumed(event.to_kafka(), 0, 1)]);
+    sink.invoke(&payload).await.expect("the batch is stored");
+
+    let metrics = rows(
+        &clickhouse,
+        &format!(
+            "SELECT actor_service, topic, payload FROM events FINAL
+             WHERE event_type = 'audit.performance_metric' AND source = '{service_name}'
+             FORMAT JSONEachRow"
+        ),
+    )
+    .await;
+    assert_eq!(metrics.len(), 1, "{metrics:?}");
+    assert_eq!(metrics[0]["actor_service"], service_name.as_str());
+    assert_eq!(metrics[0]["topic"], "audit-events");
+    let payload: Value = serde_json::from_str(metrics[0]["payload"].as_str().unwrap()).unwrap();
+    assert_eq!(payload["data"]["operation"], "handle_batch");
+    assert_eq!(payload["data"]["items"], 1);
+    let published = tokio::task::spawn_blocking(move || {
+        probe.read_key(&service_name, 1, Duration::from_secs(3))
+    })
+    .await
+    .unwrap();
+    assert!(published.is_empty(), "nothing on Kafka: {published:?}");
 }

@@ -17,13 +17,7 @@ async fn main() -> Result<(), Error> {
         },
     );
     run(service_fn(|event: LambdaEvent<Value>| async move {
-        let report: BatchReport = process_batch(
-            &event.payload,
-            &services.config.service_name,
-            &services.producer,
-            handler,
-        )
-        .await?;
+        let report: BatchReport = process_batch(&event.payload, services, handler).await?;
         Ok::<_, Error>(report)
     }))
     .await

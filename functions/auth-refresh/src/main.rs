@@ -12,7 +12,7 @@ async fn main() -> Result<(), Error> {
     let auth = AuthServices::from_env("auth-refresh").await?;
     run(service_fn(|request: Request| async {
         Ok::<_, Error>(
-            respond(request, |request, info| {
+            respond(&auth.services.reporter, request, |request, info| {
                 session::refresh(&auth, request, info)
             })
             .await,

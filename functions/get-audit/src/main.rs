@@ -3,11 +3,13 @@
 use lambda_http::{Error, Request, run, service_fn};
 use servicehub_audit::query;
 use servicehub_audit::{ClickHouse, ClickHouseConfig};
+use servicehub_platform::report::Reporter;
 use servicehub_platform::{http::respond, telemetry};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     telemetry::init();
+    let reporter = Reporter::from_env("get-audit")?;
     // Without a usable CLICKHOUSE_URL the function still answers (401/403/422 as usual, 503 to
     // admins) rather than failing every cold start.
     let clickhouse = match ClickHouseConfig::from_env() {
@@ -20,10 +22,10 @@ async fn main() -> Result<(), Error> {
             None
         }
     };
-    let clickhouse = clickhouse.as_ref();
+    let (clickhouse, reporter) = (clickhouse.as_ref(), &reporter);
     run(service_fn(|request: Request| async move {
         Ok::<_, Error>(
-            respond(request, |request, info| {
+            respond(reporter, request, |request, info| {
                 query::handle(clickhouse, request, info)
             })
             .await,

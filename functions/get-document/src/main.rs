@@ -15,7 +15,7 @@ async fn main() -> Result<(), Error> {
     let files = DocumentFiles::from_env().await?;
     run(service_fn(|request: Request| async {
         Ok::<_, Error>(
-            respond(request, |request, info| {
+            respond(&services.reporter, request, |request, info| {
                 api::get(&services, &files, request, info)
             })
             .await,

@@ -9,7 +9,12 @@ async fn main() -> Result<(), Error> {
     telemetry::init();
     let auth = AuthServices::from_env("get-me").await?;
     run(service_fn(|request: Request| async {
-        Ok::<_, Error>(respond(request, |request, info| account::me(&auth, request, info)).await)
+        Ok::<_, Error>(
+            respond(&auth.services.reporter, request, |request, info| {
+                account::me(&auth, request, info)
+            })
+            .await,
+        )
     }))
     .await
 }

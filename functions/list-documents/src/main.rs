@@ -9,7 +9,12 @@ async fn main() -> Result<(), Error> {
     telemetry::init();
     let services = Services::from_env("list-documents")?;
     run(service_fn(|request: Request| async {
-        Ok::<_, Error>(respond(request, |request, info| api::list(&services, request, info)).await)
+        Ok::<_, Error>(
+            respond(&services.reporter, request, |request, info| {
+                api::list(&services, request, info)
+            })
+            .await,
+        )
     }))
     .await
 }

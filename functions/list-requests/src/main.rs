@@ -10,7 +10,7 @@ async fn main() -> Result<(), Error> {
     let services = Services::from_env("list-requests")?;
     run(service_fn(|request: Request| async {
         Ok::<_, Error>(
-            respond(request, |request, info| {
+            respond(&services.reporter, request, |request, info| {
                 list::handle(&services, request, info)
             })
             .await,

@@ -13,6 +13,7 @@ async fn main() -> Result<(), Error> {
     let retention_hours = env_number("OUTBOX_RETENTION_HOURS", 72)?;
     let key_retention_hours = env_number("IDEMPOTENCY_KEY_RETENTION_HOURS", 24)?;
     run(service_fn(|_: LambdaEvent<Value>| async {
+        let started = std::time::Instant::now();
         let report = outbox::relay(
             &services.pool,
             &services.producer,
@@ -27,6 +28,9 @@ async fn main() -> Result<(), Error> {
             forgotten_keys,
             "relay pass done"
         );
+        let reporter = &services.reporter;
+        reporter.record("relay_pass", started.elapsed(), report.published as u64);
+        reporter.flush_if_due().await;
         Ok::<_, Error>(report)
     }))
     .await

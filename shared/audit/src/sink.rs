@@ -13,9 +13,11 @@ use crate::schema::EVENTS;
 use chrono::Utc;
 use serde::Serialize;
 use serde_json::Value;
+use servicehub_events::Topic;
 use servicehub_events::lambda_kafka::{TriggerError, TriggerRecord, decode_trigger};
 use servicehub_platform::consumer::{BatchError, send_to_dlq};
 use servicehub_platform::kafka::EventProducer;
+use servicehub_platform::report::Reporter;
 use std::collections::HashSet;
 use thiserror::Error;
 
@@ -92,8 +94,43 @@ pub fn json_each_row(rows: &[AuditRow]) -> String {
     body
 }
 
-/// Processes one trigger payload on behalf of `consumer`.
+/// Processes one trigger payload on behalf of the sink `reporter` speaks for, and stores the
+/// sink's own `audit.performance_metric` events when due. It stores them straight in ClickHouse
+/// rather than publishing them: on audit-events each would trigger the sink again, for ever.
 pub async fn process_batch(
+    payload: &Value,
+    producer: &EventProducer,
+    reporter: &Reporter,
+    clickhouse: &ClickHouse,
+) -> Result<SinkReport, SinkError> {
+    let started = std::time::Instant::now();
+    let result = store_batch(payload, reporter.component(), producer, clickhouse).await;
+    let items = result.as_ref().map_or(0, |report| report.records as u64);
+    reporter.record("handle_batch", started.elapsed(), items);
+    let own_metrics = reporter.take_due();
+    if !own_metrics.is_empty() {
+        // Never on Kafka, so no position; the table's key is the event id.
+        let position = Position {
+            topic: Topic::AuditEvents.name().to_owned(),
+            partition: -1,
+            offset: None,
+        };
+        let now = Utc::now();
+        let rows: Vec<_> = own_metrics
+            .iter()
+            .map(|metric| AuditRow::new(metric, &position, now))
+            .collect();
+        if let Err(error) = clickhouse
+            .insert_json_each_row(EVENTS, json_each_row(&rows))
+            .await
+        {
+            tracing::warn!(%error, "could not store the sink's own performance metrics");
+        }
+    }
+    result
+}
+
+async fn store_batch(
     payload: &Value,
     consumer: &str,
     producer: &EventProducer,

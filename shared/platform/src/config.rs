@@ -2,6 +2,7 @@
 //! arrive through Secrets Manager dynamic references, never as literals in the template.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 use thiserror::Error;
 
 #[derive(Debug, Error)]
@@ -25,6 +26,9 @@ pub struct Config {
     /// Extra librdkafka properties from `KAFKA_PROPERTY_<NAME>` variables, e.g.
     /// `KAFKA_PROPERTY_SECURITY_PROTOCOL=SSL` becomes `security.protocol=SSL`.
     pub kafka_properties: BTreeMap<String, String>,
+    /// How often the function publishes its buffered `audit.performance_metric` events
+    /// (`PERFORMANCE_METRICS_FLUSH_SECONDS`, default 60; 0 publishes after every invocation).
+    pub performance_metrics_flush: Duration,
 }
 
 impl std::fmt::Debug for Config {
@@ -39,6 +43,7 @@ impl std::fmt::Debug for Config {
                 "kafka_properties",
                 &self.kafka_properties.keys().collect::<Vec<_>>(),
             )
+            .field("performance_metrics_flush", &self.performance_metrics_flush)
             .finish()
     }
 }
@@ -48,10 +53,24 @@ impl Config {
         Config::from_vars(std::env::vars(), default_service_name)
     }
 
+    /// The configuration of a function without a database (the authorizer, the audit sink):
+    /// `DATABASE_URL` is neither required nor kept.
+    pub fn without_database_from_env(default_service_name: &str) -> Result<Config, ConfigError> {
+        Config::read(std::env::vars(), default_service_name, false)
+    }
+
     /// Reads the configuration from `vars` (testable without touching the process environment).
     pub fn from_vars(
         vars: impl IntoIterator<Item = (String, String)>,
         default_service_name: &str,
+    ) -> Result<Config, ConfigError> {
+        Config::read(vars, default_service_name, true)
+    }
+
+    fn read(
+        vars: impl IntoIterator<Item = (String, String)>,
+        default_service_name: &str,
+        with_database: bool,
     ) -> Result<Config, ConfigError> {
         let vars: BTreeMap<String, String> = vars.into_iter().collect();
         let get = |name: &'static str| vars.get(name).filter(|v| !v.trim().is_empty()).cloned();
@@ -67,6 +86,13 @@ impl Config {
                 })?,
             None => 2,
         };
+        let performance_metrics_flush = match get("PERFORMANCE_METRICS_FLUSH_SECONDS") {
+            Some(v) => Duration::from_secs(v.parse().map_err(|_| ConfigError::Invalid {
+                name: "PERFORMANCE_METRICS_FLUSH_SECONDS",
+                reason: format!("{v:?} is not a whole number of seconds"),
+            })?),
+            None => Duration::from_secs(60),
+        };
         let kafka_properties = vars
             .iter()
             .filter_map(|(name, value)| {
@@ -79,10 +105,15 @@ impl Config {
             .collect();
         Ok(Config {
             service_name: get("SERVICE_NAME").unwrap_or_else(|| default_service_name.to_owned()),
-            database_url: require("DATABASE_URL")?,
+            database_url: if with_database {
+                require("DATABASE_URL")?
+            } else {
+                String::new()
+            },
             database_max_connections,
             kafka_bootstrap_servers: require("KAFKA_BOOTSTRAP_SERVERS")?,
             kafka_properties,
+            performance_metrics_flush,
         })
     }
 }
@@ -113,6 +144,7 @@ mod tests {
         assert_eq!(config.service_name, "create-request");
         assert_eq!(config.database_max_connections, 4);
         assert_eq!(config.kafka_properties["security.protocol"], "SSL");
+        assert_eq!(config.performance_metrics_flush, Duration::from_secs(60));
         assert!(
             !format!("{config:?}").contains("secret"),
             "the password never reaches logs"

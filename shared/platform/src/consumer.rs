@@ -3,6 +3,7 @@
 //! invocation only for transient trouble (the event source mapping then retries the batch, and the
 //! idempotency marks make the retry skip what was already applied).
 
+use crate::Services;
 use crate::kafka::EventProducer;
 use chrono::Utc;
 use serde::Serialize;
@@ -73,13 +74,28 @@ pub enum BatchError {
     DeadLetterFailed { position: String, reason: String },
 }
 
-/// Processes one trigger payload with `handler` on behalf of `consumer`.
+/// Processes one trigger payload with `handler` on behalf of the function `services` belong to,
+/// and reports the batch's handling time as `audit.performance_metric` (`handle_batch`).
 pub async fn process_batch(
     payload: &Value,
-    consumer: &str,
-    producer: &EventProducer,
+    services: &Services,
     handler: &impl EventHandler,
 ) -> Result<BatchReport, BatchError> {
+    let started = std::time::Instant::now();
+    let result = handle_records(payload, services, handler).await;
+    let reporter = &services.reporter;
+    let items = result.as_ref().map_or(0, |report| report.records as u64);
+    reporter.record("handle_batch", started.elapsed(), items);
+    reporter.flush_if_due().await;
+    result
+}
+
+async fn handle_records(
+    payload: &Value,
+    services: &Services,
+    handler: &impl EventHandler,
+) -> Result<BatchReport, BatchError> {
+    let (consumer, producer) = (services.config.service_name.as_str(), &services.producer);
     let started = std::time::Instant::now();
     let trigger = decode_trigger(payload)?;
     let mut report = BatchReport {
@@ -114,6 +130,13 @@ pub async fn process_batch(
                     Err(HandlerError::Permanent(reason)) => Some(reason),
                     Err(HandlerError::Transient(reason)) => {
                         tracing::warn!(%position, %reason, "transient failure, failing the batch for a retry");
+                        let reporter = &services.reporter;
+                        let mut error = reporter.error("transient_failure", &reason, true);
+                        error.cause_event_id = Some(envelope.meta.id);
+                        error.subject_id = Some(envelope.meta.subject.clone());
+                        reporter
+                            .publish_error(Envelope::caused_by(consumer, &envelope.meta, error))
+                            .await;
                         return Err(BatchError::Transient { position, reason });
                     }
                 }

@@ -1,14 +1,15 @@
 //! HTTP at the edge: what a request tells us (identity from the authorizer, correlation and trace
 //! context), JSON bodies, and the one place where errors become RFC 7807 problem+json responses.
 
+use crate::report::Reporter;
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
 use serde_json::Value;
 use servicehub_domain::validation::{FieldError, ValidationErrors};
 use servicehub_domain::workflow::IllegalTransition;
-use servicehub_events::Traceparent;
 use servicehub_events::values::{RequestStatus, Role};
+use servicehub_events::{Envelope, Traceparent};
 use thiserror::Error;
 use uuid::Uuid;
 
@@ -195,6 +196,16 @@ struct Problem<'a> {
 }
 
 impl ApiError {
+    /// For the failures a function reports as `audit.error_occurred` (5xx): their kind and
+    /// whether a retry may help.
+    pub fn failure_kind(&self) -> Option<(&'static str, bool)> {
+        match self {
+            ApiError::Unavailable(_) => Some(("service_unavailable", true)),
+            ApiError::Internal(_) => Some(("internal_error", false)),
+            _ => None,
+        }
+    }
+
     pub fn status(&self) -> u16 {
         match self {
             ApiError::MalformedJson(_) => 400,
@@ -304,8 +315,11 @@ pub fn json_response(
 }
 
 /// Runs a handler and turns its error into problem+json: HTTP functions never fail the invocation
-/// for a request-level problem (a failed invocation would be a 502 at the gateway).
+/// for a request-level problem (a failed invocation would be a 502 at the gateway). Reports the
+/// handling time as `audit.performance_metric` (operation: the route key, e.g.
+/// `GET /requests/{id}`) and a 5xx as `audit.error_occurred`.
 pub async fn respond<F>(
+    reporter: &Reporter,
     request: Request,
     handler: impl FnOnce(Request, RequestInfo) -> F,
 ) -> Response<Body>
@@ -314,15 +328,41 @@ where
 {
     use tracing::Instrument as _;
     let info = RequestInfo::from_request(&request);
+    let operation = route_key(&request);
     let span = tracing::info_span!("http", request_id = %info.request_id, correlation_id = %info.correlation_id);
     async move {
+        let started = std::time::Instant::now();
         let response = match handler(request, info.clone()).await {
             Ok(response) => response,
-            Err(error) => error.into_response(&info),
+            Err(error) => {
+                if let Some((kind, retryable)) = error.failure_kind() {
+                    let mut report = reporter.error(kind, &error.to_string(), retryable);
+                    report.subject_id = Some(format!("{operation} {}", info.path));
+                    let envelope = Envelope::new(reporter.component(), report).with_context(
+                        info.correlation_id,
+                        None,
+                        info.traceparent.as_ref().map(Traceparent::child),
+                    );
+                    reporter.publish_error(envelope).await;
+                }
+                error.into_response(&info)
+            }
         };
+        reporter.record(&operation, started.elapsed(), 1);
         tracing::info!(status = response.status().as_u16(), path = %info.path, "handled");
+        reporter.flush_if_due().await;
         response
     }
     .instrument(span)
     .await
+}
+
+/// API Gateway's route key (`GET /requests/{id}`), or the method and path without one.
+fn route_key(request: &Request) -> String {
+    match request.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) if ctx.route_key.is_some() => {
+            ctx.route_key.clone().unwrap_or_default()
+        }
+        _ => format!("{} {}", request.method(), request.raw_http_path()),
+    }
 }

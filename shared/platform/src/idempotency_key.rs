@@ -58,7 +58,7 @@ pub async fn respond_once<F>(
 where
     F: Future<Output = Result<Response<Body>, ApiError>>,
 {
-    respond(request, |request, info| async move {
+    respond(&services.reporter, request, |request, info| async move {
         let Some(raw) = request.headers().get(HEADER) else {
             return handler(request, info).await;
         };

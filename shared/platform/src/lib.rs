@@ -9,9 +9,13 @@ pub mod idempotency;
 pub mod idempotency_key;
 pub mod kafka;
 pub mod outbox;
+pub mod report;
 pub mod telemetry;
 
 pub use config::Config;
+
+/// What `main` returns on an init error (Lambda reports it and retries the environment).
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// The clients a function builds once per execution environment (in `main`, before the runtime
 /// loop) and shares across invocations.
@@ -20,22 +24,24 @@ pub struct Services {
     pub config: Config,
     pub pool: sqlx::PgPool,
     pub producer: kafka::EventProducer,
+    /// Shared by clones, so every handler's metrics land in the one buffer.
+    pub reporter: std::sync::Arc<report::Reporter>,
 }
 
 impl Services {
     /// Reads the configuration and builds the pool and the producer. An error here is an init
     /// error: Lambda reports it and retries the environment.
-    pub fn from_env(
-        default_service_name: &str,
-    ) -> Result<Services, Box<dyn std::error::Error + Send + Sync>> {
+    pub fn from_env(default_service_name: &str) -> Result<Services, BoxError> {
         let config = Config::from_env(default_service_name)?;
         let pool = db::pool(&config)?;
         let producer = kafka::EventProducer::new(&config)?;
+        let reporter = std::sync::Arc::new(report::Reporter::from_config(&config, &producer));
         tracing::info!(?config, "services ready");
         Ok(Services {
             config,
             pool,
             producer,
+            reporter,
         })
     }
 

@@ -47,14 +47,8 @@ async fn main() {
         ],
     )
     .await;
-    let producer = EventProducer::new(&Config {
-        service_name: "audit-bench".into(),
-        database_url: String::new(),
-        database_max_connections: 1,
-        kafka_bootstrap_servers: required_env("KAFKA_BOOTSTRAP_SERVERS"),
-        kafka_properties: Default::default(),
-    })
-    .unwrap();
+    let producer =
+        EventProducer::new(&Config::without_database_from_env("audit-bench").unwrap()).unwrap();
 
     // One subject (the record key) for the run: every record in one partition, in order.
     let resource = Uuid::now_v7().to_string();

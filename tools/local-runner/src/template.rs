@@ -2827,6 +2827,8 @@ mod tests {
                 ("AWS_ENDPOINT_URL", "http://127.0.0.1:55000"),
                 ("DATABASE_URL", DATABASE_URL),
                 ("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:59092"),
+                // A Number parameter's default, as a string.
+                ("PERFORMANCE_METRICS_FLUSH_SECONDS", "60"),
                 ("RUST_LOG", "info"),
                 ("SERVICE_NAME", "create-request"),
             ])
