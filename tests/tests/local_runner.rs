@@ -210,8 +210,10 @@ async fn the_real_template_runs_the_slice_behind_its_jwt_authorizer() {
         if !to_customer.is_empty() && !to_manager.is_empty() {
             assert_eq!(to_customer.len(), 1, "{to_customer:?}");
             assert_eq!(to_manager.len(), 1, "{to_manager:?}");
-            // The mails name the request by the first 8 hex digits of its id.
-            let short = location.trim_start_matches("/requests/").replace('-', "")[..8].to_owned();
+            // The mails name the request by the last 8 hex digits of its id (the random part
+            // of a UUIDv7; the first ones are the creation time).
+            let id = location.trim_start_matches("/requests/").replace('-', "");
+            let short = id[id.len() - 8..].to_owned();
             assert!(
                 to_customer[0].1.contains(&short),
                 "the confirmation names the request: {to_customer:?}"

@@ -52,8 +52,12 @@ fn money(m: &Money) -> String {
     format!("{sign}{}.{:02} {}", abs / 100, abs % 100, m.currency)
 }
 
+/// The request's number in messages: the last 8 hex digits of its id. Ids are UUIDv7, whose
+/// first digits are a timestamp (shared by every request of the same minute); the last ones are
+/// random.
 fn short(id: Uuid) -> String {
-    id.simple().to_string()[..8].to_owned()
+    let hex = id.simple().to_string();
+    hex[hex.len() - 8..].to_owned()
 }
 
 /// Decides the messages `event` (with id `event_id`) causes.
@@ -576,6 +580,16 @@ mod tests {
             changed_at: Utc::now(),
         };
         assert!(plan(event, &status.into(), None).is_empty());
+    }
+
+    #[test]
+    fn requests_of_the_same_minute_have_different_numbers() {
+        let (first, second) = (Uuid::now_v7(), Uuid::now_v7());
+        assert_ne!(short(first), short(second));
+        let id = Uuid::parse_str("0190a5a4-7b1e-7cc0-8a2b-4c1d2e3f4a5b").unwrap();
+        assert_eq!(short(id), "2e3f4a5b");
+        let intents = plan(first, &created(id, Uuid::now_v7()), None);
+        assert_eq!(intents[0].vars["request_ref"], "2e3f4a5b");
     }
 
     fn contact(channels: &[NotificationChannel]) -> Contact {
