@@ -4,13 +4,15 @@
 
 use serde_json::json;
 use servicehub_events::catalog::{DomainEvent, ErrorOccurred, PerformanceMetric, RequestCreated};
+use servicehub_events::lambda_kafka::ConsumedRecord;
 use servicehub_events::values::Urgency;
 use servicehub_events::{Envelope, Topic};
 use servicehub_platform::Config;
 use servicehub_platform::kafka::EventProducer;
 use servicehub_tests::apigw::{claims, invoke, request};
 use servicehub_tests::kafka::{KafkaProbe, msk_trigger};
-use servicehub_tests::{TestDatabase, insert_user, start_function};
+use servicehub_tests::stack::Stack;
+use servicehub_tests::{TestDatabase, insert_user, new_request, start_function};
 use std::time::Duration;
 use uuid::Uuid;
 
@@ -199,4 +201,66 @@ async fn a_consumer_reports_each_batch_and_a_transient_failure_with_its_cause() 
         created.meta.correlation_id
     );
     assert_eq!(metrics(&reports).len(), 1, "the failed batch was timed too");
+}
+
+/// The real template through the runner: each function a login, a new user, a filed request and
+/// its assignment pass through reports its own timing, the authorizer included.
+#[tokio::test(flavor = "multi_thread")]
+async fn through_the_runner_every_function_on_a_requests_path_reports_its_timings() {
+    let db = TestDatabase::new().await;
+    let stack =
+        Stack::start_with_parameters(&db.url, &[], &[("PerformanceMetricsFlushSeconds", "0")])
+            .await;
+    let probe = KafkaProbe::new(Topic::AuditEvents.name());
+    let region = format!("metrics-{}", stack.id);
+    let admin = stack.admin().await;
+    stack.create_manager(&admin, &[&region]).await;
+    let customer = stack.customer().await;
+    let (status, created) = stack
+        .post(&customer, "/requests", &new_request(&region))
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let id = created["id"].as_str().unwrap();
+    stack
+        .wait_for_status(&customer, id, "manager_assigned")
+        .await;
+
+    let expected = [
+        ("auth-login", "POST /auth/login"),
+        ("authorizer", "authorize"),
+        ("create-user", "POST /users"),
+        ("auth-register", "POST /auth/register"),
+        ("create-request", "POST /requests"),
+        ("get-request", "GET /requests/{id}"),
+        ("assign-manager", "handle_batch"),
+    ];
+    let reported = |records: &[ConsumedRecord]| -> Vec<(String, String)> {
+        records
+            .iter()
+            .filter_map(|r| Envelope::from_kafka(&r.message).ok())
+            .filter_map(|e| match e.data {
+                DomainEvent::PerformanceMetric(m) => Some((m.component, m.operation)),
+                _ => None,
+            })
+            .collect()
+    };
+    let all_there = move |records: &[ConsumedRecord]| {
+        let reported = reported(records);
+        expected.iter().all(|(component, operation)| {
+            reported
+                .iter()
+                .any(|(c, o)| c == component && o == operation)
+        })
+    };
+    let records = tokio::task::spawn_blocking(move || probe.read_until(WAIT, all_there))
+        .await
+        .unwrap();
+    let seen = reported(&records);
+    for (component, operation) in expected {
+        assert!(
+            seen.iter().any(|(c, o)| c == component && o == operation),
+            "no metric {operation} from {component}; seen: {seen:?}"
+        );
+    }
+    assert!(stack.runner.stop().await.success());
 }
