@@ -507,10 +507,13 @@ async fn scenario_2_contractor_assigned_told_checked_audited_and_unverified_one_
         revocation.revoked_by.service.as_deref(),
         Some("security-check")
     );
-    assert!(
-        revocation.reason.contains("not verified (rejected)"),
-        "{}",
-        revocation.reason
+    assert_eq!(
+        revocation.reason,
+        "the contractor is not verified (rejected)"
+    );
+    assert_eq!(
+        revocation.reason_code.as_deref(),
+        Some("verification_rejected")
     );
     let events = washer_workflow
         .envelopes(&washer.to_string(), 3, WAIT)
@@ -566,7 +569,15 @@ async fn scenario_2_contractor_assigned_told_checked_audited_and_unverified_one_
     assert_eq!(stored[0]["event_id"], revoked[0].meta.id.to_string());
     let to_petr = w.telegrams(&petr, "Ваш доступ к заявкам отозван").await;
     assert_eq!(to_petr.len(), 1, "{to_petr:?}");
-    assert_contains_all(&to_petr[0], &[&format!("«{WASHER}»"), &revocation.reason]);
+    // The reason in his language, not the event's English.
+    assert_contains_all(
+        &to_petr[0],
+        &[
+            &format!("«{WASHER}»"),
+            "Причина: профиль исполнителя не прошёл проверку службы безопасности",
+        ],
+    );
+    assert!(!to_petr[0].contains(&revocation.reason), "{to_petr:?}");
 
     w.stop().await;
 }

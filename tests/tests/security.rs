@@ -132,6 +132,7 @@ async fn security_officers_verify_reject_and_revoke_with_events_and_audit() {
     match &events[1].data {
         DomainEvent::AccessRevoked(revoked) => {
             assert_eq!(revoked.reason, "жалоба");
+            assert_eq!(revoked.reason_code, None, "an officer's own words");
             assert_eq!(revoked.revoked_by.user_id, Some(officer.0));
         }
         other => panic!("{other:?}"),
@@ -310,6 +311,8 @@ async fn the_security_check_reverts_assignments_of_contractors_who_may_not_hold_
         DomainEvent::AccessRevoked(event) => {
             assert_eq!(event.request_id, Some(request_id));
             assert_eq!(event.revoked_by.service.as_deref(), Some("security-check"));
+            assert_eq!(event.reason, "the contractor is not verified (pending)");
+            assert_eq!(event.reason_code.as_deref(), Some("verification_pending"));
         }
         other => panic!("{other:?}"),
     }

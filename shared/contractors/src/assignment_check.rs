@@ -5,10 +5,9 @@
 //! the reason, and `audit.system_event` records the decision; a passed check is audited too.
 //! Idempotent: the effect and the `(consumer, event id)` mark commit together.
 
-use crate::store;
 use chrono::Utc;
 use serde_json::json;
-use servicehub_domain::contractors::assignment_refusal;
+use servicehub_domain::contractors::{AssignmentRefusal, assignment_refusal};
 use servicehub_domain::workflow::{Action, next_status};
 use servicehub_events::catalog::{AccessRevoked, ContractorAssigned, StatusChanged, SystemEvent};
 use servicehub_events::values::{Actor, RequestStatus};
@@ -49,18 +48,8 @@ impl EventHandler for AssignmentCheck<'_> {
                 },
             )
         };
-        let refusal = match store::find_for_check(&mut tx, assigned.contractor_id).await? {
-            None => Some("the contractor does not exist".to_owned()),
-            Some((_, role)) if role != "contractor" => {
-                Some(format!("the assignee is a {role}, not a contractor"))
-            }
-            Some((contractor, _)) => assignment_refusal(
-                store::standing_of(&contractor)?,
-                contractor.active,
-                &contractor.regions,
-                &assigned.region,
-            ),
-        };
+        let assignee = requests::find_assignee(&mut tx, assigned.contractor_id).await?;
+        let refusal = assignment_refusal(assignee.as_ref(), &assigned.region);
         let events = match refusal {
             None => vec![audit(
                 "security_check.passed",
@@ -70,16 +59,20 @@ impl EventHandler for AssignmentCheck<'_> {
                 ),
                 json!({"contractor_id": assigned.contractor_id, "region": assigned.region}),
             )],
-            Some(reason) => revert(&mut tx, me, envelope, assigned, &reason, &system, now)
+            Some(refusal) => revert(&mut tx, me, envelope, assigned, &refusal, &system, now)
                 .await?
                 .into_iter()
                 .chain([audit(
                     "security_check.failed",
                     format!(
-                        "contractor {} may not work on request {}: {reason}",
+                        "contractor {} may not work on request {}: {refusal}",
                         assigned.contractor_id, assigned.request_id
                     ),
-                    json!({"contractor_id": assigned.contractor_id, "reason": reason}),
+                    json!({
+                        "contractor_id": assigned.contractor_id,
+                        "reason": refusal.to_string(),
+                        "reason_code": refusal.code().as_str(),
+                    }),
                 )])
                 .collect(),
         };
@@ -99,10 +92,11 @@ async fn revert(
     me: &str,
     cause: &Envelope,
     assigned: &ContractorAssigned,
-    reason: &str,
+    refusal: &AssignmentRefusal,
     system: &Actor,
     now: chrono::DateTime<Utc>,
 ) -> Result<Vec<Envelope>, HandlerError> {
+    let reason = refusal.to_string();
     let revoked = Envelope::caused_by(
         me,
         &cause.meta,
@@ -110,7 +104,8 @@ async fn revert(
             contractor_id: assigned.contractor_id,
             revoked_by: system.clone(),
             request_id: Some(assigned.request_id),
-            reason: reason.to_owned(),
+            reason: reason.clone(),
+            reason_code: Some(refusal.code().as_str().to_owned()),
             revoked_at: now,
         },
     );
@@ -137,7 +132,7 @@ async fn revert(
             from: Some(request.status),
             to,
             actor: system.clone(),
-            reason: Some(reason.to_owned()),
+            reason: Some(reason.clone()),
             changed_at: now,
         },
     );
@@ -150,12 +145,12 @@ async fn revert(
             from: Some(request.status),
             to,
             actor: system,
-            reason: Some(reason),
+            reason: Some(&reason),
             event_id: changed.meta.id,
             at: now,
         },
     )
     .await?;
-    tracing::info!(request_id = %request.id, contractor_id = %assigned.contractor_id, reason, "assignment reverted");
+    tracing::info!(request_id = %request.id, contractor_id = %assigned.contractor_id, %reason, "assignment reverted");
     Ok(vec![changed, revoked])
 }

@@ -128,6 +128,7 @@ async fn decide(
                 revoked_by: Actor::user(officer, Role::Security),
                 request_id: None,
                 reason: reason.clone().unwrap_or_default(),
+                reason_code: None,
                 revoked_at: now,
             }
             .into(),

@@ -84,20 +84,3 @@ pub async fn list(
     .await?;
     rows.iter().map(from_row).collect()
 }
-
-/// A contractor's standing and regions as the assignment check needs them (any role: an id
-/// that is not a contractor's is refused by the caller).
-pub async fn find_for_check(
-    conn: &mut PgConnection,
-    id: Uuid,
-) -> Result<Option<(ContractorView, String)>, sqlx::Error> {
-    sqlx::query(&format!(
-        "SELECT {COLUMNS}, role FROM users WHERE id = $1 FOR SHARE"
-    ))
-    .bind(id)
-    .fetch_optional(conn)
-    .await?
-    .as_ref()
-    .map(|row| Ok((from_row(row)?, row.try_get("role")?)))
-    .transpose()
-}

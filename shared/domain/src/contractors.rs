@@ -4,6 +4,7 @@
 
 use crate::validation::{ObjectReader, ValidationErrors, text};
 use serde_json::Value;
+use servicehub_events::values::Role;
 use std::fmt;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,24 +104,129 @@ pub fn may_get_offers(standing: ContractorStanding) -> bool {
     standing.verification == Verification::Verified && !standing.access_revoked
 }
 
-/// Why a contractor may not hold an assignment in `region`, or `None` when they may.
-pub fn assignment_refusal(
-    standing: ContractorStanding,
-    active: bool,
-    contractor_regions: &[String],
-    region: &str,
-) -> Option<String> {
-    if !active {
-        Some("the contractor's account is disabled".into())
-    } else if standing.verification != Verification::Verified {
-        Some(format!(
-            "the contractor is not verified ({})",
-            standing.verification
-        ))
-    } else if standing.access_revoked {
-        Some("the contractor's access is revoked".into())
-    } else if !contractor_regions.iter().any(|r| r == region) {
-        Some(format!("the contractor does not serve region {region:?}"))
+/// What the assignment rule needs to know about the user an assignment names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Assignee {
+    pub role: Role,
+    pub standing: ContractorStanding,
+    pub active: bool,
+    pub regions: Vec<String>,
+}
+
+/// Why a user may not hold a contractor assignment. Its `Display` is the English sentence that
+/// events and the request's history carry; [`AssignmentRefusal::code`] names the kind, stably,
+/// for whoever words it in another language.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AssignmentRefusal {
+    /// No user has the id.
+    UnknownUser,
+    /// The user has another role.
+    NotAContractor(Role),
+    AccountDisabled,
+    VerificationPending,
+    VerificationRejected,
+    AccessRevoked,
+    /// The contractor does not serve the request's region (named).
+    OutsideRegion(String),
+}
+
+/// The kind of an [`AssignmentRefusal`], without its details: `security.access_revoked`'s
+/// `reason_code`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RefusalCode {
+    UnknownUser,
+    NotAContractor,
+    AccountDisabled,
+    VerificationPending,
+    VerificationRejected,
+    AccessRevoked,
+    OutsideRegion,
+}
+
+impl RefusalCode {
+    pub const ALL: [RefusalCode; 7] = [
+        RefusalCode::UnknownUser,
+        RefusalCode::NotAContractor,
+        RefusalCode::AccountDisabled,
+        RefusalCode::VerificationPending,
+        RefusalCode::VerificationRejected,
+        RefusalCode::AccessRevoked,
+        RefusalCode::OutsideRegion,
+    ];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            RefusalCode::UnknownUser => "unknown_user",
+            RefusalCode::NotAContractor => "not_a_contractor",
+            RefusalCode::AccountDisabled => "account_disabled",
+            RefusalCode::VerificationPending => "verification_pending",
+            RefusalCode::VerificationRejected => "verification_rejected",
+            RefusalCode::AccessRevoked => "access_revoked",
+            RefusalCode::OutsideRegion => "outside_region",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<RefusalCode> {
+        RefusalCode::ALL.into_iter().find(|c| c.as_str() == raw)
+    }
+}
+
+impl AssignmentRefusal {
+    pub fn code(&self) -> RefusalCode {
+        match self {
+            AssignmentRefusal::UnknownUser => RefusalCode::UnknownUser,
+            AssignmentRefusal::NotAContractor(_) => RefusalCode::NotAContractor,
+            AssignmentRefusal::AccountDisabled => RefusalCode::AccountDisabled,
+            AssignmentRefusal::VerificationPending => RefusalCode::VerificationPending,
+            AssignmentRefusal::VerificationRejected => RefusalCode::VerificationRejected,
+            AssignmentRefusal::AccessRevoked => RefusalCode::AccessRevoked,
+            AssignmentRefusal::OutsideRegion(_) => RefusalCode::OutsideRegion,
+        }
+    }
+}
+
+impl fmt::Display for AssignmentRefusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AssignmentRefusal::UnknownUser => f.write_str("the contractor does not exist"),
+            AssignmentRefusal::NotAContractor(role) => {
+                write!(f, "the assignee is a {role}, not a contractor")
+            }
+            AssignmentRefusal::AccountDisabled => {
+                f.write_str("the contractor's account is disabled")
+            }
+            AssignmentRefusal::VerificationPending => {
+                f.write_str("the contractor is not verified (pending)")
+            }
+            AssignmentRefusal::VerificationRejected => {
+                f.write_str("the contractor is not verified (rejected)")
+            }
+            AssignmentRefusal::AccessRevoked => f.write_str("the contractor's access is revoked"),
+            AssignmentRefusal::OutsideRegion(region) => {
+                write!(f, "the contractor does not serve region {region:?}")
+            }
+        }
+    }
+}
+
+/// Why `assignee` (`None`: no such user) may not hold an assignment in `region`, or `None` when
+/// they may: an active contractor, verified, with access, serving the region.
+pub fn assignment_refusal(assignee: Option<&Assignee>, region: &str) -> Option<AssignmentRefusal> {
+    let Some(assignee) = assignee else {
+        return Some(AssignmentRefusal::UnknownUser);
+    };
+    if assignee.role != Role::Contractor {
+        Some(AssignmentRefusal::NotAContractor(assignee.role))
+    } else if !assignee.active {
+        Some(AssignmentRefusal::AccountDisabled)
+    } else if assignee.standing.verification == Verification::Pending {
+        Some(AssignmentRefusal::VerificationPending)
+    } else if assignee.standing.verification == Verification::Rejected {
+        Some(AssignmentRefusal::VerificationRejected)
+    } else if assignee.standing.access_revoked {
+        Some(AssignmentRefusal::AccessRevoked)
+    } else if !assignee.regions.iter().any(|r| r == region) {
+        Some(AssignmentRefusal::OutsideRegion(region.to_owned()))
     } else {
         None
     }
@@ -188,28 +294,95 @@ mod tests {
 
     #[test]
     fn an_assignment_needs_an_active_verified_contractor_with_access_in_the_region() {
-        let moscow = vec!["Москва".to_owned()];
-        let ok = standing(Verification::Verified, false);
-        assert_eq!(assignment_refusal(ok, true, &moscow, "Москва"), None);
-        for (standing, active, region, why) in [
-            (ok, false, "Москва", "disabled"),
+        let ok = Assignee {
+            role: Role::Contractor,
+            standing: standing(Verification::Verified, false),
+            active: true,
+            regions: vec!["Москва".to_owned()],
+        };
+        assert_eq!(assignment_refusal(Some(&ok), "Москва"), None);
+        let with = |change: fn(&mut Assignee)| {
+            let mut assignee = ok.clone();
+            change(&mut assignee);
+            assignee
+        };
+        for (assignee, region, refusal, text) in [
             (
-                standing(Verification::Pending, false),
-                true,
+                None,
                 "Москва",
-                "not verified (pending)",
+                AssignmentRefusal::UnknownUser,
+                "the contractor does not exist",
             ),
             (
-                standing(Verification::Verified, true),
-                true,
+                Some(with(|a| a.role = Role::Manager)),
                 "Москва",
-                "revoked",
+                AssignmentRefusal::NotAContractor(Role::Manager),
+                "the assignee is a manager, not a contractor",
             ),
-            (ok, true, "Казань", "does not serve region"),
+            (
+                Some(with(|a| a.active = false)),
+                "Москва",
+                AssignmentRefusal::AccountDisabled,
+                "the contractor's account is disabled",
+            ),
+            (
+                Some(with(|a| a.standing.verification = Verification::Pending)),
+                "Москва",
+                AssignmentRefusal::VerificationPending,
+                "the contractor is not verified (pending)",
+            ),
+            (
+                Some(with(|a| a.standing.verification = Verification::Rejected)),
+                "Москва",
+                AssignmentRefusal::VerificationRejected,
+                "the contractor is not verified (rejected)",
+            ),
+            (
+                Some(with(|a| a.standing.access_revoked = true)),
+                "Москва",
+                AssignmentRefusal::AccessRevoked,
+                "the contractor's access is revoked",
+            ),
+            (
+                Some(ok.clone()),
+                "Казань",
+                AssignmentRefusal::OutsideRegion("Казань".into()),
+                "the contractor does not serve region \"Казань\"",
+            ),
         ] {
-            let refusal = assignment_refusal(standing, active, &moscow, region).unwrap();
-            assert!(refusal.contains(why), "{refusal}");
+            let got = assignment_refusal(assignee.as_ref(), region);
+            assert_eq!(got.as_ref(), Some(&refusal));
+            // The English text events carried before the codes: unchanged.
+            assert_eq!(refusal.to_string(), text);
         }
+        // A disabled account is named before its standing.
+        let disabled_and_rejected = with(|a| {
+            a.active = false;
+            a.standing.verification = Verification::Rejected;
+        });
+        assert_eq!(
+            assignment_refusal(Some(&disabled_and_rejected), "Москва"),
+            Some(AssignmentRefusal::AccountDisabled)
+        );
+    }
+
+    #[test]
+    fn refusal_codes_are_distinct_and_parse_back() {
+        let codes: std::collections::HashSet<_> =
+            RefusalCode::ALL.iter().map(|c| c.as_str()).collect();
+        assert_eq!(codes.len(), RefusalCode::ALL.len());
+        for code in RefusalCode::ALL {
+            assert_eq!(RefusalCode::parse(code.as_str()), Some(code));
+        }
+        assert_eq!(RefusalCode::parse("поддельные документы"), None);
+        assert_eq!(
+            AssignmentRefusal::VerificationRejected.code().as_str(),
+            "verification_rejected"
+        );
+        assert_eq!(
+            AssignmentRefusal::OutsideRegion("Казань".into()).code(),
+            RefusalCode::OutsideRegion
+        );
     }
 
     #[test]

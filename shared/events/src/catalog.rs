@@ -394,7 +394,14 @@ pub struct AccessRevoked {
     pub revoked_by: Actor,
     /// The request whose assignment was reverted, when the check revoked it.
     pub request_id: Option<Uuid>,
+    /// A security officer's own words, or the check's refusal in English.
     pub reason: String,
+    /// When the check revoked it, the kind of refusal (`account_disabled`,
+    /// `verification_pending`, `verification_rejected`, `access_revoked`, `outside_region`,
+    /// `not_a_contractor`, `unknown_user`), for those who word the reason in another language;
+    /// absent for an officer's free-text reason and in events published before it existed.
+    #[serde(default)]
+    pub reason_code: Option<String>,
     pub revoked_at: DateTime<Utc>,
 }
 

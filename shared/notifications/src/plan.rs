@@ -11,6 +11,7 @@ use uuid::Uuid;
 pub struct RequestFacts {
     pub request_id: Uuid,
     pub title: String,
+    pub region: String,
     pub customer_id: Uuid,
     pub manager_id: Option<Uuid>,
     pub contractor_id: Option<Uuid>,
@@ -206,6 +207,13 @@ pub fn plan(event_id: Uuid, event: &DomainEvent, request: Option<&RequestFacts>)
                 None => Vars::new(),
             };
             vars.insert("reason", e.reason.clone());
+            // The check's refusals are worded per language from their code (and the region).
+            if let Some(code) = &e.reason_code {
+                vars.insert("reason_code", code.clone());
+            }
+            if let Some(r) = request {
+                vars.insert("region", r.region.clone());
+            }
             vec![intent(
                 e.contractor_id,
                 Template::AccessRevoked,
@@ -444,6 +452,7 @@ mod tests {
         let facts = RequestFacts {
             request_id: request,
             title: "Не работает холодильник".into(),
+            region: "Москва".into(),
             customer_id: customer,
             manager_id: Some(manager),
             contractor_id: None,
@@ -530,6 +539,7 @@ mod tests {
         let facts = RequestFacts {
             request_id: request,
             title: "t".into(),
+            region: "Москва".into(),
             customer_id: customer,
             manager_id: None,
             contractor_id: Some(contractor),
@@ -590,6 +600,39 @@ mod tests {
         assert_eq!(short(id), "2e3f4a5b");
         let intents = plan(first, &created(id, Uuid::now_v7()), None);
         assert_eq!(intents[0].vars["request_ref"], "2e3f4a5b");
+    }
+
+    #[test]
+    fn an_access_revoked_by_the_check_carries_its_refusal_code_and_the_region() {
+        let (event, request, customer, _, contractor) = ids();
+        let revoked = |reason_code: Option<&str>| -> DomainEvent {
+            AccessRevoked {
+                contractor_id: contractor,
+                revoked_by: Actor::system("security-check"),
+                request_id: Some(request),
+                reason: "the contractor is not verified (rejected)".into(),
+                reason_code: reason_code.map(str::to_owned),
+                revoked_at: Utc::now(),
+            }
+            .into()
+        };
+        let facts = RequestFacts {
+            request_id: request,
+            title: "Не работает холодильник".into(),
+            region: "Москва".into(),
+            customer_id: customer,
+            manager_id: None,
+            contractor_id: None,
+        };
+        let intents = plan(event, &revoked(Some("verification_rejected")), Some(&facts));
+        assert_eq!(who(&intents), [(contractor, Template::AccessRevoked)]);
+        let vars = &intents[0].vars;
+        assert_eq!(vars["reason_code"], "verification_rejected");
+        assert_eq!(vars["reason"], "the contractor is not verified (rejected)");
+        assert_eq!(vars["region"], "Москва");
+        // An event from before the codes, or an officer's decision: the reason as it is.
+        let intents = plan(event, &revoked(None), Some(&facts));
+        assert!(!intents[0].vars.contains_key("reason_code"));
     }
 
     fn contact(channels: &[NotificationChannel]) -> Contact {

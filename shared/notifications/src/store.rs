@@ -12,7 +12,7 @@ pub async fn request_facts(
     request_id: Uuid,
 ) -> Result<Option<RequestFacts>, sqlx::Error> {
     let row = sqlx::query(
-        "SELECT id, title, customer_id, manager_id, contractor_id FROM service_requests WHERE id = $1",
+        "SELECT id, title, region, customer_id, manager_id, contractor_id FROM service_requests WHERE id = $1",
     )
     .bind(request_id)
     .fetch_optional(pool)
@@ -21,6 +21,7 @@ pub async fn request_facts(
         Ok(RequestFacts {
             request_id: row.try_get("id")?,
             title: row.try_get("title")?,
+            region: row.try_get("region")?,
             customer_id: row.try_get("customer_id")?,
             manager_id: row.try_get("manager_id")?,
             contractor_id: row.try_get("contractor_id")?,

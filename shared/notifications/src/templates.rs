@@ -2,6 +2,7 @@
 //! e-mail subject, the first line in Telegram, the whole SMS) and a plain-text body.
 
 use crate::plan::Language;
+use servicehub_domain::contractors::RefusalCode;
 use std::collections::BTreeMap;
 
 /// The values a template fills in, by name.
@@ -99,6 +100,49 @@ fn document_kind(kind: &str, language: Language) -> &'static str {
     }
 }
 
+/// The reason a message gives: the assignment check's refusal (`reason_code`) worded in
+/// `language`, else `reason` as given (a security officer's own words, in whatever language they
+/// wrote them).
+fn reason(vars: &Vars, language: Language) -> String {
+    let v = |key: &str| vars.get(key).map(String::as_str).unwrap_or("");
+    let Some(code) = RefusalCode::parse(v("reason_code")) else {
+        return v("reason").to_owned();
+    };
+    let region = v("region");
+    use Language::{En, Ru};
+    use RefusalCode::*;
+    match (code, language) {
+        (UnknownUser, Ru) => "исполнитель не найден".to_owned(),
+        (UnknownUser, En) => "the contractor does not exist".to_owned(),
+        (NotAContractor, Ru) => "назначенный пользователь не исполнитель".to_owned(),
+        (NotAContractor, En) => "the assignee is not a contractor".to_owned(),
+        (AccountDisabled, Ru) => "учётная запись исполнителя отключена".to_owned(),
+        (AccountDisabled, En) => "the contractor's account is disabled".to_owned(),
+        (VerificationPending, Ru) => {
+            "профиль исполнителя ещё не проверен службой безопасности".to_owned()
+        }
+        (VerificationPending, En) => {
+            "security has not verified the contractor's profile yet".to_owned()
+        }
+        (VerificationRejected, Ru) => {
+            "профиль исполнителя не прошёл проверку службы безопасности".to_owned()
+        }
+        (VerificationRejected, En) => {
+            "the contractor's profile did not pass the security check".to_owned()
+        }
+        (AccessRevoked, Ru) => "доступ исполнителя к заявкам отозван".to_owned(),
+        (AccessRevoked, En) => "the contractor's access to requests is revoked".to_owned(),
+        (OutsideRegion, Ru) if region.is_empty() => {
+            "исполнитель не работает в регионе заявки".to_owned()
+        }
+        (OutsideRegion, Ru) => format!("исполнитель не работает в регионе «{region}»"),
+        (OutsideRegion, En) if region.is_empty() => {
+            "the contractor does not serve the request's region".to_owned()
+        }
+        (OutsideRegion, En) => format!("the contractor does not serve the region \"{region}\""),
+    }
+}
+
 /// Renders `template` for `name` in `language`. A missing value renders empty: templates only
 /// use what the plan puts in for them, and the tests render every one of them.
 pub fn render(template: Template, language: Language, name: &str, vars: &Vars) -> Rendered {
@@ -106,6 +150,7 @@ pub fn render(template: Template, language: Language, name: &str, vars: &Vars) -
     let title = v("title");
     let reference = v("request_ref");
     let kind = document_kind(v("document_kind"), language);
+    let reason = reason(vars, language);
     use Language::{En, Ru};
     use Template::*;
     let (subject, body) = match (template, language) {
@@ -240,28 +285,20 @@ pub fn render(template: Template, language: Language, name: &str, vars: &Vars) -
         (ContractorRejected, Ru) => (
             "Ваш профиль исполнителя не подтверждён".to_owned(),
             format!(
-                "Здравствуйте, {name}!\n\nСлужба безопасности не подтвердила ваш профиль. Причина: {}",
-                v("reason")
+                "Здравствуйте, {name}!\n\nСлужба безопасности не подтвердила ваш профиль. Причина: {reason}"
             ),
         ),
         (ContractorRejected, En) => (
             "Your contractor profile was not verified".to_owned(),
-            format!(
-                "Hello {name},\n\nsecurity could not verify your profile. Reason: {}",
-                v("reason")
-            ),
+            format!("Hello {name},\n\nsecurity could not verify your profile. Reason: {reason}"),
         ),
         (AccessRevoked, Ru) => (
             "Ваш доступ к заявкам отозван".to_owned(),
             if reference.is_empty() {
-                format!(
-                    "Здравствуйте, {name}!\n\nВаш доступ к заявкам отозван. Причина: {}",
-                    v("reason")
-                )
+                format!("Здравствуйте, {name}!\n\nВаш доступ к заявкам отозван. Причина: {reason}")
             } else {
                 format!(
-                    "Здравствуйте, {name}!\n\nВаш доступ к заявке «{title}» (№ {reference}) отозван. Причина: {}",
-                    v("reason")
+                    "Здравствуйте, {name}!\n\nВаш доступ к заявке «{title}» (№ {reference}) отозван. Причина: {reason}"
                 )
             },
         ),
@@ -269,13 +306,11 @@ pub fn render(template: Template, language: Language, name: &str, vars: &Vars) -
             "Your access has been revoked".to_owned(),
             if reference.is_empty() {
                 format!(
-                    "Hello {name},\n\nyour access to requests has been revoked. Reason: {}",
-                    v("reason")
+                    "Hello {name},\n\nyour access to requests has been revoked. Reason: {reason}"
                 )
             } else {
                 format!(
-                    "Hello {name},\n\nyour access to the request \"{title}\" (no. {reference}) has been revoked. Reason: {}",
-                    v("reason")
+                    "Hello {name},\n\nyour access to the request \"{title}\" (no. {reference}) has been revoked. Reason: {reason}"
                 )
             },
         ),
@@ -421,6 +456,58 @@ mod tests {
         }
         let names: std::collections::HashSet<_> = Template::ALL.iter().map(|t| t.name()).collect();
         assert_eq!(names.len(), Template::ALL.len());
+    }
+
+    #[test]
+    fn the_checks_refusals_are_worded_in_the_recipients_language() {
+        let mut vars = vars();
+        vars.insert("reason", "the contractor is not verified (rejected)".into());
+        vars.insert("reason_code", "verification_rejected".into());
+        let ru = render(Template::AccessRevoked, Language::Ru, "Пётр", &vars);
+        assert!(
+            ru.body.ends_with(
+                "отозван. Причина: профиль исполнителя не прошёл проверку службы безопасности"
+            ),
+            "{}",
+            ru.body
+        );
+        assert!(!ru.body.contains("not verified"), "{}", ru.body);
+        let en = render(Template::AccessRevoked, Language::En, "Peter", &vars);
+        assert!(
+            en.body
+                .ends_with("Reason: the contractor's profile did not pass the security check"),
+            "{}",
+            en.body
+        );
+        // Every code has its words in both languages; the region is named when known.
+        for code in RefusalCode::ALL {
+            vars.insert("reason_code", code.as_str().into());
+            for language in [Language::Ru, Language::En] {
+                let text = reason(&vars, language);
+                let cyrillic = text.chars().any(|c| ('а'..='я').contains(&c));
+                assert_eq!(
+                    cyrillic,
+                    language == Language::Ru || text.contains("Москва")
+                );
+                assert_ne!(text, vars["reason"], "{code:?} {language:?}");
+            }
+        }
+        vars.insert("reason_code", "outside_region".into());
+        assert_eq!(
+            reason(&vars, Language::Ru),
+            "исполнитель не работает в регионе «Москва»"
+        );
+        // An officer's own words, and codes this version does not know, are given as they are.
+        for code in ["", "some_future_code"] {
+            vars.insert("reason_code", code.into());
+            vars.insert("reason", "поддельные документы".into());
+            let ru = render(Template::AccessRevoked, Language::Ru, "Пётр", &vars);
+            assert!(
+                ru.body.ends_with("Причина: поддельные документы"),
+                "{}",
+                ru.body
+            );
+        }
     }
 
     #[test]

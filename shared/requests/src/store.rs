@@ -4,6 +4,7 @@ use crate::view::ServiceRequestView;
 use chrono::{DateTime, Utc};
 use servicehub_domain::assignment::ManagerCandidate;
 use servicehub_domain::commands::{Caller, RequestPatch};
+use servicehub_domain::contractors::{Assignee, ContractorStanding, Verification};
 use servicehub_domain::listing::ListQuery;
 use servicehub_events::values::{Actor, Money, Priority, RequestStatus, Role, TimeWindow, Urgency};
 use sqlx::postgres::PgRow;
@@ -310,6 +311,38 @@ pub async fn eligible_contractors(
     .bind(category)
     .fetch_all(conn)
     .await
+}
+
+/// The user an assignment names, as the assignment rule
+/// (`servicehub_domain::contractors::assignment_refusal`) needs them; `None` for an unknown id.
+/// Share-locked until the transaction ends, so a security decision about them waits for it (and
+/// one already made is what this reads).
+pub async fn find_assignee(
+    conn: &mut PgConnection,
+    user_id: Uuid,
+) -> Result<Option<Assignee>, sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT role, verification_status, access_revoked, active, regions FROM users
+         WHERE id = $1 FOR SHARE",
+    )
+    .bind(user_id)
+    .fetch_optional(conn)
+    .await?;
+    row.map(|row| {
+        let role: String = row.try_get("role")?;
+        let verification: String = row.try_get("verification_status")?;
+        Ok(Assignee {
+            role: Role::parse(&role).ok_or_else(|| decode_error("role", &role))?,
+            standing: ContractorStanding {
+                verification: Verification::parse(&verification)
+                    .ok_or_else(|| decode_error("verification_status", &verification))?,
+                access_revoked: row.try_get("access_revoked")?,
+            },
+            active: row.try_get("active")?,
+            regions: row.try_get("regions")?,
+        })
+    })
+    .transpose()
 }
 
 pub async fn insert_offers(
