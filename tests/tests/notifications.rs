@@ -73,7 +73,8 @@ struct Person {
     email: String,
 }
 
-/// A user with contact details and preferences.
+/// A user with contact details and preferences; a contractor verified by security (notify
+/// announces the assignments of no other).
 async fn person(
     db: &TestDatabase,
     role: &str,
@@ -88,7 +89,10 @@ async fn person(
     let channels: Vec<String> = channels.iter().map(|c| c.to_string()).collect();
     sqlx::query(
         "UPDATE users SET display_name = $2, email = $3, language = $4, notification_channels = $5,
-                          telegram_chat_id = $6, phone = $7 WHERE id = $1",
+                          telegram_chat_id = $6, phone = $7,
+                          verification_status = CASE role WHEN 'contractor' THEN 'verified'
+                                                          ELSE verification_status END
+         WHERE id = $1",
     )
     .bind(id)
     .bind(name)
@@ -348,6 +352,118 @@ async fn a_contractor_assignment_goes_to_the_contractor_by_telegram_and_to_the_c
     assert_eq!(sent.context.template, "contractor_assigned.contractor");
     assert_eq!(sent.context.cause_event_id, event.meta.id);
     assert_eq!(events[0].meta.correlation_id, event.meta.correlation_id);
+}
+
+/// An assignment security-check reverts (the contractor was rejected after accepting) is
+/// announced to nobody: notify applies the check's rule itself. The revert, the real
+/// security-check's security.access_revoked, tells the contractor why in Russian and the
+/// request's manager in English that it waits for a contractor again. Redeliveries of either
+/// event send nothing more.
+#[tokio::test]
+async fn a_reverted_assignment_is_not_announced_and_its_revert_reaches_contractor_and_manager() {
+    let db = TestDatabase::new().await;
+    let customer = person(&db, "customer", "Анна", "ru", &["email"], None, None).await;
+    let manager = person(&db, "manager", "Mark", "en", &["email"], None, None).await;
+    let chat = chat_id();
+    let contractor = person(
+        &db,
+        "contractor",
+        "Пётр",
+        "ru",
+        &["telegram"],
+        Some(chat),
+        None,
+    )
+    .await;
+    let request = assigned_request(&db, customer.id, manager.id, contractor.id).await;
+    sqlx::query("UPDATE users SET verification_status = 'rejected' WHERE id = $1")
+        .bind(contractor.id)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    let notify = start_notify(&db, &[]).await;
+    let check = start_function("security-check", &db.url, &[]).await;
+    let assigned = msk_trigger(&records(&[contractor_assigned(
+        request,
+        customer.id,
+        manager.id,
+        contractor.id,
+    )]));
+
+    // notify before the check has reverted anything (the two consume side by side).
+    let report = notify.function.invoke(&assigned).await.unwrap();
+    assert_eq!(
+        (report["applied"].clone(), report["ignored"].clone()),
+        (json!(0), json!(1)),
+        "{report}"
+    );
+    assert!(notify.telegram.calls().await.is_empty());
+    assert!(mails_to(&customer.email).await.is_empty());
+    assert!(rows_of(&db, customer.id).await.is_empty());
+
+    let security = KafkaProbe::new("security-events");
+    let report = check.invoke(&assigned).await.unwrap();
+    assert_eq!(report["applied"], 1, "{report}");
+    let revoked = tokio::task::spawn_blocking({
+        let key = contractor.id.to_string();
+        move || security.read_key(&key, 1, WAIT)
+    })
+    .await
+    .unwrap();
+    assert_eq!(revoked.len(), 1, "security.access_revoked");
+    let revert = msk_trigger(&revoked);
+    let report = notify.function.invoke(&revert).await.unwrap();
+    assert_eq!(report["applied"], 1, "{report}");
+    let calls = notify.telegram.calls().await;
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    let text = calls[0]["text"].as_str().unwrap();
+    assert!(
+        text.starts_with("Ваш доступ к заявкам отозван\n\nЗдравствуйте, Пётр!"),
+        "{text}"
+    );
+    assert!(
+        text.ends_with(
+            "отозван. Причина: профиль исполнителя не прошёл проверку службы безопасности"
+        ),
+        "{text}"
+    );
+    let mails = mails_to(&manager.email).await;
+    assert_eq!(mails.len(), 1, "{mails:?}");
+    assert_eq!(
+        mails[0].0,
+        "The contractor was withdrawn from \"Не работает холодильник\""
+    );
+    assert!(mails[0].1.starts_with("Hello Mark,"), "{}", mails[0].1);
+    assert!(
+        mails[0]
+            .1
+            .contains("Reason: the contractor's profile did not pass the security check"),
+        "{}",
+        mails[0].1
+    );
+    assert!(
+        mails[0]
+            .1
+            .ends_with("The request is waiting for a contractor again."),
+        "{}",
+        mails[0].1
+    );
+    let template: String =
+        sqlx::query_scalar("SELECT template FROM notifications WHERE recipient_id = $1")
+            .bind(manager.id)
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(template, "access_revoked.manager");
+
+    // Redelivered: the revert sends nothing twice, the assignment is still not announced.
+    let report = notify.function.invoke(&revert).await.unwrap();
+    assert_eq!(report["duplicates"], 1, "{report}");
+    let report = notify.function.invoke(&assigned).await.unwrap();
+    assert_eq!(report["ignored"], 1, "{report}");
+    assert_eq!(notify.telegram.calls().await.len(), 1);
+    assert_eq!(mails_to(&manager.email).await.len(), 1);
+    assert!(mails_to(&customer.email).await.is_empty());
 }
 
 /// 429 with retry_after: the function waits as told and sends; one message, two calls.
@@ -623,9 +739,12 @@ async fn the_sample_payload_drives_notify() {
             Some(chat),
         ),
     ] {
+        // The contractor verified in the request's region: an assignment security-check would
+        // revert is not announced.
         sqlx::query(
-            "INSERT INTO users (id, role, display_name, email, notification_channels, telegram_chat_id)
-             VALUES ($1, $2, $3, $4, $5::text[], $6)",
+            "INSERT INTO users (id, role, display_name, email, notification_channels, telegram_chat_id,
+                                regions, verification_status)
+             VALUES ($1, $2, $3, $4, $5::text[], $6, $7, 'verified')",
         )
         .bind(id)
         .bind(role)
@@ -637,6 +756,7 @@ async fn the_sample_payload_drives_notify() {
         })
         .bind(channels)
         .bind(chat)
+        .bind(vec![assigned.region.clone()])
         .execute(&db.pool)
         .await
         .unwrap();

@@ -356,7 +356,9 @@ fn assert_contains_all(text: &str, expected: &[&str]) {
 /// audits it, he is told by Telegram and the customer by e-mail, ClickHouse holds it all (GET
 /// /audit). Мастер Пётр was offered the washer, then rejected by security, and accepts it anyway:
 /// security-check reverts the assignment (the request is sent_to_contractors again, without a
-/// contractor), publishes security.access_revoked naming the request, and tells him.
+/// contractor), publishes security.access_revoked naming the request, and tells him why in
+/// Russian; the manager learns the washer waits for a contractor again, and nobody was told of
+/// Пётр's assignment: the customer's only assignment e-mail is Иван's, who takes the washer next.
 #[tokio::test(flavor = "multi_thread")]
 async fn scenario_2_contractor_assigned_told_checked_audited_and_unverified_one_reverted() {
     let w = World::start().await;
@@ -578,6 +580,58 @@ async fn scenario_2_contractor_assigned_told_checked_audited_and_unverified_one_
         ],
     );
     assert!(!to_petr[0].contains(&revocation.reason), "{to_petr:?}");
+
+    // The manager learns that the washer waits for a contractor again (in Russian too).
+    let to_manager = w
+        .mails(&manager, &format!("Исполнитель снят с заявки «{WASHER}»"))
+        .await;
+    assert_eq!(to_manager.len(), 1, "{to_manager:?}");
+    assert_contains_all(
+        &to_manager[0].1,
+        &[
+            "Причина: профиль исполнителя не прошёл проверку службы безопасности",
+            "Заявка снова ждёт исполнителя.",
+        ],
+    );
+    assert_eq!(
+        w.sent_notifications(&manager, Some(washer), "access_revoked", 1)
+            .await,
+        [row("access_revoked.manager", "email", &manager.email)]
+    );
+
+    // Иван takes the washer now. notify handles a request's events in order, so once his
+    // assignment is announced Пётр's has been handled: it was announced to nobody.
+    w.ok(&ivan, &format!("/requests/{washer}/accept"), json!({}))
+        .await;
+    let to_customer = w
+        .mails(
+            &customer,
+            &format!("По заявке «{WASHER}» назначен исполнитель"),
+        )
+        .await;
+    assert_eq!(
+        to_customer.len(),
+        1,
+        "Иван's assignment only: {to_customer:?}"
+    );
+    w.telegrams(&ivan, &format!("Вам назначена заявка «{WASHER}»"))
+        .await;
+    assert_eq!(
+        w.sent_notifications(&customer, Some(washer), "contractor_assigned", 1)
+            .await,
+        [row(
+            "contractor_assigned.customer",
+            "email",
+            &customer.email
+        )]
+    );
+    let to_petr = w.telegram.texts_to(petr.chat).await;
+    assert!(
+        !to_petr
+            .iter()
+            .any(|t| t.starts_with("Вам назначена заявка")),
+        "{to_petr:?}"
+    );
 
     w.stop().await;
 }

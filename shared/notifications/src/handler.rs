@@ -7,13 +7,15 @@ use crate::plan::{Address, Contact, Intent, addresses, plan, request_of};
 use crate::store::{self, Claim, NewNotification};
 use crate::templates::{Rendered, render};
 use chrono::Utc;
-use servicehub_events::Envelope;
+use servicehub_domain::contractors::assignment_refusal;
 use servicehub_events::catalog::{
     EmailSent, NotificationContext, NotificationFailed, SmsSent, TelegramSent,
 };
 use servicehub_events::values::NotificationChannel;
+use servicehub_events::{DomainEvent, Envelope};
 use servicehub_platform::consumer::{EventHandler, HandlerError, Outcome};
 use servicehub_platform::{Services, outbox};
+use servicehub_requests::store as requests;
 use std::collections::BTreeMap;
 use std::time::Duration;
 use thiserror::Error;
@@ -134,7 +136,25 @@ impl EventHandler for Notify<'_> {
             Some(id) => store::request_facts(pool, id).await?,
             None => None,
         };
-        let intents = plan(envelope.meta.id, &envelope.data, request.as_ref());
+        // An assignment is checked by security-check's own rule on the contractor as they stand:
+        // one it will revert is not announced.
+        let assignee_refusal = match &envelope.data {
+            DomainEvent::ContractorAssigned(e) => {
+                let mut conn = pool.acquire().await?;
+                let assignee = requests::find_assignee(&mut conn, e.contractor_id).await?;
+                assignment_refusal(assignee.as_ref(), &e.region)
+            }
+            _ => None,
+        };
+        if let Some(refusal) = &assignee_refusal {
+            tracing::info!(event_id = %envelope.meta.id, %refusal, "security-check reverts this assignment; not announced");
+        }
+        let intents = plan(
+            envelope.meta.id,
+            &envelope.data,
+            request.as_ref(),
+            assignee_refusal.as_ref(),
+        );
         if intents.is_empty() {
             return Ok(Outcome::Ignored);
         }

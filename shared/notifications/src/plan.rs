@@ -2,6 +2,7 @@
 //! ([`RequestFacts`]) and each recipient's contacts; this module only decides.
 
 use crate::templates::{Template, Vars};
+use servicehub_domain::contractors::AssignmentRefusal;
 use servicehub_events::DomainEvent;
 use servicehub_events::values::{DocumentKind, Money, NotificationChannel, Role};
 use uuid::Uuid;
@@ -61,8 +62,16 @@ fn short(id: Uuid) -> String {
     hex[hex.len() - 8..].to_owned()
 }
 
-/// Decides the messages `event` (with id `event_id`) causes.
-pub fn plan(event_id: Uuid, event: &DomainEvent, request: Option<&RequestFacts>) -> Vec<Intent> {
+/// Decides the messages `event` (with id `event_id`) causes. For `workflow.contractor_assigned`,
+/// `assignee_refusal` is why security-check will revert the assignment (the same rule,
+/// `servicehub_domain::contractors::assignment_refusal`, on the contractor as they stand now);
+/// `None` when it will not, and for every other event.
+pub fn plan(
+    event_id: Uuid,
+    event: &DomainEvent,
+    request: Option<&RequestFacts>,
+    assignee_refusal: Option<&AssignmentRefusal>,
+) -> Vec<Intent> {
     let by_event = event_id.to_string();
     let title = |fallback: &str| {
         request
@@ -136,6 +145,13 @@ pub fn plan(event_id: Uuid, event: &DomainEvent, request: Option<&RequestFacts>)
             )]
         }
         DomainEvent::ContractorAssigned(e) => {
+            // Announced only while it stands: not when security-check reverts it (the
+            // contractor hears of that from security.access_revoked), nor once the request no
+            // longer has this contractor (reverted before we got here).
+            let current = request.is_some_and(|r| r.contractor_id == Some(e.contractor_id));
+            if !current || assignee_refusal.is_some() {
+                return vec![];
+            }
             let mut vars = request_vars(e.request_id, title(&short(e.request_id)));
             vars.insert("region", e.region.clone());
             vars.insert("category", e.category.clone());
@@ -214,13 +230,29 @@ pub fn plan(event_id: Uuid, event: &DomainEvent, request: Option<&RequestFacts>)
             if let Some(r) = request {
                 vars.insert("region", r.region.clone());
             }
-            vec![intent(
+            let mut out = vec![intent(
                 e.contractor_id,
                 Template::AccessRevoked,
                 &by_event,
                 e.request_id,
-                vars,
-            )]
+                vars.clone(),
+            )];
+            // security-check took the request from the contractor: its manager learns that it
+            // waits for a contractor again. (When the request had moved on, to in_progress or
+            // cancelled, the check reverts nothing and the contractor still holds it.)
+            if let (Some(request_id), Some(r)) = (e.request_id, request)
+                && r.contractor_id != Some(e.contractor_id)
+                && let Some(manager) = r.manager_id
+            {
+                out.push(intent(
+                    manager,
+                    Template::AssignmentWithdrawnManager,
+                    &by_event,
+                    Some(request_id),
+                    vars,
+                ));
+            }
+            out
         }
         DomainEvent::DocumentCreated(e) => {
             let mut vars = match e.request_id {
@@ -441,7 +473,7 @@ mod tests {
     #[test]
     fn request_created_confirms_to_the_customer_and_tells_the_manager_once_there_is_one() {
         let (event, request, customer, manager, _) = ids();
-        let intents = plan(event, &created(request, customer), None);
+        let intents = plan(event, &created(request, customer), None, None);
         assert_eq!(
             who(&intents),
             [(customer, Template::RequestCreatedCustomer)]
@@ -457,7 +489,7 @@ mod tests {
             manager_id: Some(manager),
             contractor_id: None,
         };
-        let intents = plan(event, &created(request, customer), Some(&facts));
+        let intents = plan(event, &created(request, customer), Some(&facts), None);
         assert_eq!(
             who(&intents),
             [
@@ -475,7 +507,7 @@ mod tests {
             reason: "least loaded".into(),
             assigned_at: Utc::now(),
         };
-        let from_assignment = plan(Uuid::now_v7(), &assigned.into(), Some(&facts));
+        let from_assignment = plan(Uuid::now_v7(), &assigned.into(), Some(&facts), None);
         assert_eq!(
             who(&from_assignment),
             [(manager, Template::NewRequestManager)]
@@ -484,9 +516,9 @@ mod tests {
     }
 
     #[test]
-    fn contractor_assigned_tells_the_contractor_and_the_customer() {
+    fn contractor_assigned_tells_the_contractor_and_the_customer_while_the_assignment_stands() {
         let (event, request, customer, manager, contractor) = ids();
-        let assigned = ContractorAssigned {
+        let assigned: DomainEvent = ContractorAssigned {
             request_id: request,
             contractor_id: contractor,
             manager_id: manager,
@@ -495,8 +527,17 @@ mod tests {
             category: "appliance-repair".into(),
             assigned_by: Actor::user(manager, Role::Manager),
             assigned_at: Utc::now(),
+        }
+        .into();
+        let facts = |holder: Option<Uuid>| RequestFacts {
+            request_id: request,
+            title: "Не работает холодильник".into(),
+            region: "Москва".into(),
+            customer_id: customer,
+            manager_id: Some(manager),
+            contractor_id: holder,
         };
-        let intents = plan(event, &assigned.into(), None);
+        let intents = plan(event, &assigned, Some(&facts(Some(contractor))), None);
         assert_eq!(
             who(&intents),
             [
@@ -504,6 +545,22 @@ mod tests {
                 (customer, Template::ContractorAssignedCustomer)
             ]
         );
+        // security-check will revert it (same rule): nobody is told of it.
+        let refused = AssignmentRefusal::VerificationRejected;
+        assert!(
+            plan(
+                event,
+                &assigned,
+                Some(&facts(Some(contractor))),
+                Some(&refused)
+            )
+            .is_empty()
+        );
+        // Reverted already, or taken by someone else since, or the request is gone: not either.
+        for holder in [None, Some(Uuid::now_v7())] {
+            assert!(plan(event, &assigned, Some(&facts(holder)), None).is_empty());
+        }
+        assert!(plan(event, &assigned, None, None).is_empty());
     }
 
     #[test]
@@ -521,7 +578,7 @@ mod tests {
             },
             completed_at: Utc::now(),
         };
-        let intents = plan(event, &completed.into(), None);
+        let intents = plan(event, &completed.into(), None, None);
         assert_eq!(
             who(&intents),
             [
@@ -557,11 +614,11 @@ mod tests {
             .into()
         };
         assert_eq!(
-            who(&plan(event, &signed(contractor, false), Some(&facts))),
+            who(&plan(event, &signed(contractor, false), Some(&facts), None)),
             [(customer, Template::DocumentAwaitsSignature)]
         );
         assert_eq!(
-            who(&plan(event, &signed(customer, true), Some(&facts))),
+            who(&plan(event, &signed(customer, true), Some(&facts), None)),
             [
                 (customer, Template::DocumentFullySigned),
                 (contractor, Template::DocumentFullySigned)
@@ -578,7 +635,7 @@ mod tests {
             reason: "документы недействительны".into(),
             rejected_at: Utc::now(),
         };
-        let intents = plan(event, &rejected.into(), None);
+        let intents = plan(event, &rejected.into(), None, None);
         assert_eq!(who(&intents), [(contractor, Template::ContractorRejected)]);
         assert_eq!(intents[0].vars["reason"], "документы недействительны");
         let status = StatusChanged {
@@ -589,7 +646,7 @@ mod tests {
             reason: None,
             changed_at: Utc::now(),
         };
-        assert!(plan(event, &status.into(), None).is_empty());
+        assert!(plan(event, &status.into(), None, None).is_empty());
     }
 
     #[test]
@@ -598,7 +655,7 @@ mod tests {
         assert_ne!(short(first), short(second));
         let id = Uuid::parse_str("0190a5a4-7b1e-7cc0-8a2b-4c1d2e3f4a5b").unwrap();
         assert_eq!(short(id), "2e3f4a5b");
-        let intents = plan(first, &created(id, Uuid::now_v7()), None);
+        let intents = plan(first, &created(id, Uuid::now_v7()), None, None);
         assert_eq!(intents[0].vars["request_ref"], "2e3f4a5b");
     }
 
@@ -624,15 +681,70 @@ mod tests {
             manager_id: None,
             contractor_id: None,
         };
-        let intents = plan(event, &revoked(Some("verification_rejected")), Some(&facts));
+        let intents = plan(
+            event,
+            &revoked(Some("verification_rejected")),
+            Some(&facts),
+            None,
+        );
         assert_eq!(who(&intents), [(contractor, Template::AccessRevoked)]);
         let vars = &intents[0].vars;
         assert_eq!(vars["reason_code"], "verification_rejected");
         assert_eq!(vars["reason"], "the contractor is not verified (rejected)");
         assert_eq!(vars["region"], "Москва");
         // An event from before the codes, or an officer's decision: the reason as it is.
-        let intents = plan(event, &revoked(None), Some(&facts));
+        let intents = plan(event, &revoked(None), Some(&facts), None);
         assert!(!intents[0].vars.contains_key("reason_code"));
+    }
+
+    #[test]
+    fn a_reverted_assignment_is_reported_to_the_requests_manager() {
+        let (event, request, customer, manager, contractor) = ids();
+        let revoked = |request_id: Option<Uuid>| -> DomainEvent {
+            AccessRevoked {
+                contractor_id: contractor,
+                revoked_by: Actor::system("security-check"),
+                request_id,
+                reason: "the contractor's access is revoked".into(),
+                reason_code: Some("access_revoked".into()),
+                revoked_at: Utc::now(),
+            }
+            .into()
+        };
+        let facts = |holder: Option<Uuid>| RequestFacts {
+            request_id: request,
+            title: "Не работает холодильник".into(),
+            region: "Москва".into(),
+            customer_id: customer,
+            manager_id: Some(manager),
+            contractor_id: holder,
+        };
+        let intents = plan(event, &revoked(Some(request)), Some(&facts(None)), None);
+        assert_eq!(
+            who(&intents),
+            [
+                (contractor, Template::AccessRevoked),
+                (manager, Template::AssignmentWithdrawnManager)
+            ]
+        );
+        assert_eq!(intents[1].dedup_key, event.to_string());
+        assert_eq!(intents[1].request_id, Some(request));
+        assert_eq!(intents[1].vars["reason_code"], "access_revoked");
+        assert_eq!(intents[1].vars["title"], "Не работает холодильник");
+        // The check found the request moved on and reverted nothing: the contractor keeps it,
+        // so there is nothing to tell the manager.
+        let kept = plan(
+            event,
+            &revoked(Some(request)),
+            Some(&facts(Some(contractor))),
+            None,
+        );
+        assert_eq!(who(&kept), [(contractor, Template::AccessRevoked)]);
+        // An officer's revocation names no request.
+        assert_eq!(
+            who(&plan(event, &revoked(None), None, None)),
+            [(contractor, Template::AccessRevoked)]
+        );
     }
 
     fn contact(channels: &[NotificationChannel]) -> Contact {

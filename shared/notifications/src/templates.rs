@@ -21,6 +21,7 @@ pub enum Template {
     ContractorVerified,
     ContractorRejected,
     AccessRevoked,
+    AssignmentWithdrawnManager,
     DocumentCreated,
     DocumentAwaitsSignature,
     DocumentFullySigned,
@@ -29,7 +30,7 @@ pub enum Template {
 }
 
 impl Template {
-    pub const ALL: [Template; 15] = [
+    pub const ALL: [Template; 16] = [
         Template::RequestCreatedCustomer,
         Template::NewRequestManager,
         Template::ClarificationNeededCustomer,
@@ -40,6 +41,7 @@ impl Template {
         Template::ContractorVerified,
         Template::ContractorRejected,
         Template::AccessRevoked,
+        Template::AssignmentWithdrawnManager,
         Template::DocumentCreated,
         Template::DocumentAwaitsSignature,
         Template::DocumentFullySigned,
@@ -59,6 +61,7 @@ impl Template {
             Template::ContractorVerified => "contractor_verified.contractor",
             Template::ContractorRejected => "contractor_rejected.contractor",
             Template::AccessRevoked => "access_revoked.contractor",
+            Template::AssignmentWithdrawnManager => "access_revoked.manager",
             Template::DocumentCreated => "document_created.party",
             Template::DocumentAwaitsSignature => "document_signed.other_party",
             Template::DocumentFullySigned => "document_signed.parties",
@@ -314,6 +317,20 @@ pub fn render(template: Template, language: Language, name: &str, vars: &Vars) -
                 )
             },
         ),
+        (AssignmentWithdrawnManager, Ru) => (
+            format!("Исполнитель снят с заявки «{title}»"),
+            format!(
+                "Здравствуйте, {name}!\n\nСлужба безопасности сняла исполнителя с заявки «{title}» (№ {reference}). \
+                 Причина: {reason}\n\nЗаявка снова ждёт исполнителя."
+            ),
+        ),
+        (AssignmentWithdrawnManager, En) => (
+            format!("The contractor was withdrawn from \"{title}\""),
+            format!(
+                "Hello {name},\n\nsecurity withdrew the contractor from the request \"{title}\" (no. {reference}). \
+                 Reason: {reason}\n\nThe request is waiting for a contractor again."
+            ),
+        ),
         (DocumentCreated, Ru) => (
             format!("Новый документ: {kind}"),
             format!(
@@ -479,6 +496,24 @@ mod tests {
             "{}",
             en.body
         );
+        let manager = render(
+            Template::AssignmentWithdrawnManager,
+            Language::Ru,
+            "Марк",
+            &vars,
+        );
+        assert_eq!(
+            manager.subject,
+            "Исполнитель снят с заявки «Не работает холодильник»"
+        );
+        assert!(
+            manager.body.contains(
+                "(№ 0190a5a4). Причина: профиль исполнителя не прошёл проверку службы безопасности"
+            ),
+            "{}",
+            manager.body
+        );
+        assert!(manager.body.ends_with("Заявка снова ждёт исполнителя."));
         // Every code has its words in both languages; the region is named when known.
         for code in RefusalCode::ALL {
             vars.insert("reason_code", code.as_str().into());
