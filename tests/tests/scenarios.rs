@@ -175,6 +175,41 @@ impl World {
         id.parse().expect("a UUID")
     }
 
+    /// `contractor` accepts `request` while `officer` rejects them: the race security-check is
+    /// there for. A rejection withdraws the contractor's offers and an accept applies the check's
+    /// rule, so only a rejection arriving while the accept is in flight lets a rejected contractor
+    /// hold a request: it waits for the accept's commit (the accept share-locks the contractor's
+    /// row) and commits right after it. To have that happen every time, a test transaction holds
+    /// the accept before its commit (it locks the request history the accept writes) until the
+    /// rejection waits behind it. The two answers, both 200.
+    async fn accept_racing_a_rejection(
+        &self,
+        contractor: &Person,
+        request: Uuid,
+        officer: &Person,
+    ) -> (Value, Value) {
+        let pool = &self.db.pool;
+        let mut hold = pool.begin().await.expect("a transaction");
+        sqlx::query("LOCK TABLE request_status_history IN SHARE MODE")
+            .execute(&mut *hold)
+            .await
+            .expect("locking the request history");
+        let accept_path = format!("/requests/{request}/accept");
+        let accept = self.ok(contractor, &accept_path, json!({}));
+        let reject = async {
+            waiting_for_a_lock(pool, "INSERT INTO request_status_history").await;
+            let path = format!("/contractors/{}/reject", contractor.id);
+            self.ok(officer, &path, json!({"reason": "поддельные документы"}))
+                .await
+        };
+        let release = async move {
+            waiting_for_a_lock(pool, "FOR UPDATE").await;
+            hold.commit().await.expect("releasing the accept");
+        };
+        let (accepted, rejected, ()) = tokio::join!(accept, reject, release);
+        (accepted, rejected)
+    }
+
     /// The Telegram messages to `who` that start with `start`, once there is one.
     async fn telegrams(&self, who: &Person, start: &str) -> Vec<String> {
         eventually(
@@ -310,6 +345,31 @@ impl World {
     }
 }
 
+/// Once a session of this database waits for a lock in a statement containing `statement`.
+async fn waiting_for_a_lock(pool: &sqlx::PgPool, statement: &str) {
+    eventually(
+        &format!("a statement «{statement}» waiting for a lock"),
+        WAIT,
+        || async {
+            let waiting: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM pg_stat_activity
+                 WHERE datname = current_database() AND wait_event_type = 'Lock'
+                   AND position($1 in query) > 0",
+            )
+            .bind(statement)
+            .fetch_one(pool)
+            .await
+            .expect("reading pg_stat_activity");
+            if waiting > 0 {
+                Ok(())
+            } else {
+                Err("none yet".to_owned())
+            }
+        },
+    )
+    .await
+}
+
 fn types(events: &[Envelope]) -> Vec<&str> {
     events.iter().map(|e| e.meta.event_type.as_str()).collect()
 }
@@ -354,10 +414,10 @@ fn assert_contains_all(text: &str, expected: &[&str]) {
 
 /// Seed scenario 2. Мастер Иван (verified) accepts the fridge: the security check passes and
 /// audits it, he is told by Telegram and the customer by e-mail, ClickHouse holds it all (GET
-/// /audit). Мастер Пётр was offered the washer, then rejected by security, and accepts it anyway:
-/// security-check reverts the assignment (the request is sent_to_contractors again, without a
-/// contractor), publishes security.access_revoked naming the request, and tells him why in
-/// Russian; the manager learns the washer waits for a contractor again, and nobody was told of
+/// /audit). Мастер Пётр, offered the washer too, accepts it while security rejects him, the
+/// rejection a moment after the accept's commit: security-check reverts the assignment (the
+/// request is sent_to_contractors again, without a contractor), publishes
+/// security.access_revoked naming the request, and he is told why in Russian; the manager learns the washer waits for a contractor again, and nobody was told of
 /// Пётр's assignment: the customer's only assignment e-mail is Иван's, who takes the washer next.
 #[tokio::test(flavor = "multi_thread")]
 async fn scenario_2_contractor_assigned_told_checked_audited_and_unverified_one_reverted() {
@@ -381,17 +441,9 @@ async fn scenario_2_contractor_assigned_told_checked_audited_and_unverified_one_
     let notifications = KafkaProbe::new("notification-events");
     w.ok(&ivan, &format!("/requests/{fridge}/accept"), json!({}))
         .await;
-    let reason = json!({"reason": "поддельные документы"});
-    w.ok(
-        &officer,
-        &format!("/contractors/{}/reject", petr.id),
-        reason,
-    )
-    .await;
-    let accepted = w
-        .ok(&petr, &format!("/requests/{washer}/accept"), json!({}))
-        .await;
+    let (accepted, rejected) = w.accept_racing_a_rejection(&petr, washer, &officer).await;
     assert_eq!(accepted["status"], "contractor_assigned");
+    assert_eq!(rejected["verification_status"], "rejected");
 
     // The fridge: assigned, checked, passed.
     let events = fridge_workflow
@@ -494,7 +546,7 @@ async fn scenario_2_contractor_assigned_told_checked_audited_and_unverified_one_
         .await;
     assert_eq!(stored[0]["event"]["data"]["kind"], "security_check.passed");
 
-    // The washer: Пётр is no longer verified, so the check reverts his assignment.
+    // The washer: Пётр was rejected right after his accept, so the check reverts it.
     let revoked = pick(
         security,
         1,
@@ -598,6 +650,17 @@ async fn scenario_2_contractor_assigned_told_checked_audited_and_unverified_one_
             .await,
         [row("access_revoked.manager", "email", &manager.email)]
     );
+
+    // Пётр's offers went with the rejection: the washer, waiting again, is not his to take.
+    let (status, answer) = w
+        .stack
+        .post(
+            &petr.token,
+            &format!("/requests/{washer}/accept"),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(status, 404, "{answer}");
 
     // Иван takes the washer now. notify handles a request's events in order, so once his
     // assignment is announced Пётр's has been handled: it was announced to nobody.

@@ -219,8 +219,8 @@ async fn the_sample_payloads_under_events_drive_the_security_functions() {
     }
 }
 
-/// Scenario 2's security half: an unverified contractor's assignment is reverted, a verified
-/// one's passes; both are audited, and a redelivery changes nothing.
+/// Scenario 2's security half: the assignment of a contractor rejected right after accepting is
+/// reverted, a verified one's passes; both are audited, and a redelivery changes nothing.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_security_check_reverts_assignments_of_contractors_who_may_not_hold_them() {
     let db = TestDatabase::new().await;
@@ -228,9 +228,9 @@ async fn the_security_check_reverts_assignments_of_contractors_who_may_not_hold_
     let customer = Uuid::now_v7();
     let manager = insert_user(&db.pool, "manager", &[&region]).await;
     let verified = insert_user(&db.pool, "contractor", &[&region]).await;
-    let unverified = insert_user(&db.pool, "contractor", &[&region]).await;
-    sqlx::query("UPDATE users SET verification_status = 'verified' WHERE id = $1")
-        .bind(verified)
+    let rejected = insert_user(&db.pool, "contractor", &[&region]).await;
+    sqlx::query("UPDATE users SET verification_status = 'verified' WHERE id = ANY($1)")
+        .bind(vec![verified, rejected])
         .execute(&db.pool)
         .await
         .unwrap();
@@ -253,7 +253,7 @@ async fn the_security_check_reverts_assignments_of_contractors_who_may_not_hold_
     )
     .bind(request_id)
     .bind(verified)
-    .bind(unverified)
+    .bind(rejected)
     .execute(&db.pool)
     .await
     .unwrap();
@@ -280,11 +280,18 @@ async fn the_security_check_reverts_assignments_of_contractors_who_may_not_hold_
         .unwrap()
     };
 
-    // The unverified contractor accepts; the check reverts it.
+    // A contractor accepts and is rejected right after, before the check: set straight in
+    // Postgres, this stands for a rejection that lost the race against the accept (it waits for
+    // the accept's commit). The check reverts the assignment.
     let workflow = KafkaProbe::new("workflow-events");
     let security = KafkaProbe::new("security-events");
     let audit = KafkaProbe::new("audit-events");
-    assert_eq!(invoke(&accept, &accept_as(unverified)).await.status, 200);
+    assert_eq!(invoke(&accept, &accept_as(rejected)).await.status, 200);
+    sqlx::query("UPDATE users SET verification_status = 'rejected' WHERE id = $1")
+        .bind(rejected)
+        .execute(&db.pool)
+        .await
+        .unwrap();
     let key = request_id.to_string();
     let records = tokio::task::spawn_blocking({
         let key = key.clone();
@@ -303,16 +310,16 @@ async fn the_security_check_reverts_assignments_of_contractors_who_may_not_hold_
     .fetch_one(&db.pool)
     .await
     .unwrap();
-    assert!(reason.contains("not verified"), "{reason}");
+    assert_eq!(reason, "the contractor is not verified (rejected)");
     let revoked = security
-        .envelopes(&unverified.to_string(), 1, Duration::from_secs(15))
+        .envelopes(&rejected.to_string(), 1, Duration::from_secs(15))
         .await;
     match &revoked[0].data {
         DomainEvent::AccessRevoked(event) => {
             assert_eq!(event.request_id, Some(request_id));
             assert_eq!(event.revoked_by.service.as_deref(), Some("security-check"));
-            assert_eq!(event.reason, "the contractor is not verified (pending)");
-            assert_eq!(event.reason_code.as_deref(), Some("verification_pending"));
+            assert_eq!(event.reason, reason);
+            assert_eq!(event.reason_code.as_deref(), Some("verification_rejected"));
         }
         other => panic!("{other:?}"),
     }
@@ -320,7 +327,7 @@ async fn the_security_check_reverts_assignments_of_contractors_who_may_not_hold_
     let again = check.invoke(&msk_trigger(&records)).await.unwrap();
     assert_eq!(again["duplicates"], 1, "{again}");
 
-    // The verified contractor accepts; the check passes it.
+    // The other, still verified, accepts; the check passes it.
     let workflow = KafkaProbe::new("workflow-events");
     assert_eq!(invoke(&accept, &accept_as(verified)).await.status, 200);
     let records = tokio::task::spawn_blocking({
@@ -393,4 +400,150 @@ async fn the_sample_payload_drives_the_security_check() {
         status, "sent_to_contractors",
         "the sample's contractor is not verified"
     );
+}
+
+/// A rejection or a revocation withdraws the contractor's offers in its own transaction: their
+/// accept of an old offer is refused (404: the request is no longer theirs to see) and a manager
+/// cannot assign them (422, not offered). An offer that outlived such a decision anyway (made
+/// before offers were withdrawn, or written around the API) meets security-check's rule at the
+/// accept: 409, and the request stays as it was.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rejected_or_revoked_contractor_can_no_longer_take_an_old_offer() {
+    let db = TestDatabase::new().await;
+    let region = format!("offers-{}", Uuid::new_v4().simple());
+    let manager = insert_user(&db.pool, "manager", &[&region]).await;
+    let mut contractors = Vec::new();
+    for _ in 0..4 {
+        contractors.push(insert_user(&db.pool, "contractor", &[&region]).await);
+    }
+    let [rejected, revoked, stale, kept] = contractors[..] else {
+        unreachable!()
+    };
+    sqlx::query("UPDATE users SET verification_status = 'verified' WHERE id = ANY($1)")
+        .bind(&contractors)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    let request_id = Uuid::now_v7();
+    sqlx::query(
+        "INSERT INTO service_requests (id, customer_id, title, description, category, urgency, region,
+             city, address, status, manager_id, created_at, updated_at)
+         VALUES ($1, $2, 'Течёт кран', 'Капает', 'plumbing', 'normal', $3, 'Москва', 'ул. Ленина, 1',
+             'sent_to_contractors', $4, now(), now())",
+    )
+    .bind(request_id)
+    .bind(Uuid::now_v7())
+    .bind(&region)
+    .bind(manager)
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO request_offers (request_id, contractor_id, offered_at)
+         SELECT $1, unnest($2::uuid[]), now()",
+    )
+    .bind(request_id)
+    .bind(&contractors)
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    let reject = start_function("reject-contractor", &db.url, &[]).await;
+    let revoke = start_function("revoke-contractor-access", &db.url, &[]).await;
+    let accept = start_function("accept-request", &db.url, &[]).await;
+    let assign = start_function("assign-contractor", &db.url, &[]).await;
+    let officer = (Uuid::now_v7(), "security");
+    let path = |suffix: &str| format!("/requests/{request_id}/{suffix}");
+    let params = json!({"id": request_id.to_string()});
+    let accept_as = |contractor: Uuid| {
+        request(
+            "POST",
+            "POST /requests/{id}/accept",
+            &path("accept"),
+            Some(params.clone()),
+            None,
+            None,
+            Some(claims(contractor, "contractor", &[])),
+        )
+    };
+    let assign_one = |contractor: Uuid| {
+        let body = json!({"contractor_id": contractor}).to_string();
+        request(
+            "POST",
+            "POST /requests/{id}/assign",
+            &path("assign"),
+            Some(params.clone()),
+            Some("application/json"),
+            Some(&body),
+            Some(claims(manager, "manager", &[&region])),
+        )
+    };
+    let offered = || async {
+        let mut ids: Vec<Uuid> =
+            sqlx::query_scalar("SELECT contractor_id FROM request_offers WHERE request_id = $1")
+                .bind(request_id)
+                .fetch_all(&db.pool)
+                .await
+                .unwrap();
+        ids.sort();
+        ids
+    };
+
+    let audit = KafkaProbe::new("audit-events");
+    let reason = Some(json!({"reason": "поддельные документы"}));
+    let response = decide(&reject, "/reject", rejected, officer, reason.clone()).await;
+    assert_eq!(response.status, 200, "{:?}", response.body);
+    let response = decide(&revoke, "/access/revoke", revoked, officer, reason).await;
+    assert_eq!(response.status, 200, "{:?}", response.body);
+    let mut left = vec![stale, kept];
+    left.sort();
+    assert_eq!(offered().await, left, "the decisions withdrew their offers");
+    let decisions = audit
+        .envelopes(&rejected.to_string(), 1, Duration::from_secs(15))
+        .await;
+    match &decisions[0].data {
+        DomainEvent::UserAction(action) => {
+            assert_eq!(action.action, "contractor.reject");
+            assert_eq!(action.details["offers_withdrawn"], 1);
+        }
+        other => panic!("{other:?}"),
+    }
+    for contractor in [rejected, revoked] {
+        let response = invoke(&accept, &accept_as(contractor)).await;
+        assert_eq!(response.status, 404, "{:?}", response.body);
+        let response = invoke(&assign, &assign_one(contractor)).await;
+        assert_eq!(response.status, 422, "{:?}", response.body);
+        assert_eq!(response.body["errors"][0]["code"], "not_offered");
+    }
+
+    // Rejected around the API: the offer is still there, the rule is not.
+    sqlx::query("UPDATE users SET verification_status = 'rejected' WHERE id = $1")
+        .bind(stale)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    for response in [
+        invoke(&accept, &accept_as(stale)).await,
+        invoke(&assign, &assign_one(stale)).await,
+    ] {
+        assert_eq!(response.status, 409, "{:?}", response.body);
+        let detail = response.body["detail"].as_str().unwrap();
+        assert_eq!(
+            detail,
+            format!(
+                "contractor {stale} may not take this request: the contractor is not verified (rejected)"
+            )
+        );
+    }
+    let state: (String, Option<Uuid>) =
+        sqlx::query_as("SELECT status, contractor_id FROM service_requests WHERE id = $1")
+            .bind(request_id)
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(state, ("sent_to_contractors".to_owned(), None));
+
+    // The contractor still in good standing takes it.
+    let response = invoke(&accept, &accept_as(kept)).await;
+    assert_eq!(response.status, 200, "{:?}", response.body);
+    assert_eq!(response.body["contractor_id"], kept.to_string());
 }

@@ -4,7 +4,9 @@ use crate::store;
 use chrono::Utc;
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
-use servicehub_domain::contractors::{SecurityDecision, decide_standing, parse_reason};
+use servicehub_domain::contractors::{
+    SecurityDecision, decide_standing, may_get_offers, parse_reason,
+};
 use servicehub_events::catalog::{
     AccessGranted, AccessRevoked, ContractorRejected, ContractorVerified, UserAction,
 };
@@ -12,6 +14,7 @@ use servicehub_events::values::{Actor, AuditOutcome, Role};
 use servicehub_events::{DomainEvent, Envelope};
 use servicehub_platform::http::{ApiError, RequestInfo, json_body, json_response, path_uuid};
 use servicehub_platform::{Services, outbox};
+use servicehub_requests::store as requests;
 
 /// `POST /contractors/{id}/verify`
 pub async fn verify(s: &Services, r: Request, i: RequestInfo) -> Result<Response<Body>, ApiError> {
@@ -86,6 +89,13 @@ async fn decide(
         }
     })?;
     let updated = store::set_standing(&mut tx, id, next).await?;
+    // A contractor who may not get offers (rejected, revoked) holds none either: their open
+    // offers go with the decision. An accept that won the race against it is security-check's.
+    let offers_withdrawn = if may_get_offers(next) {
+        0
+    } else {
+        requests::withdraw_offers(&mut tx, id).await?
+    };
     let now = Utc::now();
     let officer = identity.user_id;
     let source = services.config.service_name.as_str();
@@ -149,7 +159,12 @@ async fn decide(
             resource_type: "contractor".into(),
             resource_id: id.to_string(),
             outcome: AuditOutcome::Success,
-            details: json!({"reason": reason, "verification_status": updated.verification_status, "access_revoked": updated.access_revoked}),
+            details: json!({
+                "reason": reason,
+                "verification_status": updated.verification_status,
+                "access_revoked": updated.access_revoked,
+                "offers_withdrawn": offers_withdrawn,
+            }),
             at: now,
         },
     );

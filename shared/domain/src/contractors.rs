@@ -367,6 +367,28 @@ mod tests {
     }
 
     #[test]
+    fn whoever_may_not_get_offers_may_not_hold_an_assignment_either() {
+        // A decision that ends a contractor's offers (may_get_offers) is one the assignment
+        // rule refuses, so an offer left from before it cannot be accepted.
+        for verification in Verification::ALL {
+            for access_revoked in [false, true] {
+                let standing = standing(verification, access_revoked);
+                let assignee = Assignee {
+                    role: Role::Contractor,
+                    standing,
+                    active: true,
+                    regions: vec!["Москва".to_owned()],
+                };
+                assert_eq!(
+                    may_get_offers(standing),
+                    assignment_refusal(Some(&assignee), "Москва").is_none(),
+                    "{standing:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn refusal_codes_are_distinct_and_parse_back() {
         let codes: std::collections::HashSet<_> =
             RefusalCode::ALL.iter().map(|c| c.as_str()).collect();

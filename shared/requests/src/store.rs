@@ -363,6 +363,20 @@ pub async fn insert_offers(
     Ok(())
 }
 
+/// Withdraws every offer made to `contractor_id` (security rejected them or revoked their
+/// access: they may take no request); the requests they already hold stay theirs. The number
+/// withdrawn.
+pub async fn withdraw_offers(
+    conn: &mut PgConnection,
+    contractor_id: Uuid,
+) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query("DELETE FROM request_offers WHERE contractor_id = $1")
+        .bind(contractor_id)
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected())
+}
+
 pub async fn is_offered(
     conn: &mut PgConnection,
     request_id: Uuid,

@@ -13,6 +13,7 @@ use servicehub_domain::commands::{
     AssignInput, Caller, CancelInput, ClarificationInput, Command, CompletionInput, Decision,
     RequestPatch, decide, editable,
 };
+use servicehub_domain::contractors::assignment_refusal;
 use servicehub_domain::validation::ValidationErrors;
 use servicehub_domain::workflow::{Action, next_status};
 use servicehub_events::Envelope;
@@ -337,7 +338,8 @@ pub async fn dispatch(
     finish(services, &info, locked, change).await
 }
 
-/// `POST /requests/{id}/accept` (a contractor the request was offered to takes it).
+/// `POST /requests/{id}/accept` (a contractor the request was offered to takes it; 409 when
+/// they may not hold it: not verified, access revoked, outside the region, disabled).
 pub async fn accept(
     services: &Services,
     request: Request,
@@ -348,7 +350,8 @@ pub async fn accept(
     assign_contractor(services, &info, locked, contractor_id, "request.accept").await
 }
 
-/// `POST /requests/{id}/assign` (the manager picks one of the offered contractors).
+/// `POST /requests/{id}/assign` (the manager picks one of the offered contractors; 409 when that
+/// contractor may not hold it).
 pub async fn assign(
     services: &Services,
     request: Request,
@@ -386,6 +389,17 @@ async fn assign_contractor(
     audit_action: &'static str,
 ) -> Result<Response<Body>, ApiError> {
     let to = transition(&locked, Action::AssignContractor)?;
+    // security-check's rule, checked here too: an offer outlives no security decision (they
+    // withdraw it), but one made before such a decision may remain. The contractor's row stays
+    // share-locked until the commit, so a decision about them made meanwhile waits for this
+    // assignment and security-check then reverts it.
+    let assignee = store::find_assignee(&mut locked.tx, contractor_id).await?;
+    if let Some(refusal) = assignment_refusal(assignee.as_ref(), &locked.request.region) {
+        return Err(ApiError::Conflict {
+            detail: format!("contractor {contractor_id} may not take this request: {refusal}"),
+            current_status: None,
+        });
+    }
     store::set_contractor(&mut locked.tx, locked.request.id, Some(contractor_id)).await?;
     let event = Envelope::new(
         &services.config.service_name,
