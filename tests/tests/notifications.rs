@@ -133,6 +133,55 @@ async fn assigned_request(
     id
 }
 
+/// The parties of a request in `contractor_assigned`: a customer and a manager told by e-mail,
+/// each (name, language), and a Russian contractor (name) on `channels` with a Telegram chat.
+struct Assignment {
+    customer: Person,
+    manager: Person,
+    contractor: Person,
+    chat: i64,
+    request: Uuid,
+}
+
+async fn assignment(
+    db: &TestDatabase,
+    customer: (&str, &str),
+    manager: (&str, &str),
+    contractor: &str,
+    channels: &[&str],
+) -> Assignment {
+    let customer = person(
+        db,
+        "customer",
+        customer.0,
+        customer.1,
+        &["email"],
+        None,
+        None,
+    )
+    .await;
+    let manager = person(db, "manager", manager.0, manager.1, &["email"], None, None).await;
+    let chat = chat_id();
+    let contractor = person(
+        db,
+        "contractor",
+        contractor,
+        "ru",
+        channels,
+        Some(chat),
+        None,
+    )
+    .await;
+    let request = assigned_request(db, customer.id, manager.id, contractor.id).await;
+    Assignment {
+        customer,
+        manager,
+        contractor,
+        chat,
+        request,
+    }
+}
+
 fn contractor_assigned(request: Uuid, customer: Uuid, manager: Uuid, contractor: Uuid) -> Envelope {
     Envelope::new(
         "assign-contractor",
@@ -292,20 +341,13 @@ async fn a_new_request_confirms_to_the_customer_and_tells_the_manager_once() {
 #[tokio::test]
 async fn a_contractor_assignment_goes_to_the_contractor_by_telegram_and_to_the_customer_by_email() {
     let db = TestDatabase::new().await;
-    let customer = person(&db, "customer", "Ann", "en", &["email"], None, None).await;
-    let manager = person(&db, "manager", "Марк", "ru", &["email"], None, None).await;
-    let chat = chat_id();
-    let contractor = person(
-        &db,
-        "contractor",
-        "Иван",
-        "ru",
-        &["telegram"],
-        Some(chat),
-        None,
-    )
-    .await;
-    let request = assigned_request(&db, customer.id, manager.id, contractor.id).await;
+    let Assignment {
+        customer,
+        manager,
+        contractor,
+        chat,
+        request,
+    } = assignment(&db, ("Ann", "en"), ("Марк", "ru"), "Иван", &["telegram"]).await;
     let notify = start_notify(&db, &[]).await;
     let probe = KafkaProbe::new("notification-events");
     let event = contractor_assigned(request, customer.id, manager.id, contractor.id);
@@ -362,20 +404,13 @@ async fn a_contractor_assignment_goes_to_the_contractor_by_telegram_and_to_the_c
 #[tokio::test]
 async fn a_reverted_assignment_is_not_announced_and_its_revert_reaches_contractor_and_manager() {
     let db = TestDatabase::new().await;
-    let customer = person(&db, "customer", "Анна", "ru", &["email"], None, None).await;
-    let manager = person(&db, "manager", "Mark", "en", &["email"], None, None).await;
-    let chat = chat_id();
-    let contractor = person(
-        &db,
-        "contractor",
-        "Пётр",
-        "ru",
-        &["telegram"],
-        Some(chat),
-        None,
-    )
-    .await;
-    let request = assigned_request(&db, customer.id, manager.id, contractor.id).await;
+    let Assignment {
+        customer,
+        manager,
+        contractor,
+        chat: _,
+        request,
+    } = assignment(&db, ("Анна", "ru"), ("Mark", "en"), "Пётр", &["telegram"]).await;
     sqlx::query("UPDATE users SET verification_status = 'rejected' WHERE id = $1")
         .bind(contractor.id)
         .execute(&db.pool)
@@ -470,20 +505,13 @@ async fn a_reverted_assignment_is_not_announced_and_its_revert_reaches_contracto
 #[tokio::test]
 async fn a_rate_limited_telegram_message_is_retried_after_the_wait_and_sent_once() {
     let db = TestDatabase::new().await;
-    let customer = person(&db, "customer", "Анна", "ru", &["email"], None, None).await;
-    let manager = person(&db, "manager", "Марк", "ru", &["email"], None, None).await;
-    let chat = chat_id();
-    let contractor = person(
-        &db,
-        "contractor",
-        "Иван",
-        "ru",
-        &["telegram"],
-        Some(chat),
-        None,
-    )
-    .await;
-    let request = assigned_request(&db, customer.id, manager.id, contractor.id).await;
+    let Assignment {
+        customer,
+        manager,
+        contractor,
+        chat: _,
+        request,
+    } = assignment(&db, ("Анна", "ru"), ("Марк", "ru"), "Иван", &["telegram"]).await;
     let notify = start_notify(&db, &[]).await;
     notify
         .telegram
@@ -521,20 +549,13 @@ async fn a_rate_limited_telegram_message_is_retried_after_the_wait_and_sent_once
 #[tokio::test]
 async fn a_blocked_bot_becomes_notification_failed_and_is_not_retried() {
     let db = TestDatabase::new().await;
-    let customer = person(&db, "customer", "Анна", "ru", &["email"], None, None).await;
-    let manager = person(&db, "manager", "Марк", "ru", &["email"], None, None).await;
-    let chat = chat_id();
-    let contractor = person(
-        &db,
-        "contractor",
-        "Иван",
-        "ru",
-        &["telegram"],
-        Some(chat),
-        None,
-    )
-    .await;
-    let request = assigned_request(&db, customer.id, manager.id, contractor.id).await;
+    let Assignment {
+        customer,
+        manager,
+        contractor,
+        chat: _,
+        request,
+    } = assignment(&db, ("Анна", "ru"), ("Марк", "ru"), "Иван", &["telegram"]).await;
     let notify = start_notify(&db, &[]).await;
     notify
         .telegram
@@ -586,20 +607,20 @@ async fn a_blocked_bot_becomes_notification_failed_and_is_not_retried() {
 #[tokio::test]
 async fn a_failing_bot_api_fails_the_invocation_and_the_retry_sends_nothing_twice() {
     let db = TestDatabase::new().await;
-    let customer = person(&db, "customer", "Анна", "ru", &["email"], None, None).await;
-    let manager = person(&db, "manager", "Марк", "ru", &["email"], None, None).await;
-    let chat = chat_id();
-    let contractor = person(
+    let Assignment {
+        customer,
+        manager,
+        contractor,
+        chat: _,
+        request,
+    } = assignment(
         &db,
-        "contractor",
+        ("Анна", "ru"),
+        ("Марк", "ru"),
         "Иван",
-        "ru",
         &["telegram", "email"],
-        Some(chat),
-        None,
     )
     .await;
-    let request = assigned_request(&db, customer.id, manager.id, contractor.id).await;
     let notify = start_notify(&db, &[("NOTIFY_MAX_ATTEMPTS", "2")]).await;
     notify
         .telegram

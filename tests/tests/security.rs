@@ -219,6 +219,41 @@ async fn the_sample_payloads_under_events_drive_the_security_functions() {
     }
 }
 
+/// A request of `customer` in `region`, managed by `manager`, in `sent_to_contractors` with
+/// offers to `contractors`.
+async fn offered_request(
+    db: &TestDatabase,
+    customer: Uuid,
+    region: &str,
+    manager: Uuid,
+    contractors: &[Uuid],
+) -> Uuid {
+    let request_id = Uuid::now_v7();
+    sqlx::query(
+        "INSERT INTO service_requests (id, customer_id, title, description, category, urgency, region,
+             city, address, status, manager_id, created_at, updated_at)
+         VALUES ($1, $2, 'Течёт кран', 'Капает', 'plumbing', 'normal', $3, 'Москва', 'ул. Ленина, 1',
+             'sent_to_contractors', $4, now(), now())",
+    )
+    .bind(request_id)
+    .bind(customer)
+    .bind(region)
+    .bind(manager)
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO request_offers (request_id, contractor_id, offered_at)
+         SELECT $1, unnest($2::uuid[]), now()",
+    )
+    .bind(request_id)
+    .bind(contractors)
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    request_id
+}
+
 /// Scenario 2's security half: the assignment of a contractor rejected right after accepting is
 /// reverted, a verified one's passes; both are audited, and a redelivery changes nothing.
 #[tokio::test(flavor = "multi_thread")]
@@ -234,29 +269,7 @@ async fn the_security_check_reverts_assignments_of_contractors_who_may_not_hold_
         .execute(&db.pool)
         .await
         .unwrap();
-    let request_id = Uuid::now_v7();
-    sqlx::query(
-        "INSERT INTO service_requests (id, customer_id, title, description, category, urgency, region,
-             city, address, status, manager_id, created_at, updated_at)
-         VALUES ($1, $2, 'Течёт кран', 'Капает', 'plumbing', 'normal', $3, 'Москва', 'ул. Ленина, 1',
-             'sent_to_contractors', $4, now(), now())",
-    )
-    .bind(request_id)
-    .bind(customer)
-    .bind(&region)
-    .bind(manager)
-    .execute(&db.pool)
-    .await
-    .unwrap();
-    sqlx::query(
-        "INSERT INTO request_offers (request_id, contractor_id, offered_at) VALUES ($1, $2, now()), ($1, $3, now())",
-    )
-    .bind(request_id)
-    .bind(verified)
-    .bind(rejected)
-    .execute(&db.pool)
-    .await
-    .unwrap();
+    let request_id = offered_request(&db, customer, &region, manager, &[verified, rejected]).await;
     let accept = start_function("accept-request", &db.url, &[]).await;
     let check = start_function("security-check", &db.url, &[]).await;
     let accept_as = |contractor: Uuid| {
@@ -424,29 +437,7 @@ async fn a_rejected_or_revoked_contractor_can_no_longer_take_an_old_offer() {
         .execute(&db.pool)
         .await
         .unwrap();
-    let request_id = Uuid::now_v7();
-    sqlx::query(
-        "INSERT INTO service_requests (id, customer_id, title, description, category, urgency, region,
-             city, address, status, manager_id, created_at, updated_at)
-         VALUES ($1, $2, 'Течёт кран', 'Капает', 'plumbing', 'normal', $3, 'Москва', 'ул. Ленина, 1',
-             'sent_to_contractors', $4, now(), now())",
-    )
-    .bind(request_id)
-    .bind(Uuid::now_v7())
-    .bind(&region)
-    .bind(manager)
-    .execute(&db.pool)
-    .await
-    .unwrap();
-    sqlx::query(
-        "INSERT INTO request_offers (request_id, contractor_id, offered_at)
-         SELECT $1, unnest($2::uuid[]), now()",
-    )
-    .bind(request_id)
-    .bind(&contractors)
-    .execute(&db.pool)
-    .await
-    .unwrap();
+    let request_id = offered_request(&db, Uuid::now_v7(), &region, manager, &contractors).await;
     let reject = start_function("reject-contractor", &db.url, &[]).await;
     let revoke = start_function("revoke-contractor-access", &db.url, &[]).await;
     let accept = start_function("accept-request", &db.url, &[]).await;

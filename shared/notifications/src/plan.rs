@@ -470,6 +470,23 @@ mod tests {
         intents.iter().map(|i| (i.recipient, i.template)).collect()
     }
 
+    /// The fridge request in Москва, as the database has it.
+    fn facts(
+        request: Uuid,
+        customer: Uuid,
+        manager: Option<Uuid>,
+        contractor: Option<Uuid>,
+    ) -> RequestFacts {
+        RequestFacts {
+            request_id: request,
+            title: "Не работает холодильник".into(),
+            region: "Москва".into(),
+            customer_id: customer,
+            manager_id: manager,
+            contractor_id: contractor,
+        }
+    }
+
     #[test]
     fn request_created_confirms_to_the_customer_and_tells_the_manager_once_there_is_one() {
         let (event, request, customer, manager, _) = ids();
@@ -481,14 +498,7 @@ mod tests {
         assert_eq!(intents[0].dedup_key, event.to_string());
         assert_eq!(intents[0].vars["title"], "Не работает холодильник");
 
-        let facts = RequestFacts {
-            request_id: request,
-            title: "Не работает холодильник".into(),
-            region: "Москва".into(),
-            customer_id: customer,
-            manager_id: Some(manager),
-            contractor_id: None,
-        };
+        let facts = facts(request, customer, Some(manager), None);
         let intents = plan(event, &created(request, customer), Some(&facts), None);
         assert_eq!(
             who(&intents),
@@ -529,14 +539,7 @@ mod tests {
             assigned_at: Utc::now(),
         }
         .into();
-        let facts = |holder: Option<Uuid>| RequestFacts {
-            request_id: request,
-            title: "Не работает холодильник".into(),
-            region: "Москва".into(),
-            customer_id: customer,
-            manager_id: Some(manager),
-            contractor_id: holder,
-        };
+        let facts = |holder| facts(request, customer, Some(manager), holder);
         let intents = plan(event, &assigned, Some(&facts(Some(contractor))), None);
         assert_eq!(
             who(&intents),
@@ -593,14 +596,7 @@ mod tests {
     #[test]
     fn signatures_reach_the_other_party_then_both() {
         let (event, request, customer, _, contractor) = ids();
-        let facts = RequestFacts {
-            request_id: request,
-            title: "t".into(),
-            region: "Москва".into(),
-            customer_id: customer,
-            manager_id: None,
-            contractor_id: Some(contractor),
-        };
+        let facts = facts(request, customer, None, Some(contractor));
         let signed = |by: Uuid, fully: bool| -> DomainEvent {
             DocumentSigned {
                 document_id: Uuid::now_v7(),
@@ -673,14 +669,7 @@ mod tests {
             }
             .into()
         };
-        let facts = RequestFacts {
-            request_id: request,
-            title: "Не работает холодильник".into(),
-            region: "Москва".into(),
-            customer_id: customer,
-            manager_id: None,
-            contractor_id: None,
-        };
+        let facts = facts(request, customer, None, None);
         let intents = plan(
             event,
             &revoked(Some("verification_rejected")),
@@ -711,14 +700,7 @@ mod tests {
             }
             .into()
         };
-        let facts = |holder: Option<Uuid>| RequestFacts {
-            request_id: request,
-            title: "Не работает холодильник".into(),
-            region: "Москва".into(),
-            customer_id: customer,
-            manager_id: Some(manager),
-            contractor_id: holder,
-        };
+        let facts = |holder| facts(request, customer, Some(manager), holder);
         let intents = plan(event, &revoked(Some(request)), Some(&facts(None)), None);
         assert_eq!(
             who(&intents),
