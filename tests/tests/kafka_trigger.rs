@@ -719,6 +719,60 @@ async fn latest_starts_at_the_end_of_each_partition_when_the_mapping_is_created(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn skipping_the_backlog_starts_even_a_known_group_at_the_end_of_each_partition() {
+    let fixture = Fixture::new("skip", 2).await;
+    for partition in 0..2 {
+        fixture
+            .produce(partition, &format!("delivered-{partition}"))
+            .await;
+    }
+    let first = fixture.probe("first", &[]).await;
+    let running = fixture.start(fixture.mapping(), &first);
+    fixture
+        .wait_committed(&BTreeMap::from([(0, 1), (1, 1)]))
+        .await;
+    running.stop().await;
+    // Produced while the runner was down: a restart that skips the backlog never delivers these.
+    for partition in 0..2 {
+        for i in 0..2 {
+            fixture
+                .produce(partition, &format!("backlog-{partition}-{i}"))
+                .await;
+        }
+    }
+    let restarted =
+        MappingRunner::new(fixture.mapping(), fixture.servers.clone()).expect("the mapping");
+    restarted
+        .skip_backlog()
+        .await
+        .expect("skipping the backlog");
+    assert_eq!(fixture.committed().await, BTreeMap::from([(0, 3), (1, 3)]));
+    for partition in 0..2 {
+        fixture
+            .produce(partition, &format!("new-{partition}"))
+            .await;
+    }
+    let probe = fixture.probe("second", &[]).await;
+    let (stop, stopped) = oneshot::channel::<()>();
+    let handle = tokio::spawn(restarted.run(probe, async {
+        let _ = stopped.await;
+    }));
+    let running = Running { stop, handle };
+    fixture
+        .wait_committed(&BTreeMap::from([(0, 4), (1, 4)]))
+        .await;
+    running.stop().await;
+    let mut values: Vec<String> = fixture
+        .delivered("second")
+        .into_iter()
+        .map(|d| d.value)
+        .collect();
+    values.sort();
+    assert_eq!(values, ["new-0", "new-1"]);
+    fixture.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_payload_names_its_source_as_msk_or_self_managed_kafka() {
     let fixture = Fixture::new("shape", 1).await;
     fixture

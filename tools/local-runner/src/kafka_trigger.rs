@@ -200,6 +200,23 @@ impl MappingRunner {
         if !self.mapping.enabled || self.mapping.starting_position != StartingPosition::Latest {
             return Ok(());
         }
+        self.commit_partition_ends(false).await
+    }
+
+    /// `--skip-backlog`: commits the current end of every partition, committed before or not, so
+    /// the mapping delivers only what is produced from now on. Local only (AWS resumes from the
+    /// committed offsets): the dev topics are shared with the tests, whose records a local
+    /// system would otherwise replay on its next start.
+    pub async fn skip_backlog(&self) -> Result<(), TriggerError> {
+        if !self.mapping.enabled {
+            return Ok(());
+        }
+        self.commit_partition_ends(true).await
+    }
+
+    /// Commits the high watermark of the mapping's partitions: of every one, or (with
+    /// `every_partition` false) of those the group has no committed offset for.
+    async fn commit_partition_ends(&self, every_partition: bool) -> Result<(), TriggerError> {
         let consumer = self.consumer.clone();
         let topics = self.mapping.topics.clone();
         let mapping = self.mapping.id.clone();
@@ -224,7 +241,7 @@ impl MappingRunner {
                 .map_err(|e| ("reading committed offsets", e))?;
             let mut pinned = TopicPartitionList::new();
             for element in committed.elements() {
-                if element.offset() != Offset::Invalid {
+                if !every_partition && element.offset() != Offset::Invalid {
                     continue;
                 }
                 let (_, high) = consumer
@@ -249,7 +266,7 @@ impl MappingRunner {
         .expect("the offset pinning task panicked");
         match outcome {
             Ok(pinned) => {
-                tracing::debug!(mapping = %self.mapping.id, pinned, "LATEST starting offsets committed");
+                tracing::debug!(mapping = %self.mapping.id, pinned, every_partition, "starting offsets committed");
                 Ok(())
             }
             // A group with live members refuses commits from a non-member: they own the offsets.
@@ -263,7 +280,7 @@ impl MappingRunner {
                     )
                 ) =>
             {
-                tracing::warn!(mapping = %self.mapping.id, %error, action, "LATEST not pinned; starting from the group's position");
+                tracing::warn!(mapping = %self.mapping.id, %error, action, "starting offsets not committed; starting from the group's position");
                 Ok(())
             }
             Err((action, source)) => Err(kafka(action, source)),

@@ -57,6 +57,11 @@ struct Cli {
     /// Do not poll Kafka.
     #[arg(long)]
     no_kafka: bool,
+    /// Start every Kafka trigger at the end of its topics, skipping what was produced while the
+    /// runner was down (AWS resumes from the committed offsets; this is for dev topics shared
+    /// with tests).
+    #[arg(long)]
+    skip_backlog: bool,
     /// Do not fire schedules.
     #[arg(long)]
     no_schedules: bool,
@@ -239,10 +244,12 @@ async fn main() -> Result<()> {
             );
             let runner = MappingRunner::new(mapping.clone(), bootstrap.clone())
                 .map_err(|e| anyhow::anyhow!("{}: {e}", mapping.id))?;
-            runner
-                .pin_starting_position()
-                .await
-                .map_err(|e| anyhow::anyhow!("{}: {e}", mapping.id))?;
+            let starting = if cli.skip_backlog {
+                runner.skip_backlog().await
+            } else {
+                runner.pin_starting_position().await
+            };
+            starting.map_err(|e| anyhow::anyhow!("{}: {e}", mapping.id))?;
             let pool = pool_of(&mapping.function)?;
             let stop_mapping = shutdown();
             let id = mapping.id.clone();
