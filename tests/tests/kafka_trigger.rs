@@ -256,6 +256,11 @@ impl Fixture {
     fn start(&self, mapping: KafkaMappingDef, probe: &Arc<Probe>) -> Running {
         let runner =
             MappingRunner::new(mapping, self.servers.clone()).expect("creating the mapping");
+        Self::run(runner, probe)
+    }
+
+    /// Runs a mapping made (and perhaps given its starting offsets) by the test.
+    fn run(runner: MappingRunner, probe: &Arc<Probe>) -> Running {
         let (stop, stopped) = oneshot::channel::<()>();
         let handle = tokio::spawn(runner.run(probe.clone(), async {
             let _ = stopped.await;
@@ -691,11 +696,7 @@ async fn latest_starts_at_the_end_of_each_partition_when_the_mapping_is_created(
             .await;
     }
     let probe = fixture.probe("latest", &[]).await;
-    let (stop, stopped) = oneshot::channel::<()>();
-    let handle = tokio::spawn(runner.run(probe.clone(), async {
-        let _ = stopped.await;
-    }));
-    let running = Running { stop, handle };
+    let running = Fixture::run(runner, &probe);
     fixture
         .wait_committed(&BTreeMap::from([(0, 2), (1, 2)]))
         .await;
@@ -753,11 +754,7 @@ async fn skipping_the_backlog_starts_even_a_known_group_at_the_end_of_each_parti
             .await;
     }
     let probe = fixture.probe("second", &[]).await;
-    let (stop, stopped) = oneshot::channel::<()>();
-    let handle = tokio::spawn(restarted.run(probe, async {
-        let _ = stopped.await;
-    }));
-    let running = Running { stop, handle };
+    let running = Fixture::run(restarted, &probe);
     fixture
         .wait_committed(&BTreeMap::from([(0, 4), (1, 4)]))
         .await;
