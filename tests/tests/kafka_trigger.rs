@@ -294,6 +294,13 @@ impl Fixture {
             .collect()
     }
 
+    /// The values `log`'s function was handed, sorted.
+    fn sorted_values(&self, log: &str) -> Vec<String> {
+        let mut values: Vec<String> = self.delivered(log).into_iter().map(|d| d.value).collect();
+        values.sort();
+        values
+    }
+
     fn delivered(&self, log: &str) -> Vec<Delivered> {
         self.invocations(log)
             .into_iter()
@@ -701,13 +708,7 @@ async fn latest_starts_at_the_end_of_each_partition_when_the_mapping_is_created(
         .wait_committed(&BTreeMap::from([(0, 2), (1, 2)]))
         .await;
     running.stop().await;
-    let mut values: Vec<String> = fixture
-        .delivered("latest")
-        .into_iter()
-        .map(|d| d.value)
-        .collect();
-    values.sort();
-    assert_eq!(values, ["new-0", "new-1"]);
+    assert_eq!(fixture.sorted_values("latest"), ["new-0", "new-1"]);
 
     // A restart finds committed offsets and leaves them alone.
     let restarted = MappingRunner::new(mapping, fixture.servers.clone()).expect("the mapping");
@@ -759,13 +760,7 @@ async fn skipping_the_backlog_starts_even_a_known_group_at_the_end_of_each_parti
         .wait_committed(&BTreeMap::from([(0, 4), (1, 4)]))
         .await;
     running.stop().await;
-    let mut values: Vec<String> = fixture
-        .delivered("second")
-        .into_iter()
-        .map(|d| d.value)
-        .collect();
-    values.sort();
-    assert_eq!(values, ["new-0", "new-1"]);
+    assert_eq!(fixture.sorted_values("second"), ["new-0", "new-1"]);
     fixture.cleanup().await;
 }
 
