@@ -24,8 +24,8 @@ pub fn required_env(name: &str) -> String {
     })
 }
 
-/// A database of its own for one test, migrated, dropped by nobody (they are cheap and the dev
-/// cluster is disposable; `tools/dev-services down --purge` clears them).
+/// A database of its own for one test, migrated, kept when the test ends (a failed test's data
+/// stays there to look at); the next `tools/test` drops it (`prune-test-data`).
 pub struct TestDatabase {
     pub url: String,
     pub pool: PgPool,
