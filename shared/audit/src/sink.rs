@@ -104,7 +104,7 @@ pub async fn process_batch(
     clickhouse: &ClickHouse,
 ) -> Result<SinkReport, SinkError> {
     let started = std::time::Instant::now();
-    let result = store_batch(payload, reporter.component(), producer, clickhouse).await;
+    let result = store_batch(payload, reporter.component(), producer, clickhouse, started).await;
     let items = result.as_ref().map_or(0, |report| report.records as u64);
     reporter.record("handle_batch", started.elapsed(), items);
     let own_metrics = reporter.take_due();
@@ -130,13 +130,14 @@ pub async fn process_batch(
     result
 }
 
+/// `started`: when the batch arrived; its log line and EMF metric share the reporter's clock.
 async fn store_batch(
     payload: &Value,
     consumer: &str,
     producer: &EventProducer,
     clickhouse: &ClickHouse,
+    started: std::time::Instant,
 ) -> Result<SinkReport, SinkError> {
-    let started = std::time::Instant::now();
     let trigger = decode_trigger(payload)?;
     let sorted = sort_records(&trigger.records);
     let mut report = SinkReport {

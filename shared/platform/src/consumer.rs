@@ -82,7 +82,7 @@ pub async fn process_batch(
     handler: &impl EventHandler,
 ) -> Result<BatchReport, BatchError> {
     let started = std::time::Instant::now();
-    let result = handle_records(payload, services, handler).await;
+    let result = handle_records(payload, services, handler, started).await;
     let reporter = &services.reporter;
     let items = result.as_ref().map_or(0, |report| report.records as u64);
     reporter.record("handle_batch", started.elapsed(), items);
@@ -90,13 +90,14 @@ pub async fn process_batch(
     result
 }
 
+/// `started`: when the batch arrived; its log line and EMF metric share the reporter's clock.
 async fn handle_records(
     payload: &Value,
     services: &Services,
     handler: &impl EventHandler,
+    started: std::time::Instant,
 ) -> Result<BatchReport, BatchError> {
     let (consumer, producer) = (services.config.service_name.as_str(), &services.producer);
-    let started = std::time::Instant::now();
     let trigger = decode_trigger(payload)?;
     let mut report = BatchReport {
         records: trigger.records.len(),
