@@ -10,9 +10,9 @@
 //! Needs the dev services (`eval "$(tools/dev-services env)"`) and the built binaries:
 //!   cargo build --workspace --bins && "$CARGO_TARGET_DIR/debug/api-bench" [samples]
 
-use serde_json::{Value, json};
-use servicehub_tests::TestDatabase;
+use serde_json::Value;
 use servicehub_tests::stack::Stack;
+use servicehub_tests::{TestDatabase, new_request};
 use std::time::{Duration, Instant};
 
 const WARMUP: usize = 20;
@@ -29,15 +29,7 @@ async fn main() {
     let admin = stack.admin().await;
     stack.create_manager(&admin, &[&region]).await;
     let customer = stack.customer().await;
-    let body = json!({
-        "title": "Не работает холодильник",
-        "description": "Холодильник Bosch перестал морозить",
-        "category": "appliance-repair",
-        "urgency": "urgent",
-        "region": region,
-        "city": "Москва",
-        "address": "ул. Ленина, 1",
-    });
+    let body = new_request(&region);
 
     let mut post = Vec::new();
     let mut ids = Vec::new();

@@ -10,9 +10,9 @@
 //!   cargo build --workspace --bins && "$CARGO_TARGET_DIR/debug/e2e-bench" [requests] [per second]
 
 use chrono::{DateTime, Utc};
-use serde_json::{Value, json};
-use servicehub_tests::TestDatabase;
+use serde_json::Value;
 use servicehub_tests::stack::Stack;
+use servicehub_tests::{TestDatabase, new_request};
 use std::time::{Duration, Instant};
 use uuid::Uuid;
 
@@ -27,15 +27,7 @@ async fn main() {
     let admin = stack.admin().await;
     stack.create_manager(&admin, &[&region]).await;
     let customer = stack.customer().await;
-    let body = json!({
-        "title": "Не работает холодильник",
-        "description": "Холодильник Bosch перестал морозить",
-        "category": "appliance-repair",
-        "urgency": "urgent",
-        "region": region,
-        "city": "Москва",
-        "address": "ул. Ленина, 1",
-    });
+    let body = new_request(&region);
 
     let started = Instant::now();
     let mut sent: Vec<(Uuid, DateTime<Utc>)> = Vec::with_capacity(requests);
