@@ -46,11 +46,12 @@ fn metrics(reports: &[Envelope]) -> Vec<&PerformanceMetric> {
         .collect()
 }
 
-fn errors(reports: &[Envelope]) -> Vec<&ErrorOccurred> {
+/// The `audit.error_occurred` reports, each with its envelope (for the correlation).
+fn errors(reports: &[Envelope]) -> Vec<(&Envelope, &ErrorOccurred)> {
     reports
         .iter()
         .filter_map(|e| match &e.data {
-            DomainEvent::ErrorOccurred(error) => Some(error),
+            DomainEvent::ErrorOccurred(error) => Some((e, error)),
             _ => None,
         })
         .collect()
@@ -100,16 +101,13 @@ async fn an_http_function_reports_each_requests_timing_under_its_route_and_a_5xx
     let reports = probe.envelopes(&cut_off_name, 2, WAIT).await;
     let reported = errors(&reports);
     assert_eq!(reported.len(), 1, "{reports:?}");
-    assert_eq!(reported[0].error_kind, "service_unavailable");
-    assert!(reported[0].retryable);
+    let (error_envelope, error) = reported[0];
+    assert_eq!(error.error_kind, "service_unavailable");
+    assert!(error.retryable);
     assert_eq!(
-        reported[0].subject_id.as_deref(),
+        error.subject_id.as_deref(),
         Some(format!("GET /requests/{{id}} /requests/{missing}").as_str())
     );
-    let error_envelope = reports
-        .iter()
-        .find(|e| matches!(e.data, DomainEvent::ErrorOccurred(_)))
-        .unwrap();
     assert_eq!(
         error_envelope.meta.correlation_id, correlation_id,
         "the error joins the request's correlation"
@@ -188,13 +186,10 @@ async fn a_consumer_reports_each_batch_and_a_transient_failure_with_its_cause() 
     let reports = probe.envelopes(&cut_off_name, 2, WAIT).await;
     let reported = errors(&reports);
     assert_eq!(reported.len(), 1, "{reports:?}");
-    assert_eq!(reported[0].error_kind, "transient_failure");
-    assert!(reported[0].retryable);
-    assert_eq!(reported[0].cause_event_id, Some(created.meta.id));
-    let error_envelope = reports
-        .iter()
-        .find(|e| matches!(e.data, DomainEvent::ErrorOccurred(_)))
-        .unwrap();
+    let (error_envelope, error) = reported[0];
+    assert_eq!(error.error_kind, "transient_failure");
+    assert!(error.retryable);
+    assert_eq!(error.cause_event_id, Some(created.meta.id));
     assert_eq!(error_envelope.meta.causation_id, Some(created.meta.id));
     assert_eq!(
         error_envelope.meta.correlation_id,
