@@ -168,5 +168,18 @@ mod tests {
         )
         .unwrap_err();
         assert!(error.to_string().contains("DATABASE_MAX_CONNECTIONS"));
+        let error = Config::from_vars(
+            vars(&[
+                ("DATABASE_URL", "p"),
+                ("KAFKA_BOOTSTRAP_SERVERS", "k"),
+                ("PERFORMANCE_METRICS_FLUSH_SECONDS", "soon"),
+            ]),
+            "x",
+        )
+        .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "environment variable PERFORMANCE_METRICS_FLUSH_SECONDS is invalid: \"soon\" is not a whole number of seconds"
+        );
     }
 }
