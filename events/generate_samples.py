@@ -24,6 +24,10 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 # --------------------------------------------------------------------------- shared values
+def iso(ts: datetime) -> str:
+    return ts.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 ACCOUNT_ID = "123456789012"
 REGION = "eu-central-1"
 API_ID = "a1b2c3d4e5"
@@ -39,6 +43,13 @@ TRACEPARENT = f"00-{TRACE_ID}-00f067aa0ba902b7-01"
 HTTP_TRACEPARENT = f"00-{TRACE_ID}-b7ad6b7169203331-01"
 
 CREATED_AT = datetime(2026, 11, 21, 10, 0, 0, tzinfo=timezone.utc)
+# What a function checks against its own clock (a preferred time window must not be over, an access
+# token must not have expired) lies far ahead, so the samples keep working for years; the test
+# tests/tests/sample_times.rs fails two years before any of them runs out. Past facts (when an event
+# happened, when API Gateway received a call) stay at CREATED_AT.
+VALID_UNTIL = datetime(2046, 12, 1, 0, 0, 0, tzinfo=timezone.utc)
+WINDOW_FROM = VALID_UNTIL.replace(hour=9)
+WINDOW_TO = VALID_UNTIL.replace(hour=13)
 
 # What the authorizer (a JWT Lambda authorizer, simple responses) hands to the handlers.
 AUTHORIZER = {"lambda": {"sub": CUSTOMER_ID, "role": "customer", "region": "Москва"}}
@@ -51,7 +62,7 @@ REQUEST_BODY = {
     "region": "Москва",
     "city": "Москва",
     "address": "ул. Ленина, 1",
-    "preferred_time_window": {"from": "2026-12-01T09:00:00Z", "to": "2026-12-01T13:00:00Z"},
+    "preferred_time_window": {"from": iso(WINDOW_FROM), "to": iso(WINDOW_TO)},
     "budget": {"amount_minor": 500000, "currency": "RUB"},
 }
 
@@ -66,10 +77,6 @@ SELF_MANAGED_BOOTSTRAP_SERVERS = "127.0.0.1:59092"
 
 
 # --------------------------------------------------------------------------- helpers
-def iso(ts: datetime) -> str:
-    return ts.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def epoch_ms(ts: datetime) -> int:
     return int(ts.timestamp() * 1000)
 
@@ -192,7 +199,8 @@ REFRESH_TOKEN = "q3P1n3X9vK0cQ5y2W8mZrT6bH4uJ7dLfA1sE0gYxN2o"
 CUSTOMER_CLAIMS = {"lambda": {"sub": CUSTOMER_ID, "role": "customer", "regions": []}}
 ADMIN_CLAIMS = {"lambda": {"sub": ADMIN_ID, "role": "admin", "regions": []}}
 # Key of the sample access token only (not the local servicehub/jwt-signing-key: the authorizer
-# answers {"isAuthorized": false} to it unless JWT_SECRET_NAME names a secret holding this key).
+# answers {"isAuthorized": false} to it unless JWT_SECRET_NAME names a secret holding this key, as
+# tests/tests/auth.rs does).
 SAMPLE_JWT_KEY = b"sample-only HS256 key for events/authorizer.json, 32+ bytes"
 
 
@@ -213,7 +221,9 @@ def sample_access_token() -> str:
         "aud": "servicehub-api",
         "iat": iat,
         "nbf": iat,
-        "exp": iat + 900,
+        # A real access token lives 15 minutes; the sample's lives until VALID_UNTIL so that it
+        # still passes the authorizer (given SAMPLE_JWT_KEY) whenever someone tries it.
+        "exp": int(VALID_UNTIL.timestamp()),
         "jti": "0190a5a4-7b1e-7cc0-8a2b-0000000000a1",
         "role": "customer",
         "regions": [],
@@ -698,7 +708,7 @@ def self_check() -> None:
     token = authorizer()["headers"]["authorization"].removeprefix("Bearer ")
     assert authorizer()["identitySource"] == [f"Bearer {token}"]
     claims = json.loads(base64.urlsafe_b64decode(token.split(".")[1] + "=="))
-    assert claims["exp"] - claims["iat"] == 900 and claims["sub"] == CUSTOMER_ID
+    assert claims["exp"] == int(VALID_UNTIL.timestamp()) and claims["sub"] == CUSTOMER_ID
 
 
 def render(build) -> str:

@@ -224,8 +224,10 @@ where
     }
 }
 
-/// The body of `POST /requests` for a broken fridge in `region`.
+/// The body of `POST /requests` for a broken fridge in `region`, wanted a week from now (computed
+/// from the clock: create-request refuses a window that is already over).
 pub fn new_request(region: &str) -> serde_json::Value {
+    let day = (chrono::Utc::now() + chrono::Duration::days(7)).format("%Y-%m-%d");
     serde_json::json!({
         "title": "Не работает холодильник",
         "description": "Холодильник Bosch перестал морозить, горит индикатор ошибки",
@@ -234,7 +236,7 @@ pub fn new_request(region: &str) -> serde_json::Value {
         "region": region,
         "city": region,
         "address": "ул. Ленина, 1",
-        "preferred_time_window": {"from": "2030-12-01T09:00:00Z", "to": "2030-12-01T13:00:00Z"},
+        "preferred_time_window": {"from": format!("{day}T09:00:00Z"), "to": format!("{day}T13:00:00Z")},
         "budget": {"amount_minor": 500000, "currency": "RUB"}
     })
 }

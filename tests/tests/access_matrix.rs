@@ -46,7 +46,7 @@ enum Expect {
     Hidden,
 }
 
-/// The access rules of the API, as the README and design.md state them.
+/// The access rules of the API, as the README and docs/architecture.md state them.
 fn expected(function: &str, who: Who) -> Expect {
     use Expect::*;
     use Who::*;

@@ -1,7 +1,7 @@
 //! The audit sink and GET /audit on real ClickHouse, real Kafka and the real function binaries.
 //! Each test has a ClickHouse database of its own (`sh_audit_<uuid>`), migrated like production.
 
-use chrono::{DateTime, Duration as TimeDelta, SecondsFormat, TimeZone, Utc};
+use chrono::{DateTime, Datelike, Duration as TimeDelta, SecondsFormat, TimeZone, Utc};
 use serde_json::{Value, json};
 use servicehub_audit::ClickHouse;
 use servicehub_events::catalog::{RequestCreated, StatusChanged, UserAction};
@@ -333,7 +333,13 @@ async fn get_audit_filters_pages_and_refuses_non_admins_and_bad_parameters() {
     let audit = start("get-audit", &env).await;
     let (request_a, request_b) = (Uuid::now_v7(), Uuid::now_v7());
     let (customer, manager, admin) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
-    let t0 = Utc.with_ymd_and_hms(2030, 3, 1, 12, 0, 0).unwrap();
+    // Noon on the first of this month (from the clock, not the calendar of the day this was
+    // written), so that two days back lies in the previous month's partition.
+    let today = Utc::now().date_naive();
+    let t0 = Utc
+        .with_ymd_and_hms(today.year(), today.month(), 1, 12, 0, 0)
+        .unwrap();
+    let midnight = |t: DateTime<Utc>| format!("{}T00:00:00Z", t.format("%Y-%m-%d"));
     let at = |minutes: i64| t0 + TimeDelta::minutes(minutes) + TimeDelta::microseconds(123);
     // Newest first: e5 .. e0.
     let events = [
@@ -390,7 +396,7 @@ async fn get_audit_filters_pages_and_refuses_non_admins_and_bad_parameters() {
     ))
     .await;
     assert_eq!(ids(&window), [id(2), id(1)]);
-    let since = ask("from=2030-03-01T00:00:00Z").await;
+    let since = ask(&format!("from={}", midnight(t0))).await;
     assert_eq!(ids(&since).len(), 5);
 
     // Pages of two, newest first, through the cursor.
@@ -435,7 +441,12 @@ async fn get_audit_filters_pages_and_refuses_non_admins_and_bad_parameters() {
         fields,
         ["actor", "colour", "cursor", "from", "limit", "type"]
     );
-    let range = ask("from=2030-03-02T00:00:00Z&to=2030-03-01T00:00:00Z").await;
+    let range = ask(&format!(
+        "from={}&to={}",
+        midnight(t0 + TimeDelta::days(1)),
+        midnight(t0)
+    ))
+    .await;
     assert_eq!(range.status, 422);
     assert_eq!(range.body["errors"][0]["code"], "invalid_range");
     assert_eq!(ask("limit=0").await.status, 422);

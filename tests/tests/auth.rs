@@ -29,8 +29,17 @@ struct Keys {
 
 impl Keys {
     async fn new() -> Keys {
+        Keys::with_key(&format!(
+            "{}{}",
+            Uuid::new_v4().simple(),
+            Uuid::new_v4().simple()
+        ))
+        .await
+    }
+
+    async fn with_key(key: &str) -> Keys {
         let secret_name = format!("servicehub-tests/jwt-{}", Uuid::new_v4());
-        let key = format!("{}{}", Uuid::new_v4().simple(), Uuid::new_v4().simple());
+        let key = key.to_owned();
         create_secret(&secret_name, &key).await;
         Keys {
             secret_name,
@@ -830,4 +839,18 @@ async fn the_sample_payloads_in_events_drive_the_real_functions() {
     // Signed with the sample's own key, not this test's: denied.
     let answer = authorizer.invoke(&load("authorizer.json")).await.unwrap();
     assert_eq!(answer, json!({"isAuthorized": false}));
+    // Given the sample's key (SAMPLE_JWT_KEY in events/generate_samples.py), the sample token is
+    // still valid today: it expires years ahead, not on the day the sample was written.
+    let sample_keys =
+        Keys::with_key("sample-only HS256 key for events/authorizer.json, 32+ bytes").await;
+    let sample_authorizer = sample_keys.start("authorizer", &db, &[]).await;
+    let answer = sample_authorizer
+        .invoke(&load("authorizer.json"))
+        .await
+        .unwrap();
+    assert_eq!(answer["isAuthorized"], true, "{answer}");
+    assert_eq!(
+        answer["context"]["sub"],
+        "0190a5a4-7b1e-7cc0-8a2b-4c1d2e3f4a5b"
+    );
 }

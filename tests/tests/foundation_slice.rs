@@ -16,18 +16,9 @@ const WAIT: Duration = Duration::from_secs(15);
 const REGION: &str = "Москва";
 
 fn new_request_body(region: &str, urgency: &str) -> String {
-    json!({
-        "title": "Не работает холодильник",
-        "description": "Холодильник Bosch перестал морозить, горит индикатор ошибки",
-        "category": "appliance-repair",
-        "urgency": urgency,
-        "region": region,
-        "city": region,
-        "address": "ул. Ленина, 1",
-        "preferred_time_window": {"from": "2030-12-01T09:00:00Z", "to": "2030-12-01T13:00:00Z"},
-        "budget": {"amount_minor": 500000, "currency": "RUB"}
-    })
-    .to_string()
+    let mut body = servicehub_tests::new_request(region);
+    body["urgency"] = json!(urgency);
+    body.to_string()
 }
 
 fn post_request(customer: Uuid, body: &str) -> Value {
@@ -585,7 +576,12 @@ async fn the_relay_publishes_what_was_left_in_the_outbox_in_key_order() {
     tx.commit().await.unwrap();
 
     let probe = KafkaProbe::new("workflow-events");
-    let relay = start_function("outbox-relay", &db.url, &[]).await;
+    let relay = start_function(
+        "outbox-relay",
+        &db.url,
+        &[("OUTBOX_RELAY_DRAIN_SECONDS", "0")],
+    )
+    .await;
     let scheduled: Value = serde_json::from_str(
         &std::fs::read_to_string(repo_root().join("events/outbox-relay.json")).unwrap(),
     )

@@ -117,7 +117,7 @@ macro_rules! event_catalog {
             }
         }
 
-        /// Every event version, in the order of design.md.
+        /// Every event version, in the order of docs/architecture.md.
         pub const CATALOG: &[EventInfo] = &[
             $( EventInfo { event_type: $name, version: $ver, topic: Topic::$topic, schema: || schemars::schema_for!($ty) }, )+
         ];
