@@ -1,9 +1,14 @@
-//! Scheduled (EventBridge): publishes outbox rows that were not published right after their commit,
-//! deletes published rows past their retention, and forgets Idempotency-Keys past theirs.
+//! Scheduled (EventBridge, every minute): publishes outbox rows that were not published right
+//! after their commit, for `OUTBOX_RELAY_DRAIN_SECONDS` of each minute (pass after pass while rows
+//! wait, a poll of `OUTBOX_RELAY_POLL_MS` when none does), so rows left by a broker outage go out
+//! within about a second of its end. Then it deletes published rows past their retention, forgets
+//! Idempotency-Keys past theirs, and reports the outbox's backlog (EMF metrics the template's
+//! alarms watch: the oldest unpublished row's age, the parked rows).
 
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
-use serde_json::Value;
+use serde_json::{Value, json};
 use servicehub_platform::{Services, idempotency_key, outbox, telemetry};
+use std::time::{Duration, Instant};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -12,35 +17,62 @@ async fn main() -> Result<(), Error> {
     let batch_size = env_number("OUTBOX_RELAY_BATCH_SIZE", 500)?;
     let retention_hours = env_number("OUTBOX_RETENTION_HOURS", 72)?;
     let key_retention_hours = env_number("IDEMPOTENCY_KEY_RETENTION_HOURS", 24)?;
+    let drain_for = Duration::from_secs(env_number("OUTBOX_RELAY_DRAIN_SECONDS", 45)? as u64);
+    let poll = Duration::from_millis(env_number("OUTBOX_RELAY_POLL_MS", 1000)? as u64);
     run(service_fn(|_: LambdaEvent<Value>| async {
-        let started = std::time::Instant::now();
-        let report = outbox::relay(
+        let started = Instant::now();
+        let report = outbox::drain(
             &services.pool,
             &services.producer,
             batch_size,
             retention_hours,
+            started + drain_for,
+            poll,
         )
         .await?;
         let forgotten_keys = idempotency_key::prune(&services.pool, key_retention_hours).await?;
+        let backlog = outbox::backlog(&services.pool).await?;
         tracing::info!(
             published = report.published,
+            parked = report.parked,
             deleted = report.deleted_published,
             forgotten_keys,
-            "relay pass done"
+            unpublished = backlog.unpublished,
+            oldest_unpublished_seconds = backlog.oldest_unpublished_seconds,
+            parked_total = backlog.parked,
+            "relay done"
         );
+        let name = services.config.service_name.as_str();
+        telemetry::emit_metric(
+            name,
+            "OutboxOldestUnpublishedSeconds",
+            backlog.oldest_unpublished_seconds,
+            "Seconds",
+        );
+        telemetry::emit_metric(name, "OutboxParkedRows", backlog.parked as f64, "Count");
         let reporter = &services.reporter;
         reporter.record("relay_pass", started.elapsed(), report.published as u64);
-        reporter.flush_if_due().await;
-        Ok::<_, Error>(report)
+        reporter.flush_if_due();
+        Ok::<_, Error>(json!({
+            "published": report.published,
+            "parked": report.parked,
+            "deleted_published": report.deleted_published,
+            "forgotten_keys": forgotten_keys,
+            "backlog": backlog,
+        }))
     }))
     .await
 }
 
+/// A non-negative whole number from the environment, or `default` when unset or blank.
 fn env_number(name: &str, default: i64) -> Result<i64, Error> {
     match std::env::var(name) {
-        Ok(value) => value
+        Ok(value) if !value.trim().is_empty() => value
+            .trim()
             .parse()
-            .map_err(|_| format!("{name} must be an integer, got {value:?}").into()),
-        Err(_) => Ok(default),
+            .ok()
+            .filter(|n: &i64| *n >= 0)
+            .ok_or_else(|| format!("{name} must be a whole number >= 0, got {value:?}").into()),
+        _ => Ok(default),
     }
 }

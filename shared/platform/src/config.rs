@@ -29,6 +29,10 @@ pub struct Config {
     /// How often the function publishes its buffered `audit.performance_metric` events
     /// (`PERFORMANCE_METRICS_FLUSH_SECONDS`, default 60; 0 publishes after every invocation).
     pub performance_metrics_flush: Duration,
+    /// How long a function waits for Kafka after its transaction committed
+    /// (`OUTBOX_PUBLISH_BUDGET_MS`, default 200). What is not delivered by then stays in the
+    /// outbox for the relay: a committed write is answered as such, never turned into a timeout.
+    pub outbox_publish_budget: Duration,
 }
 
 impl std::fmt::Debug for Config {
@@ -44,6 +48,7 @@ impl std::fmt::Debug for Config {
                 &self.kafka_properties.keys().collect::<Vec<_>>(),
             )
             .field("performance_metrics_flush", &self.performance_metrics_flush)
+            .field("outbox_publish_budget", &self.outbox_publish_budget)
             .finish()
     }
 }
@@ -93,6 +98,15 @@ impl Config {
             })?),
             None => Duration::from_secs(60),
         };
+        let outbox_publish_budget = match get("OUTBOX_PUBLISH_BUDGET_MS") {
+            Some(v) => {
+                Duration::from_millis(v.trim().parse().map_err(|_| ConfigError::Invalid {
+                    name: "OUTBOX_PUBLISH_BUDGET_MS",
+                    reason: format!("{v:?} is not a whole number of milliseconds"),
+                })?)
+            }
+            None => Duration::from_millis(200),
+        };
         let kafka_properties = vars
             .iter()
             .filter_map(|(name, value)| {
@@ -114,6 +128,7 @@ impl Config {
             kafka_bootstrap_servers: require("KAFKA_BOOTSTRAP_SERVERS")?,
             kafka_properties,
             performance_metrics_flush,
+            outbox_publish_budget,
         })
     }
 }
@@ -145,6 +160,7 @@ mod tests {
         assert_eq!(config.database_max_connections, 4);
         assert_eq!(config.kafka_properties["security.protocol"], "SSL");
         assert_eq!(config.performance_metrics_flush, Duration::from_secs(60));
+        assert_eq!(config.outbox_publish_budget, Duration::from_millis(200));
         assert!(
             !format!("{config:?}").contains("secret"),
             "the password never reaches logs"

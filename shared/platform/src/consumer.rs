@@ -86,7 +86,7 @@ pub async fn process_batch(
     let reporter = &services.reporter;
     let items = result.as_ref().map_or(0, |report| report.records as u64);
     reporter.record("handle_batch", started.elapsed(), items);
-    reporter.flush_if_due().await;
+    reporter.flush_if_due();
     result
 }
 
@@ -135,9 +135,11 @@ async fn handle_records(
                         let mut error = reporter.error("transient_failure", &reason, true);
                         error.cause_event_id = Some(envelope.meta.id);
                         error.subject_id = Some(envelope.meta.subject.clone());
-                        reporter
-                            .publish_error(Envelope::caused_by(consumer, &envelope.meta, error))
-                            .await;
+                        reporter.publish_error(Envelope::caused_by(
+                            consumer,
+                            &envelope.meta,
+                            error,
+                        ));
                         return Err(BatchError::Transient { position, reason });
                     }
                 }
@@ -202,8 +204,6 @@ pub async fn send_to_dlq(
         Ok(cause) => Envelope::caused_by(consumer, &cause.meta, error),
         Err(_) => Envelope::new(consumer, error),
     };
-    if let Err(e) = producer.send(&audit.to_kafka()).await {
-        tracing::warn!(error = %e, "could not publish audit.error_occurred");
-    }
+    producer.send_detached(&audit.to_kafka());
     Ok(())
 }

@@ -343,14 +343,14 @@ where
                         None,
                         info.traceparent.as_ref().map(Traceparent::child),
                     );
-                    reporter.publish_error(envelope).await;
+                    reporter.publish_error(envelope);
                 }
                 error.into_response(&info)
             }
         };
         reporter.record(&operation, started.elapsed(), 1);
         tracing::info!(status = response.status().as_u16(), path = %info.path, "handled");
-        reporter.flush_if_due().await;
+        reporter.flush_if_due();
         response
     }
     .instrument(span)

@@ -5,7 +5,8 @@ use crate::config::Config;
 use futures::future::join_all;
 use rdkafka::ClientConfig;
 use rdkafka::message::{Header, OwnedHeaders};
-use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer as _};
+use rdkafka::types::RDKafkaRespErr;
 use servicehub_events::KafkaMessage;
 use std::time::Duration;
 use thiserror::Error;
@@ -35,7 +36,10 @@ impl EventProducer {
             // Lambda invocations are short: batch briefly, fail a delivery within the timeout.
             .set("linger.ms", "2")
             .set("message.timeout.ms", "10000")
-            .set("socket.keepalive.enable", "true");
+            .set("socket.keepalive.enable", "true")
+            // librdkafka backs reconnects off up to 10 s by default: after a broker outage the
+            // producer would sit idle for that long after the broker is back.
+            .set("reconnect.backoff.max.ms", "1000");
         for (name, value) in &config.kafka_properties {
             client.set(name, value);
         }
@@ -47,6 +51,31 @@ impl EventProducer {
 
     /// Sends one record and waits until the broker has it.
     pub async fn send(&self, message: &KafkaMessage) -> Result<(), ProduceError> {
+        self.producer
+            .send(Self::record(message), self.delivery_timeout)
+            .await
+            .map(|_| ())
+            .map_err(|(error, _)| ProduceError {
+                topic: message.topic.clone(),
+                error,
+            })
+    }
+
+    /// Hands one record to the producer without waiting for the broker: best effort, for what
+    /// must never hold up an answer (metrics, error reports). The producer delivers it in the
+    /// background with the same guarantees; a failure is only logged.
+    pub fn send_detached(&self, message: &KafkaMessage) {
+        let topic = message.topic.clone();
+        match self.producer.send_result(Self::record(message)) {
+            // The delivery future is dropped: librdkafka still delivers (or times out) the record.
+            Ok(_delivery) => {}
+            Err((error, _)) => {
+                tracing::warn!(%topic, %error, "could not queue a best-effort record")
+            }
+        }
+    }
+
+    fn record(message: &KafkaMessage) -> FutureRecord<'_, [u8], [u8]> {
         let mut headers = OwnedHeaders::new_with_capacity(message.headers.len());
         for (name, value) in &message.headers {
             headers = headers.insert(Header {
@@ -62,19 +91,37 @@ impl EventProducer {
         if let Some(value) = &message.value {
             record = record.payload(value.as_slice());
         }
-        self.producer
-            .send(record, self.delivery_timeout)
-            .await
-            .map(|_| ())
-            .map_err(|(error, _)| ProduceError {
-                topic: message.topic.clone(),
-                error,
-            })
+        record
     }
 
     /// Sends all records concurrently (one key's records keep their order: the producer is
     /// idempotent) and waits for every delivery. Returns one result per record, in order.
-    pub async fn send_all(&self, messages: &[KafkaMessage]) -> Vec<Result<(), ProduceError>> {
-        join_all(messages.iter().map(|m| self.send(m))).await
+    pub async fn send_all<'a>(
+        &self,
+        messages: impl IntoIterator<Item = &'a KafkaMessage>,
+    ) -> Vec<Result<(), ProduceError>> {
+        join_all(messages.into_iter().map(|m| self.send(m))).await
+    }
+
+    /// Whether a reachable broker says `topic` does not exist. False when no broker answers:
+    /// an outage is not a missing topic.
+    pub async fn topic_is_missing(&self, topic: &str) -> bool {
+        let producer = self.producer.clone();
+        let topic = topic.to_owned();
+        tokio::task::spawn_blocking(move || {
+            match producer
+                .client()
+                .fetch_metadata(Some(&topic), Duration::from_secs(2))
+            {
+                Ok(metadata) => metadata.topics().iter().any(|t| {
+                    t.name() == topic
+                        && t.error()
+                            == Some(RDKafkaRespErr::RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)
+                }),
+                Err(_) => false,
+            }
+        })
+        .await
+        .unwrap_or(false)
     }
 }

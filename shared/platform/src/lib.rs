@@ -26,6 +26,8 @@ pub struct Services {
     pub producer: kafka::EventProducer,
     /// Shared by clones, so every handler's metrics land in the one buffer.
     pub reporter: std::sync::Arc<report::Reporter>,
+    /// Shared by clones: one failed publish pauses publishing after commit for all handlers.
+    pub publish_gate: std::sync::Arc<outbox::PublishGate>,
 }
 
 impl Services {
@@ -42,14 +44,32 @@ impl Services {
             pool,
             producer,
             reporter,
+            publish_gate: Default::default(),
         })
     }
 
-    /// Publishes the outbox rows of `keys` right after their transaction committed. A failure is
-    /// logged, not returned: the rows stay in the outbox and the scheduled relay publishes them.
+    /// Publishes the outbox rows of `keys` right after their transaction committed, waiting at
+    /// most `OUTBOX_PUBLISH_BUDGET_MS`. Nothing is returned: the write is committed whatever
+    /// Kafka does, and what is not published in time stays in the outbox for the relay. After a
+    /// failure or a budget run out, publishing pauses briefly ([`outbox::PublishGate`]) so that a
+    /// broker outage does not slow every request down by the budget.
+    ///
+    /// A record abandoned at the budget may still reach the broker later, and the relay publishes
+    /// its row again: consumers are idempotent by event id, so this costs a duplicate record,
+    /// never a duplicate effect.
     pub async fn publish_after_commit(&self, keys: &[String]) {
-        if let Err(error) = outbox::publish_keys(&self.pool, &self.producer, keys).await {
-            tracing::warn!(%error, "outbox publish after commit failed; the relay will retry");
+        if !self.publish_gate.is_open() {
+            tracing::debug!("publishing paused after a failure; the relay publishes these rows");
+            return;
         }
+        let budget = self.config.outbox_publish_budget;
+        let publish = outbox::publish_keys(&self.pool, &self.producer, keys);
+        let failure = match tokio::time::timeout(budget, publish).await {
+            Ok(Ok(_)) => return,
+            Ok(Err(error)) => error.to_string(),
+            Err(_) => format!("not delivered within {budget:?}"),
+        };
+        self.publish_gate.close();
+        tracing::warn!(error = %failure, "outbox publish after commit failed; the relay will publish");
     }
 }

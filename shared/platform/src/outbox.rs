@@ -1,17 +1,30 @@
 //! The transactional outbox. A state change and the events it causes are written in one
-//! transaction ([`enqueue`]); right after commit the function publishes them ([`publish_keys`]);
-//! whatever is left (a crash, a broker outage) is published by the scheduled relay ([`relay`]).
+//! transaction ([`enqueue`]); right after commit the function publishes them ([`publish_keys`],
+//! within a small budget: see [`crate::Services::publish_after_commit`]); whatever is left (a
+//! crash, a broker outage, a budget run out) is published by the scheduled relay ([`relay`]).
 //!
-//! Order: rows are published in id order per key. Both paths lock the rows they publish
-//! (`FOR UPDATE`, in id order) and re-check `published_at` after the lock, so the relay and a
-//! function never publish one key's events out of order or twice in the same pass.
+//! Order: rows are published in id order per key. A publisher locks the rows it takes
+//! (`FOR UPDATE SKIP LOCKED`, so publishers never wait for each other) and sends a row only when
+//! every unpublished row of its key before it is in its own hands; a key another publisher is busy
+//! with waits for the next pass. So the relay and a function never publish one key's events out of
+//! order, and never the same row twice at once.
+//!
+//! Poison: a row the broker can never take (over its size limit, a topic that does not exist) is
+//! retried [`PARK_AFTER_ATTEMPTS`] times, then parked with its reason (`parked_at`,
+//! `last_error`). Only then do the later rows of its key go out: they are never reordered around
+//! a row that may still be published. A broker outage never parks anything.
 
-use crate::kafka::EventProducer;
+use crate::kafka::{EventProducer, ProduceError};
 use serde_json::Value;
 use servicehub_events::{Envelope, KafkaMessage};
 use sqlx::{PgPool, Postgres, Row, Transaction};
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 use thiserror::Error;
+
+/// Attempts that failed for a reason the broker will never accept before a row is parked.
+pub const PARK_AFTER_ATTEMPTS: i32 = 3;
 
 #[derive(Debug, Error)]
 pub enum OutboxError {
@@ -79,36 +92,186 @@ pub async fn publish_keys(
     if keys.is_empty() {
         return Ok(0);
     }
-    publish(pool, producer, Some(keys), i64::MAX).await
+    Ok(publish(pool, producer, Some(keys), i64::MAX)
+        .await?
+        .published)
 }
 
-/// What one relay pass did.
+/// What a relay invocation did (one pass, or all the passes of a drain).
 #[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct RelayReport {
     pub published: usize,
+    /// Rows parked in this pass (their error can never go away).
+    pub parked: usize,
     pub deleted_published: u64,
 }
 
 /// Publishes up to `batch_size` of the oldest unpublished rows, then deletes rows published more
-/// than `retention_hours` ago. The scheduled `outbox-relay` function runs this.
+/// than `retention_hours` ago: one relay pass.
 pub async fn relay(
     pool: &PgPool,
     producer: &EventProducer,
     batch_size: i64,
     retention_hours: i64,
 ) -> Result<RelayReport, OutboxError> {
-    let published = publish(pool, producer, None, batch_size).await?;
-    let deleted_published = sqlx::query(
+    let now = Instant::now();
+    drain(
+        pool,
+        producer,
+        batch_size,
+        retention_hours,
+        now,
+        Duration::ZERO,
+    )
+    .await
+}
+
+/// Relays until `until`: pass after pass while rows go out, a pause of `poll` when none is
+/// waiting or a pass failed (broker or database down), then deletes what is past its retention.
+/// One scheduled invocation thus keeps the outbox drained for most of its minute, and rows left
+/// behind by an outage go out within a poll of its end instead of at the next tick. With `until`
+/// already past it makes exactly one pass. An error is returned only when the last pass failed.
+pub async fn drain(
+    pool: &PgPool,
+    producer: &EventProducer,
+    batch_size: i64,
+    retention_hours: i64,
+    until: Instant,
+    poll: Duration,
+) -> Result<RelayReport, OutboxError> {
+    let mut report = RelayReport::default();
+    let last_error = loop {
+        let pass = publish(pool, producer, None, batch_size).await;
+        let progressed = match &pass {
+            Ok(done) => {
+                report.published += done.published;
+                report.parked += done.parked;
+                done.published + done.parked > 0
+            }
+            Err(error) => {
+                tracing::warn!(%error, "relay pass failed; trying again");
+                false
+            }
+        };
+        let now = Instant::now();
+        if now >= until {
+            break pass.err();
+        }
+        if !progressed {
+            tokio::time::sleep(poll.min(until - now)).await;
+        }
+    };
+    if let Some(error) = last_error {
+        return Err(error);
+    }
+    report.deleted_published = delete_published(pool, retention_hours).await?;
+    Ok(report)
+}
+
+async fn delete_published(pool: &PgPool, retention_hours: i64) -> Result<u64, sqlx::Error> {
+    Ok(sqlx::query(
         "DELETE FROM outbox WHERE published_at < now() - make_interval(hours => $1::int)",
     )
     .bind(retention_hours as i32)
     .execute(pool)
     .await?
-    .rows_affected();
-    Ok(RelayReport {
-        published,
-        deleted_published,
+    .rows_affected())
+}
+
+/// How the outbox stands, for the relay's metrics and alarms.
+#[derive(Debug, Default, Clone, PartialEq, serde::Serialize)]
+pub struct Backlog {
+    pub unpublished: i64,
+    /// Age of the oldest row still waiting to be published (0 when none waits).
+    pub oldest_unpublished_seconds: f64,
+    pub parked: i64,
+}
+
+pub async fn backlog(pool: &PgPool) -> Result<Backlog, sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT
+            (SELECT count(*) FROM outbox WHERE published_at IS NULL AND parked_at IS NULL) AS unpublished,
+            (SELECT COALESCE(EXTRACT(EPOCH FROM now() - min(created_at)), 0)::float8 FROM outbox
+              WHERE published_at IS NULL AND parked_at IS NULL) AS oldest,
+            (SELECT count(*) FROM outbox WHERE parked_at IS NOT NULL) AS parked",
+    )
+    .fetch_one(pool)
+    .await?;
+    Ok(Backlog {
+        unpublished: row.try_get("unpublished")?,
+        oldest_unpublished_seconds: row.try_get("oldest")?,
+        parked: row.try_get("parked")?,
     })
+}
+
+/// Whether a function publishes right after commit. After a publish that failed or ran out of
+/// its budget, the commits of the next [`PublishGate::PAUSE`] leave their rows to the relay
+/// without trying: a broker outage then costs one budget per pause, not one per request.
+#[derive(Debug)]
+pub struct PublishGate {
+    origin: Instant,
+    closed_until_ms: AtomicU64,
+}
+
+impl Default for PublishGate {
+    fn default() -> Self {
+        PublishGate {
+            origin: Instant::now(),
+            closed_until_ms: AtomicU64::new(0),
+        }
+    }
+}
+
+impl PublishGate {
+    pub const PAUSE: Duration = Duration::from_secs(1);
+
+    fn now_ms(&self) -> u64 {
+        self.origin.elapsed().as_millis() as u64
+    }
+
+    pub fn is_open(&self) -> bool {
+        self.now_ms() >= self.closed_until_ms.load(Ordering::Relaxed)
+    }
+
+    pub fn close(&self) {
+        let until = self.now_ms() + Self::PAUSE.as_millis() as u64;
+        self.closed_until_ms.store(until, Ordering::Relaxed);
+    }
+}
+
+struct Published {
+    published: usize,
+    parked: usize,
+}
+
+struct PendingRow {
+    id: i64,
+    key: String,
+    attempts: i32,
+    message: KafkaMessage,
+}
+
+/// Whether a failed send can ever succeed. Size and format errors cannot; a topic is known to be
+/// missing only when the broker answers and says so (a timeout alone may be an outage).
+async fn is_permanent(error: &ProduceError, producer: &EventProducer) -> bool {
+    use rdkafka::error::{KafkaError, RDKafkaErrorCode as Code};
+    match error.error.rdkafka_error_code() {
+        Some(
+            Code::MessageSizeTooLarge
+            | Code::InvalidMessageSize
+            | Code::InvalidMessage
+            | Code::InvalidRecord
+            | Code::MessageBatchTooLarge
+            | Code::InvalidTopic
+            | Code::UnknownTopic
+            | Code::UnknownPartition,
+        ) => true,
+        Some(Code::UnknownTopicOrPartition | Code::MessageTimedOut) | None => {
+            matches!(error.error, KafkaError::MessageProduction(_))
+                && producer.topic_is_missing(&error.topic).await
+        }
+        _ => false,
+    }
 }
 
 async fn publish(
@@ -116,59 +279,73 @@ async fn publish(
     producer: &EventProducer,
     keys: Option<&[String]>,
     limit: i64,
-) -> Result<usize, OutboxError> {
+) -> Result<Published, OutboxError> {
     let mut tx = pool.begin().await?;
-    // No keys: the oldest rows of any key (the relay).
-    let rows = sqlx::query(
-        "SELECT id, topic, message_key, headers, payload FROM outbox
-         WHERE published_at IS NULL AND ($1::text[] IS NULL OR message_key = ANY($1))
-         ORDER BY id LIMIT $2 FOR UPDATE",
+    // No keys: the oldest rows of any key (the relay). Rows another publisher holds are skipped.
+    let locked = sqlx::query(
+        "SELECT id, topic, message_key, headers, payload, attempts FROM outbox
+         WHERE published_at IS NULL AND parked_at IS NULL
+           AND ($1::text[] IS NULL OR message_key = ANY($1))
+         ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED",
     )
     .bind(keys)
     .bind(limit)
     .fetch_all(&mut *tx)
     .await?;
-    if rows.is_empty() {
+    if locked.is_empty() {
         tx.commit().await?;
-        return Ok(0);
-    }
-    let mut ids = Vec::with_capacity(rows.len());
-    let mut messages = Vec::with_capacity(rows.len());
-    for row in &rows {
-        ids.push(row.try_get::<i64, _>("id")?);
-        let headers: Value = row.try_get("headers")?;
-        messages.push(KafkaMessage {
-            topic: row.try_get("topic")?,
-            key: Some(row.try_get::<String, _>("message_key")?.into_bytes()),
-            headers: headers
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|pair| {
-                    let name = pair.get(0)?.as_str()?;
-                    let value = pair.get(1)?.as_str()?;
-                    Some((name.to_owned(), value.as_bytes().to_vec()))
-                })
-                .collect(),
-            value: Some(row.try_get("payload")?),
+        return Ok(Published {
+            published: 0,
+            parked: 0,
         });
     }
-    let results = producer.send_all(&messages).await;
+    let mut rows = Vec::with_capacity(locked.len());
+    for row in &locked {
+        let headers: Value = row.try_get("headers")?;
+        let key: String = row.try_get("message_key")?;
+        rows.push(PendingRow {
+            id: row.try_get("id")?,
+            attempts: row.try_get("attempts")?,
+            message: KafkaMessage {
+                topic: row.try_get("topic")?,
+                key: Some(key.clone().into_bytes()),
+                headers: headers
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|pair| {
+                        let name = pair.get(0)?.as_str()?;
+                        let value = pair.get(1)?.as_str()?;
+                        Some((name.to_owned(), value.as_bytes().to_vec()))
+                    })
+                    .collect(),
+                value: Some(row.try_get("payload")?),
+            },
+            key,
+        });
+    }
+    let rows = sendable_in_key_order(&mut tx, rows).await?;
+    let results = producer.send_all(rows.iter().map(|r| &r.message)).await;
     // A key whose earlier record failed must not have a later one marked as published out of
     // order: publish marks only the prefix of each key that went through.
     let mut failed_keys = BTreeSet::new();
     let mut published_ids = Vec::new();
-    let mut failed_ids = Vec::new();
+    let mut failed: Vec<(i64, String)> = Vec::new();
+    let mut parked_ids = Vec::new();
     let mut first_error = None;
-    for ((id, message), result) in ids.iter().zip(&messages).zip(results) {
-        let key = message.key.clone().unwrap_or_default();
+    for (row, result) in rows.iter().zip(results) {
         match result {
-            Ok(()) if !failed_keys.contains(&key) => published_ids.push(*id),
-            Ok(()) => failed_ids.push(*id),
+            Ok(()) if !failed_keys.contains(&row.key) => published_ids.push(row.id),
+            Ok(()) => failed.push((row.id, "an earlier record of its key failed".into())),
             Err(error) => {
-                first_error.get_or_insert_with(|| error.to_string());
-                failed_keys.insert(key);
-                failed_ids.push(*id);
+                let reason = error.to_string();
+                first_error.get_or_insert_with(|| reason.clone());
+                failed_keys.insert(row.key.clone());
+                if row.attempts + 1 >= PARK_AFTER_ATTEMPTS && is_permanent(&error, producer).await {
+                    tracing::error!(outbox_id = row.id, key = %row.key, %reason, "outbox row parked");
+                    parked_ids.push(row.id);
+                }
+                failed.push((row.id, reason));
             }
         }
     }
@@ -178,22 +355,70 @@ async fn publish(
     .bind(&published_ids)
     .execute(&mut *tx)
     .await?;
-    if let Some(error) = &first_error {
+    if !failed.is_empty() {
+        let (ids, reasons): (Vec<i64>, Vec<String>) = failed.iter().cloned().unzip();
         sqlx::query(
-            "UPDATE outbox SET attempts = attempts + 1, last_error = $2 WHERE id = ANY($1)",
+            "UPDATE outbox o SET attempts = o.attempts + 1, last_error = f.reason,
+                    parked_at = CASE WHEN o.id = ANY($3) THEN now() END
+             FROM unnest($1::bigint[], $2::text[]) AS f(id, reason) WHERE o.id = f.id",
         )
-        .bind(&failed_ids)
-        .bind(error)
+        .bind(&ids)
+        .bind(&reasons)
+        .bind(&parked_ids)
         .execute(&mut *tx)
         .await?;
     }
     tx.commit().await?;
     match first_error {
-        None => Ok(published_ids.len()),
+        None => Ok(Published {
+            published: published_ids.len(),
+            parked: 0,
+        }),
+        // Parking is progress: the key's later rows go out on the next pass.
+        Some(_) if failed.len() == parked_ids.len() => Ok(Published {
+            published: published_ids.len(),
+            parked: parked_ids.len(),
+        }),
         Some(first_error) => Err(OutboxError::Publish {
-            attempted: messages.len(),
-            failed: failed_ids.len(),
+            attempted: rows.len(),
+            failed: failed.len(),
             first_error,
         }),
     }
+}
+
+/// The rows of `locked` (in id order) that may go out now: per key, those before the first
+/// unpublished row of the key that this publisher does not hold (another publisher has it, or it
+/// is beyond this pass's limit).
+async fn sendable_in_key_order(
+    tx: &mut Transaction<'_, Postgres>,
+    locked: Vec<PendingRow>,
+) -> Result<Vec<PendingRow>, sqlx::Error> {
+    let keys: Vec<&str> = locked
+        .iter()
+        .map(|r| r.key.as_str())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let last = locked.last().map_or(0, |r| r.id);
+    let waiting: Vec<(i64, String)> = sqlx::query_as(
+        "SELECT id, message_key FROM outbox
+         WHERE published_at IS NULL AND parked_at IS NULL AND message_key = ANY($1) AND id <= $2
+         ORDER BY id",
+    )
+    .bind(&keys)
+    .bind(last)
+    .fetch_all(&mut **tx)
+    .await?;
+    let held: HashSet<i64> = locked.iter().map(|r| r.id).collect();
+    let mut blocked_from: HashMap<String, i64> = HashMap::new();
+    for (id, key) in waiting {
+        if !held.contains(&id) {
+            blocked_from.entry(key).or_insert(id);
+        }
+    }
+    Ok(locked
+        .into_iter()
+        .filter(|r| blocked_from.get(&r.key).is_none_or(|first| r.id < *first))
+        .collect())
 }

@@ -1,11 +1,12 @@
 //! What a function tells audit-events about itself: `audit.performance_metric` with its own
 //! timings, and `audit.error_occurred` when it handles a failure.
 //!
-//! Metrics are buffered and published together once `PERFORMANCE_METRICS_FLUSH_SECONDS` have
-//! passed (checked at the end of each invocation) or the buffer is full, so an invocation pays a
-//! Kafka round trip once an interval rather than every time. Lambda may shut an idle environment
-//! down with metrics still buffered: at most one interval of them is lost, and the EMF lines in
-//! the logs stay complete. Error reports are rare and published at once.
+//! Metrics are buffered and handed to the producer together once `PERFORMANCE_METRICS_FLUSH_SECONDS`
+//! have passed (checked at the end of each invocation) or the buffer is full. Neither metrics nor
+//! error reports are ever waited for: the producer delivers them in the background, so a slow or
+//! absent broker never holds up an answer (the authorizer's included). Lambda may shut an idle
+//! environment down with metrics still buffered or queued: at most one interval of them is lost,
+//! and the EMF lines in the logs stay complete.
 
 use crate::kafka::EventProducer;
 use chrono::Utc;
@@ -90,23 +91,12 @@ impl Reporter {
         std::mem::take(&mut buffer.metrics)
     }
 
-    /// Publishes the buffered metrics if they are due. Best effort: a failure is logged and the
-    /// metrics are dropped, never the invocation failed.
-    pub async fn flush_if_due(&self) {
-        let due = self.take_due();
-        if due.is_empty() {
-            return;
-        }
-        let messages: Vec<_> = due.iter().map(Envelope::to_kafka).collect();
-        let failed = self
-            .producer
-            .send_all(&messages)
-            .await
-            .into_iter()
-            .filter_map(Result::err)
-            .count();
-        if failed > 0 {
-            tracing::warn!(failed, "could not publish audit.performance_metric events");
+    /// Hands the buffered metrics to the producer if they are due, without waiting for the
+    /// broker. Best effort: a failure is logged and the metrics are dropped, never the invocation
+    /// failed.
+    pub fn flush_if_due(&self) {
+        for metric in self.take_due() {
+            self.producer.send_detached(&metric.to_kafka());
         }
     }
 
@@ -120,7 +110,7 @@ impl Reporter {
         let started = Instant::now();
         let output = work.await;
         self.record(operation, started.elapsed(), items);
-        self.flush_if_due().await;
+        self.flush_if_due();
         output
     }
 
@@ -138,12 +128,10 @@ impl Reporter {
         }
     }
 
-    /// Publishes an `audit.error_occurred` envelope now. Best effort: the failure it reports is
-    /// already handled, and Kafka may be what failed.
-    pub async fn publish_error(&self, envelope: Envelope) {
-        if let Err(error) = self.producer.send(&envelope.to_kafka()).await {
-            tracing::warn!(%error, "could not publish audit.error_occurred");
-        }
+    /// Hands an `audit.error_occurred` envelope to the producer now, without waiting for the
+    /// broker. Best effort: the failure it reports is already handled, and Kafka may be what failed.
+    pub fn publish_error(&self, envelope: Envelope) {
+        self.producer.send_detached(&envelope.to_kafka());
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Buffer> {

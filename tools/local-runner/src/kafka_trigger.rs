@@ -144,6 +144,9 @@ impl MappingRunner {
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")
             .set("enable.partition.eof", "false")
+            // AWS's pollers reconnect within seconds of a broker's return; librdkafka's default
+            // backoff grows to 10 s.
+            .set("reconnect.backoff.max.ms", "1000")
             .set(
                 "auto.offset.reset",
                 match mapping.starting_position {
@@ -162,6 +165,7 @@ impl MappingRunner {
             .set("acks", "all")
             .set("enable.idempotence", "true")
             .set("message.timeout.ms", "10000")
+            .set("reconnect.backoff.max.ms", "1000")
             .create()
             .map_err(|e| kafka("creating the dead-letter producer", e))?;
         let (source, payload_servers) = match &mapping.source {

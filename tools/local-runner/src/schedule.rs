@@ -74,7 +74,12 @@ pub async fn run(
             .input
             .clone()
             .unwrap_or_else(|| scheduled_event(&schedule.id, Utc::now()));
-        let invoked = pool.invoke_recorded(&payload).await;
+        // A long invocation (the outbox relay drains for most of its minute) must not hold up
+        // stopping: dropping it stops its environment, as Lambda does on shutdown.
+        let invoked = tokio::select! {
+            _ = &mut shutdown => return,
+            invoked = pool.invoke_recorded(&payload) => invoked,
+        };
         let outcome = match &invoked.result {
             Ok(_) => "ok".to_owned(),
             Err(error) => format!("error: {error}"),
