@@ -2,30 +2,70 @@
 //! awaited before a function returns, so an invocation that succeeded has its records on the broker.
 
 use crate::config::Config;
+use futures::channel::oneshot;
 use futures::future::join_all;
-use rdkafka::ClientConfig;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
-use rdkafka::producer::{FutureProducer, FutureRecord, Producer as _};
+use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer as _, ProducerContext};
 use rdkafka::types::RDKafkaRespErr;
+use rdkafka::{ClientConfig, ClientContext};
 use servicehub_events::KafkaMessage;
-use std::time::Duration;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 use thiserror::Error;
 
 #[derive(Debug, Error)]
 #[error("producing to {topic} failed: {error}")]
 pub struct ProduceError {
     pub topic: String,
-    pub error: rdkafka::error::KafkaError,
+    pub error: KafkaError,
+}
+
+/// How long one poll of the delivery reports blocks. rdkafka's own `FutureProducer` polls for
+/// 100 ms at a time, and each poll spins through its last, sub-millisecond part (its timeout is
+/// truncated to whole milliseconds, so the final waits are 0 ms): about 1 % of a core per idle
+/// producer, far more on a busy machine. A poll still returns as soon as a report arrives; a
+/// longer one only spins 1/10 as often.
+const POLL_INTERVAL: Duration = Duration::from_secs(1);
+
+type DeliverySender = oneshot::Sender<Result<(), KafkaError>>;
+
+/// Completes each record's delivery future from librdkafka's delivery report.
+struct DeliveryContext;
+
+impl ClientContext for DeliveryContext {}
+
+impl ProducerContext for DeliveryContext {
+    type DeliveryOpaque = Box<DeliverySender>;
+
+    fn delivery(&self, result: &DeliveryResult<'_>, sender: Box<DeliverySender>) {
+        // Nobody waits for a detached record's report.
+        let _ = sender.send(result.as_ref().map(|_| ()).map_err(|(e, _)| e.clone()));
+    }
+}
+
+/// The producer and the thread that serves its delivery reports; the thread stops within a
+/// poll once the last clone of the [`EventProducer`] is gone.
+struct Polled {
+    producer: Arc<BaseProducer<DeliveryContext>>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Drop for Polled {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
 }
 
 #[derive(Clone)]
 pub struct EventProducer {
-    producer: FutureProducer,
+    polled: Arc<Polled>,
     delivery_timeout: Duration,
 }
 
 impl EventProducer {
-    pub fn new(config: &Config) -> Result<EventProducer, rdkafka::error::KafkaError> {
+    pub fn new(config: &Config) -> Result<EventProducer, KafkaError> {
         let mut client = ClientConfig::new();
         client
             .set("bootstrap.servers", &config.kafka_bootstrap_servers)
@@ -43,39 +83,81 @@ impl EventProducer {
         for (name, value) in &config.kafka_properties {
             client.set(name, value);
         }
+        let producer: Arc<BaseProducer<DeliveryContext>> =
+            Arc::new(client.create_with_context(DeliveryContext)?);
+        let stop = Arc::new(AtomicBool::new(false));
+        let (polled_producer, polled_stop) = (producer.clone(), stop.clone());
+        std::thread::Builder::new()
+            .name("kafka-delivery".into())
+            .spawn(move || {
+                while !polled_stop.load(Ordering::Relaxed) {
+                    polled_producer.poll(POLL_INTERVAL);
+                }
+            })
+            .map_err(|e| KafkaError::ClientCreation(format!("the delivery thread: {e}")))?;
         Ok(EventProducer {
-            producer: client.create()?,
-            delivery_timeout: Duration::from_secs(10),
+            polled: Arc::new(Polled { producer, stop }),
+            // librdkafka fails a record after message.timeout.ms (10 s): a little slack on top.
+            delivery_timeout: Duration::from_secs(15),
         })
     }
 
-    /// Sends one record and waits until the broker has it.
+    /// Sends one record and waits until the broker has it (or librdkafka gives up on it after
+    /// `message.timeout.ms`).
     pub async fn send(&self, message: &KafkaMessage) -> Result<(), ProduceError> {
-        self.producer
-            .send(Self::record(message), self.delivery_timeout)
-            .await
-            .map(|_| ())
-            .map_err(|(error, _)| ProduceError {
-                topic: message.topic.clone(),
-                error,
-            })
+        let failed = |error| ProduceError {
+            topic: message.topic.clone(),
+            error,
+        };
+        let (sender, delivered) = oneshot::channel();
+        self.enqueue(message, sender).await.map_err(failed)?;
+        match tokio::time::timeout(self.delivery_timeout, delivered).await {
+            Ok(Ok(result)) => result.map_err(failed),
+            // The report was dropped (the producer is shutting down).
+            Ok(Err(_)) => Err(failed(KafkaError::Canceled)),
+            Err(_) => Err(failed(KafkaError::MessageProduction(
+                RDKafkaErrorCode::MessageTimedOut,
+            ))),
+        }
     }
 
     /// Hands one record to the producer without waiting for the broker: best effort, for what
     /// must never hold up an answer (metrics, error reports). The producer delivers it in the
     /// background with the same guarantees; a failure is only logged.
     pub fn send_detached(&self, message: &KafkaMessage) {
-        let topic = message.topic.clone();
-        match self.producer.send_result(Self::record(message)) {
-            // The delivery future is dropped: librdkafka still delivers (or times out) the record.
-            Ok(_delivery) => {}
-            Err((error, _)) => {
-                tracing::warn!(%topic, %error, "could not queue a best-effort record")
+        let (sender, _) = oneshot::channel();
+        if let Err((error, _)) = self.polled.producer.send(Self::record(message, sender)) {
+            tracing::warn!(topic = %message.topic, %error, "could not queue a best-effort record");
+        }
+    }
+
+    /// Puts `message` on the producer's queue; a full queue is waited out (it drains as
+    /// deliveries complete) for at most the delivery timeout.
+    async fn enqueue(
+        &self,
+        message: &KafkaMessage,
+        sender: DeliverySender,
+    ) -> Result<(), KafkaError> {
+        let deadline = Instant::now() + self.delivery_timeout;
+        let mut record = Self::record(message, sender);
+        loop {
+            match self.polled.producer.send(record) {
+                Ok(()) => return Ok(()),
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back))
+                    if Instant::now() < deadline =>
+                {
+                    record = back;
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+                Err((error, _)) => return Err(error),
             }
         }
     }
 
-    fn record(message: &KafkaMessage) -> FutureRecord<'_, [u8], [u8]> {
+    fn record(
+        message: &KafkaMessage,
+        sender: DeliverySender,
+    ) -> BaseRecord<'_, [u8], [u8], Box<DeliverySender>> {
         let mut headers = OwnedHeaders::new_with_capacity(message.headers.len());
         for (name, value) in &message.headers {
             headers = headers.insert(Header {
@@ -83,8 +165,8 @@ impl EventProducer {
                 value: Some(value),
             });
         }
-        let mut record: FutureRecord<'_, [u8], [u8]> =
-            FutureRecord::to(&message.topic).headers(headers);
+        let mut record =
+            BaseRecord::with_opaque_to(&message.topic, Box::new(sender)).headers(headers);
         if let Some(key) = &message.key {
             record = record.key(key.as_slice());
         }
@@ -106,7 +188,7 @@ impl EventProducer {
     /// Whether a reachable broker says `topic` does not exist. False when no broker answers:
     /// an outage is not a missing topic.
     pub async fn topic_is_missing(&self, topic: &str) -> bool {
-        let producer = self.producer.clone();
+        let producer = self.polled.producer.clone();
         let topic = topic.to_owned();
         tokio::task::spawn_blocking(move || {
             match producer
