@@ -7,7 +7,7 @@
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
 use serde_json::Value;
 use servicehub_notifications::{Channels, Notify, NotifyConfig};
-use servicehub_platform::consumer::{BatchReport, process_batch};
+use servicehub_platform::consumer::{BatchReport, process_batch_concurrently};
 use servicehub_platform::{Services, telemetry};
 
 #[tokio::main]
@@ -16,8 +16,9 @@ async fn main() -> Result<(), Error> {
     let services = Services::from_env("notify")?;
     let config = NotifyConfig::from_env()?;
     let channels = Channels::from_config(&config).await?;
-    let (services, handler) = (
+    let (services, config, handler) = (
         &services,
+        &config,
         &Notify {
             services: &services,
             channels: &channels,
@@ -25,7 +26,9 @@ async fn main() -> Result<(), Error> {
         },
     );
     run(service_fn(|event: LambdaEvent<Value>| async move {
-        let report: BatchReport = process_batch(&event.payload, services, handler).await?;
+        let report: BatchReport =
+            process_batch_concurrently(&event.payload, services, handler, config.concurrency)
+                .await?;
         Ok::<_, Error>(report)
     }))
     .await

@@ -42,9 +42,17 @@ pub struct NotifyConfig {
     pub retry: RetryPolicy,
     /// `NOTIFY_CLAIM_LEASE_SECONDS` (default 120, more than the function's timeout).
     pub claim_lease: Duration,
+    /// `NOTIFY_CONCURRENCY` (default 8): records of different requests handled at once in a
+    /// batch (one request's records stay in order). Its time goes to waiting on providers.
+    pub concurrency: usize,
 }
 
 pub const DEFAULT_TELEGRAM_API: &str = "https://api.telegram.org";
+
+/// How long a message the provider accepted keeps trying to be recorded as sent while the
+/// database is unreachable (well inside notify's 60 s timeout). Only a crash in between leaves a
+/// `sending` row, which the claim lease then settles as "outcome unknown".
+const RECORD_SENT_FOR: Duration = Duration::from_secs(40);
 
 impl NotifyConfig {
     pub fn from_env() -> Result<NotifyConfig, ConfigError> {
@@ -85,6 +93,7 @@ impl NotifyConfig {
                 )?),
             },
             claim_lease: Duration::from_secs(number("NOTIFY_CLAIM_LEASE_SECONDS", 120)?),
+            concurrency: number("NOTIFY_CONCURRENCY", 8)?.min(64) as usize,
         })
     }
 }
@@ -358,10 +367,27 @@ impl Notify<'_> {
                             },
                         ),
                     };
-                    let mut tx = self.services.pool.begin().await?;
-                    store::mark_sent(&mut tx, id, attempts, &sent.provider_message_id).await?;
-                    outbox::enqueue(&mut tx, std::slice::from_ref(&event)).await?;
-                    tx.commit().await?;
+                    // The provider has the message: recording that must not be given up on a
+                    // database hiccup, or the row stays `sending` and the outcome unknown.
+                    let mut wait = Duration::from_millis(100);
+                    let recording_since = std::time::Instant::now();
+                    loop {
+                        match self
+                            .record_sent(id, attempts, &sent.provider_message_id, &event)
+                            .await
+                        {
+                            Ok(()) => break,
+                            Err(error)
+                                if servicehub_platform::db::is_transient(&error)
+                                    && recording_since.elapsed() < RECORD_SENT_FOR =>
+                            {
+                                tracing::warn!(notification_id = %id, %error, "recording a sent message failed; retrying");
+                                tokio::time::sleep(wait).await;
+                                wait = (wait * 2).min(Duration::from_secs(2));
+                            }
+                            Err(error) => return Err(error.into()),
+                        }
+                    }
                     self.services
                         .publish_after_commit(&outbox::keys_of(std::slice::from_ref(&event)))
                         .await;
@@ -391,6 +417,20 @@ impl Notify<'_> {
                 }
             };
         }
+    }
+
+    /// Marks notification `id` sent and enqueues its `notification.*` event, in one transaction.
+    async fn record_sent(
+        &self,
+        id: Uuid,
+        attempts: i32,
+        provider_message_id: &str,
+        event: &Envelope,
+    ) -> Result<(), sqlx::Error> {
+        let mut tx = self.services.pool.begin().await?;
+        store::mark_sent(&mut tx, id, attempts, provider_message_id).await?;
+        outbox::enqueue(&mut tx, std::slice::from_ref(event)).await?;
+        tx.commit().await
     }
 
     fn me(&self) -> &str {
@@ -484,6 +524,7 @@ mod tests {
         assert_eq!(config.telegram_base_url, DEFAULT_TELEGRAM_API);
         assert_eq!(config.retry, RetryPolicy::default());
         assert_eq!(config.claim_lease, Duration::from_secs(120));
+        assert_eq!(config.concurrency, 8);
         let error = NotifyConfig::from_vars(vars(&[("SES_FROM_ADDRESS", "a@b")])).unwrap_err();
         assert_eq!(
             error.to_string(),

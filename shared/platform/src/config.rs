@@ -22,6 +22,10 @@ pub struct Config {
     /// Pool size per execution environment. Lambda runs one invocation at a time per
     /// environment, so a handful is plenty and keeps the database's connection count sane.
     pub database_max_connections: u32,
+    /// How long a query waits for a connection (`DATABASE_ACQUIRE_TIMEOUT_MS`, default 2000)
+    /// before the function answers 503 (an API) or retries its batch (a consumer): an
+    /// unreachable database fails fast instead of running into the function's timeout.
+    pub database_acquire_timeout: Duration,
     pub kafka_bootstrap_servers: String,
     /// Extra librdkafka properties from `KAFKA_PROPERTY_<NAME>` variables, e.g.
     /// `KAFKA_PROPERTY_SECURITY_PROTOCOL=SSL` becomes `security.protocol=SSL`.
@@ -42,6 +46,7 @@ impl std::fmt::Debug for Config {
             .field("service_name", &self.service_name)
             .field("database_url", &"<redacted>")
             .field("database_max_connections", &self.database_max_connections)
+            .field("database_acquire_timeout", &self.database_acquire_timeout)
             .field("kafka_bootstrap_servers", &self.kafka_bootstrap_servers)
             .field(
                 "kafka_properties",
@@ -98,6 +103,15 @@ impl Config {
             })?),
             None => Duration::from_secs(60),
         };
+        let database_acquire_timeout = match get("DATABASE_ACQUIRE_TIMEOUT_MS") {
+            Some(v) => Duration::from_millis(v.trim().parse().ok().filter(|n| *n > 0).ok_or_else(
+                || ConfigError::Invalid {
+                    name: "DATABASE_ACQUIRE_TIMEOUT_MS",
+                    reason: format!("{v:?} is not a positive whole number of milliseconds"),
+                },
+            )?),
+            None => Duration::from_millis(2000),
+        };
         let outbox_publish_budget = match get("OUTBOX_PUBLISH_BUDGET_MS") {
             Some(v) => {
                 Duration::from_millis(v.trim().parse().map_err(|_| ConfigError::Invalid {
@@ -125,6 +139,7 @@ impl Config {
                 String::new()
             },
             database_max_connections,
+            database_acquire_timeout,
             kafka_bootstrap_servers: require("KAFKA_BOOTSTRAP_SERVERS")?,
             kafka_properties,
             performance_metrics_flush,

@@ -170,11 +170,10 @@ impl From<IllegalTransition> for ApiError {
 
 impl From<sqlx::Error> for ApiError {
     fn from(error: sqlx::Error) -> ApiError {
-        match &error {
-            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
-                ApiError::Unavailable("the database is unavailable".into())
-            }
-            _ => ApiError::Internal(error.to_string()),
+        if crate::db::is_transient(&error) {
+            ApiError::Unavailable("the database is unavailable".into())
+        } else {
+            ApiError::Internal(error.to_string())
         }
     }
 }

@@ -57,7 +57,21 @@ impl Services {
     /// A record abandoned at the budget may still reach the broker later, and the relay publishes
     /// its row again: consumers are idempotent by event id, so this costs a duplicate record,
     /// never a duplicate effect.
+    ///
+    /// Inside a Kafka batch ([`consumer::process_batch`]) the keys are collected instead and
+    /// published once when the batch's records are handled: one Kafka round trip per batch, not
+    /// per record.
     pub async fn publish_after_commit(&self, keys: &[String]) {
+        if consumer::defer_publishing(keys) {
+            return;
+        }
+        self.publish_now(keys).await
+    }
+
+    async fn publish_now(&self, keys: &[String]) {
+        if keys.is_empty() {
+            return;
+        }
         if !self.publish_gate.is_open() {
             tracing::debug!("publishing paused after a failure; the relay publishes these rows");
             return;
