@@ -65,6 +65,11 @@ struct Cli {
     /// Do not fire schedules.
     #[arg(long)]
     no_schedules: bool,
+    /// Fire every `rate(...)` schedule once at start, as if it had been running all along
+    /// (EventBridge first fires a rule one period after it is created).
+    /// Also `LOCAL_RUNNER_FIRE_SCHEDULES_AT_START=1`.
+    #[arg(long)]
+    fire_schedules_at_start: bool,
 }
 
 fn parse_key_value(text: &str) -> Result<(String, String), String> {
@@ -268,7 +273,14 @@ async fn main() -> Result<()> {
                 schedule.function
             );
             let pool = pool_of(&schedule.function)?;
-            tasks.spawn(schedule::run(schedule.clone(), pool, shutdown()));
+            tasks.spawn(schedule::run(
+                schedule.clone(),
+                pool,
+                cli.fire_schedules_at_start
+                    || std::env::var("LOCAL_RUNNER_FIRE_SCHEDULES_AT_START")
+                        .is_ok_and(|v| matches!(v.trim(), "1" | "true" | "yes")),
+                shutdown(),
+            ));
         }
     }
     println!(

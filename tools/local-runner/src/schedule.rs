@@ -51,49 +51,72 @@ pub fn next_fire(expression: &ScheduleExpression, now: DateTime<Utc>) -> Result<
     }
 }
 
-/// Fires `schedule` until `shutdown` resolves.
+/// Fires `schedule` until `shutdown` resolves; a `rate(...)` one at once too when `at_start`.
+///
+/// As EventBridge does, a rule fires on its own clock, whatever its invocations do: a `rate`
+/// fires every period from the first firing, not a period after the last invocation ended, and
+/// an invocation still running when the next one fires runs beside it (in another environment).
+/// Stopping drops the invocations under way, which stops their environments, as Lambda does on
+/// shutdown.
 pub async fn run(
     schedule: ScheduleDef,
     pool: Arc<FunctionPool>,
+    at_start: bool,
     shutdown: impl Future<Output = ()>,
 ) {
     tokio::pin!(shutdown);
+    let mut running = tokio::task::JoinSet::new();
+    let first_wait = if at_start && matches!(schedule.expression, ScheduleExpression::Rate(_)) {
+        Ok(Duration::ZERO)
+    } else {
+        next_fire(&schedule.expression, Utc::now())
+    };
+    let mut fire_at = match first_wait {
+        Ok(wait) => tokio::time::Instant::now() + wait,
+        Err(error) => {
+            tracing::error!(schedule = %schedule.id, %error, "schedule disabled");
+            return;
+        }
+    };
     loop {
-        let wait = match next_fire(&schedule.expression, Utc::now()) {
-            Ok(wait) => wait,
-            Err(error) => {
-                tracing::error!(schedule = %schedule.id, %error, "schedule disabled");
-                return;
-            }
-        };
         tokio::select! {
             _ = &mut shutdown => return,
-            _ = tokio::time::sleep(wait) => {}
+            _ = tokio::time::sleep_until(fire_at) => {}
+            // Reap finished invocations as they end.
+            Some(_) = running.join_next(), if !running.is_empty() => continue,
         }
         let payload = schedule
             .input
             .clone()
             .unwrap_or_else(|| scheduled_event(&schedule.id, Utc::now()));
-        // A long invocation (the outbox relay drains for most of its minute) must not hold up
-        // stopping: dropping it stops its environment, as Lambda does on shutdown.
-        let invoked = tokio::select! {
-            _ = &mut shutdown => return,
-            invoked = pool.invoke_recorded(&payload) => invoked,
+        let (pool, id) = (pool.clone(), schedule.id.clone());
+        running.spawn(async move {
+            let invoked = pool.invoke_recorded(&payload).await;
+            let outcome = match &invoked.result {
+                Ok(_) => "ok".to_owned(),
+                Err(error) => format!("error: {error}"),
+            };
+            tracing::info!(
+                trigger = "schedule",
+                function = %pool.name(),
+                schedule = %id,
+                lambda_request_id = %invoked.request_id,
+                duration_ms = invoked.duration.as_secs_f64() * 1000.0,
+                cold_start_ms = invoked.cold_start.map(|d| d.as_secs_f64() * 1000.0),
+                outcome,
+                "invocation"
+            );
+        });
+        fire_at = match &schedule.expression {
+            ScheduleExpression::Rate(period) => fire_at + *period,
+            cron => match next_fire(cron, Utc::now()) {
+                Ok(wait) => tokio::time::Instant::now() + wait,
+                Err(error) => {
+                    tracing::error!(schedule = %schedule.id, %error, "schedule disabled");
+                    return;
+                }
+            },
         };
-        let outcome = match &invoked.result {
-            Ok(_) => "ok".to_owned(),
-            Err(error) => format!("error: {error}"),
-        };
-        tracing::info!(
-            trigger = "schedule",
-            function = %pool.name(),
-            schedule = %schedule.id,
-            lambda_request_id = %invoked.request_id,
-            duration_ms = invoked.duration.as_secs_f64() * 1000.0,
-            cold_start_ms = invoked.cold_start.map(|d| d.as_secs_f64() * 1000.0),
-            outcome,
-            "invocation"
-        );
     }
 }
 
