@@ -1,0 +1,538 @@
+//! The chaos suite: the whole local system (the local runner on the real template.yaml, every
+//! function, every Kafka trigger, the relay's schedule) under a steady load of request creations,
+//! one fault injected into the real dev services, and afterwards every request checked end to
+//! end. Prints its figures and exits non-zero when a scenario does not hold them.
+//!
+//!   tools/chaos                       every scenario (what CI runs)
+//!   tools/chaos kafka-down            one scenario: kafka-down, postgres-down
+//!
+//! Scenarios:
+//! - `kafka-down`: the broker is killed (SIGKILL) under load and started again after the outage.
+//!   Holds: no API answer other than 201, every request manager-assigned, its confirmation and
+//!   the manager's notice sent exactly once, its request.created in the audit log, the outbox
+//!   empty. Prints the answers' latency while the broker was away and how long after its return
+//!   the outage's backlog was processed (a figure, not a verdict).
+//! - `postgres-down`: PostgreSQL is stopped without a checkpoint (as after a crash) under load
+//!   and started again. Holds: every answer 201 or 503 with Retry-After (never another 5xx), and
+//!   every request answered 201 processed end to end exactly once afterwards.
+//!
+//! The load is steady, not as fast as it can go: CHAOS_RATE requests a second over
+//! CHAOS_CONNECTIONS connections (a connection falls behind only when answers are slow), from
+//! CHAOS_FAULT_AT_SECONDS before the fault until CHAOS_AFTER_SECONDS after the service answers
+//! again. Knobs (environment): CHAOS_RATE (20), CHAOS_CONNECTIONS (8), CHAOS_FAULT_AT_SECONDS
+//! (10), CHAOS_OUTAGE_SECONDS (20), CHAOS_AFTER_SECONDS (10), CHAOS_DRAIN_LIMIT_SECONDS (120).
+//!
+//! Needs the dev services (`eval "$(tools/dev-services env)"`), the built binaries, and nothing
+//! else using them: it stops and starts the shared broker and database.
+
+use serde_json::Value;
+use servicehub_tests::stack::Stack;
+use servicehub_tests::{TestDatabase, audit_database, new_request, repo_root, required_env};
+use std::collections::HashMap;
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+fn knob(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(default)
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Fault {
+    Kafka,
+    Postgres,
+}
+
+impl Fault {
+    fn name(self) -> &'static str {
+        match self {
+            Fault::Kafka => "kafka-down",
+            Fault::Postgres => "postgres-down",
+        }
+    }
+
+    fn service(self) -> &'static str {
+        match self {
+            Fault::Kafka => "kafka",
+            Fault::Postgres => "postgres",
+        }
+    }
+}
+
+/// One answer of the load.
+struct Answer {
+    /// Since the load started.
+    at: Duration,
+    latency: Duration,
+    status: u16,
+    retry_after: bool,
+    customer: usize,
+    request_id: Option<String>,
+}
+
+async fn dev_services(command: &str, service: &str) {
+    let status = tokio::process::Command::new(repo_root().join("tools/dev-services"))
+        .args([command, service])
+        .status()
+        .await
+        .expect("running tools/dev-services");
+    assert!(status.success(), "tools/dev-services {command} {service}");
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[index].as_secs_f64() * 1000.0
+}
+
+fn latency_line(answers: &[&Answer]) -> String {
+    let mut latencies: Vec<Duration> = answers.iter().map(|a| a.latency).collect();
+    latencies.sort();
+    format!(
+        "{} answers, p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        latencies.len(),
+        percentile(&latencies, 0.5),
+        percentile(&latencies, 0.99),
+        latencies.last().map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+    )
+}
+
+/// ClickHouse: how many requests have their request.created in the audit log (the database is
+/// this run's own).
+async fn audited(database: &str) -> u64 {
+    let query = format!(
+        "SELECT uniqExact(request_id) FROM {database}.events FINAL \
+         WHERE event_type = 'request.created'"
+    );
+    let answer = reqwest::Client::new()
+        .post(required_env("CLICKHOUSE_URL"))
+        .body(query)
+        .send()
+        .await;
+    match answer {
+        Ok(response) if response.status().is_success() => response
+            .text()
+            .await
+            .ok()
+            .and_then(|t| t.trim().parse().ok())
+            .unwrap_or(0),
+        _ => 0,
+    }
+}
+
+/// What the drain found, polled until complete or the limit.
+#[derive(Default, Debug)]
+struct Drain {
+    assigned: i64,
+    sent: i64,
+    stuck: i64,
+    unpublished: i64,
+    audited: u64,
+}
+
+async fn drain_state(db: &TestDatabase, audit_db: &str) -> Option<Drain> {
+    let row: (i64, i64, i64, i64) = sqlx::query_as(
+        "SELECT
+            (SELECT count(*) FROM service_requests WHERE status = 'manager_assigned'),
+            (SELECT count(*) FROM notifications WHERE state = 'sent'),
+            (SELECT count(*) FROM notifications WHERE state <> 'sent'),
+            (SELECT count(*) FROM outbox WHERE published_at IS NULL)",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .ok()?;
+    Some(Drain {
+        assigned: row.0,
+        sent: row.1,
+        stuck: row.2,
+        unpublished: row.3,
+        audited: audited(audit_db).await,
+    })
+}
+
+/// Whether every request created before `before` is assigned and has both e-mails sent.
+async fn backlog_cleared(db: &TestDatabase, before: chrono::DateTime<chrono::Utc>) -> bool {
+    let counts: Result<(i64, i64, i64), _> = sqlx::query_as(
+        "SELECT count(*),
+                count(*) FILTER (WHERE status = 'manager_assigned'),
+                (SELECT count(*) FROM notifications n JOIN service_requests o ON o.id = n.request_id
+                  WHERE o.created_at < $1 AND n.state = 'sent')
+         FROM service_requests WHERE created_at < $1",
+    )
+    .bind(before)
+    .fetch_one(&db.pool)
+    .await;
+    matches!(counts, Ok((total, assigned, sent)) if assigned == total && sent == 2 * total)
+}
+
+/// Mails moto's SES accepted, per recipient.
+async fn mails_per_address() -> HashMap<String, usize> {
+    let data = servicehub_tests::moto::data().await;
+    let mut counts = HashMap::new();
+    for message in data["ses"]["Message"].as_array().into_iter().flatten() {
+        for to in message["destinations"]["ToAddresses"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            *counts
+                .entry(to.as_str().unwrap_or_default().to_owned())
+                .or_default() += 1;
+        }
+    }
+    counts
+}
+
+async fn run(fault: Fault) -> Vec<String> {
+    let connections = knob("CHAOS_CONNECTIONS", 8).max(1) as usize;
+    let rate = knob("CHAOS_RATE", 20).max(1);
+    let after = Duration::from_secs(knob("CHAOS_AFTER_SECONDS", 10));
+    let fault_at = Duration::from_secs(knob("CHAOS_FAULT_AT_SECONDS", 10));
+    let outage = Duration::from_secs(knob("CHAOS_OUTAGE_SECONDS", 20));
+    let drain_limit = Duration::from_secs(knob("CHAOS_DRAIN_LIMIT_SECONDS", 120));
+    println!(
+        "\n== {}: {rate} requests/s over {connections} connections, {} down at {fault_at:?} for {outage:?}, load until {after:?} after it is back",
+        fault.name(),
+        fault.service()
+    );
+
+    let db = TestDatabase::new().await;
+    let audit = audit_database().await;
+    let stack = Stack::start_with_parameters(
+        &db.url,
+        &[
+            // The relay has been running all along, as in a deployed system.
+            ("LOCAL_RUNNER_FIRE_SCHEDULES_AT_START", "1"),
+        ],
+        &[("ClickHouseDatabase", audit.database())],
+    )
+    .await;
+    let region = format!("chaos-{}", stack.id);
+    let admin = stack.admin().await;
+    let manager = stack.create_manager(&admin, &[&region]).await;
+    let manager_email = manager["email"].as_str().unwrap_or_default().to_owned();
+    let mut customers = Vec::new();
+    for _ in 0..connections {
+        customers.push(stack.customer_with_email().await);
+    }
+    let body = new_request(&region);
+    // Warm every environment the load needs before measuring.
+    for (token, _) in &customers {
+        let (status, _) = stack.post(token, "/requests", &body).await;
+        assert_eq!(status, 201, "warm-up");
+    }
+    let warmup_requests = customers.len();
+
+    let answers: Arc<Mutex<Vec<Answer>>> = Arc::default();
+    let (stop_load, load_stopped) = tokio::sync::watch::channel(false);
+    let interval = Duration::from_secs_f64(connections as f64 / rate as f64);
+    let started = Instant::now();
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("an HTTP client");
+    let mut load = tokio::task::JoinSet::new();
+    for (customer, (token, _)) in customers.iter().enumerate() {
+        let (client, token, body, answers) =
+            (client.clone(), token.clone(), body.clone(), answers.clone());
+        let url = stack.url("/requests");
+        let stopped = load_stopped.clone();
+        // Connections start spread over one interval.
+        let mut next = started + interval.mul_f64(customer as f64 / connections as f64);
+        load.spawn(async move {
+            while !*stopped.borrow() {
+                tokio::time::sleep_until(next.into()).await;
+                next += interval;
+                let sent = Instant::now();
+                let response = client
+                    .post(&url)
+                    .header("authorization", &token)
+                    .json(&body)
+                    .send()
+                    .await;
+                let (status, retry_after, request_id) = match response {
+                    Ok(response) => {
+                        let status = response.status().as_u16();
+                        let retry_after = response.headers().contains_key("retry-after");
+                        let body: Value = response.json().await.unwrap_or(Value::Null);
+                        let id = body["id"].as_str().map(str::to_owned);
+                        (status, retry_after, id)
+                    }
+                    // A timeout or a dropped connection: worse than any status.
+                    Err(_) => (0, false, None),
+                };
+                answers.lock().unwrap().push(Answer {
+                    at: sent - started,
+                    latency: sent.elapsed(),
+                    status,
+                    retry_after,
+                    customer,
+                    request_id: request_id.filter(|_| status == 201),
+                });
+            }
+        });
+    }
+
+    tokio::time::sleep(fault_at).await;
+    dev_services("kill", fault.service()).await;
+    let down_at = started.elapsed();
+    tokio::time::sleep(outage).await;
+    let restart = Instant::now();
+    dev_services("start", fault.service()).await;
+    let back = Instant::now();
+    let back_wall = chrono::Utc::now();
+    let back_at = back - started;
+    println!(
+        "{} down at {:.1} s, started again at {:.1} s, answering {:.1} s later",
+        fault.service(),
+        down_at.as_secs_f64(),
+        (restart - started).as_secs_f64(),
+        (back - restart).as_secs_f64()
+    );
+    tokio::time::sleep(after).await;
+    let _ = stop_load.send(true);
+    while load.join_next().await.is_some() {}
+    let last_answer = Instant::now();
+
+    let answers = std::mem::take(&mut *answers.lock().unwrap());
+    let created: Vec<String> = answers
+        .iter()
+        .filter_map(|a| a.request_id.clone())
+        .collect();
+    let expected = (created.len() + warmup_requests) as i64;
+
+    // The drain: until every created request went all the way, or the limit.
+    let mut state = Drain::default();
+    let mut drained_at = None;
+    // The outage's backlog: the requests created before the service answered again, each
+    // assigned and both its e-mails sent (the load goes on meanwhile, as in life).
+    let mut backlog_cleared_at = None;
+    // When each part of the pipeline had caught up, after the service answered again.
+    let mut stages: [(&str, Option<Instant>); 4] = [
+        ("outbox published", None),
+        ("managers assigned", None),
+        ("audited", None),
+        ("e-mails sent", None),
+    ];
+    while last_answer.elapsed() < drain_limit {
+        if let Some(now) = drain_state(&db, audit.database()).await {
+            let reached = [
+                now.unpublished == 0,
+                now.assigned == expected,
+                now.audited == expected as u64,
+                now.sent == 2 * expected,
+            ];
+            for ((_, at), reached) in stages.iter_mut().zip(reached) {
+                match (reached, *at) {
+                    (true, None) => *at = Some(Instant::now()),
+                    (false, _) => *at = None,
+                    _ => {}
+                }
+            }
+            state = now;
+            if backlog_cleared_at.is_none() && backlog_cleared(&db, back_wall).await {
+                backlog_cleared_at = Some(Instant::now());
+            }
+            if backlog_cleared_at.is_some() && reached.iter().all(|r| *r) {
+                drained_at = Some(Instant::now());
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let stage_line = stages
+        .iter()
+        .map(|(name, at)| match at {
+            Some(at) => format!(
+                "{name} {:+.1} s",
+                at.saturating_duration_since(back).as_secs_f64()
+            ),
+            None => format!("{name} never"),
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+
+    // Figures.
+    let mut statuses: HashMap<u16, usize> = HashMap::new();
+    for answer in &answers {
+        *statuses.entry(answer.status).or_default() += 1;
+    }
+    let mut status_list: Vec<_> = statuses.iter().collect();
+    status_list.sort();
+    println!("answers by status: {status_list:?} (0 = no answer)");
+    let all: Vec<&Answer> = answers.iter().collect();
+    let during: Vec<&Answer> = answers
+        .iter()
+        .filter(|a| a.at >= down_at && a.at < back_at)
+        .collect();
+    let outside: Vec<&Answer> = answers
+        .iter()
+        .filter(|a| a.at < down_at || a.at >= back_at)
+        .collect();
+    println!("all:                {}", latency_line(&all));
+    println!("while it was down:  {}", latency_line(&during));
+    println!("while it was up:    {}", latency_line(&outside));
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM service_requests")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap_or(-1);
+    println!(
+        "requests answered 201: {} (+{warmup_requests} warm-up); rows: {rows}",
+        created.len()
+    );
+    println!(
+        "after the drain: {} manager_assigned, {} notifications sent, {} not sent, {} outbox rows unpublished, {} request.created audited",
+        state.assigned, state.sent, state.stuck, state.unpublished, state.audited
+    );
+    let caught_up = backlog_cleared_at.map(|at| at.saturating_duration_since(back).as_secs_f64());
+    match caught_up {
+        Some(since_back) => println!(
+            "the outage's backlog (requests created before {} answered again) was processed {since_back:.1} s after it did",
+            fault.service()
+        ),
+        None => println!(
+            "the outage's backlog was NOT processed within {drain_limit:?} of the last answer"
+        ),
+    }
+    match drained_at {
+        Some(at) => println!(
+            "everything drained {:.1} s after the last answer",
+            at.saturating_duration_since(last_answer).as_secs_f64()
+        ),
+        None => println!("NOT drained within {drain_limit:?} of the last answer"),
+    }
+    println!("caught up, after the service answered again: {stage_line}");
+
+    // Exactly once, as the recipients see it.
+    let mails = mails_per_address().await;
+    let mut per_customer = vec![1usize; customers.len()]; // the warm-up request each
+    for answer in answers.iter().filter(|a| a.request_id.is_some()) {
+        per_customer[answer.customer] += 1;
+    }
+    let mut mail_mismatches = Vec::new();
+    for ((_, email), want) in customers.iter().zip(&per_customer) {
+        let got = mails.get(email).copied().unwrap_or(0);
+        if got != *want {
+            mail_mismatches.push(format!("{email}: {got} mails for {want} requests"));
+        }
+    }
+    let manager_mails = mails.get(&manager_email).copied().unwrap_or(0);
+    println!(
+        "e-mails accepted by SES: customers {} for {} requests, manager {manager_mails}",
+        customers
+            .iter()
+            .map(|(_, e)| mails.get(e).copied().unwrap_or(0))
+            .sum::<usize>(),
+        expected
+    );
+
+    // Verdicts.
+    let mut failures = Vec::new();
+    let mut fail = |what: String| failures.push(format!("{}: {what}", fault.name()));
+    match fault {
+        Fault::Kafka => {
+            let not_201 = answers.iter().filter(|a| a.status != 201).count();
+            if not_201 > 0 {
+                fail(format!("{not_201} answers were not 201: {status_list:?}"));
+            }
+            // How fast it caught up is a figure to print, not a verdict (no timed assertions):
+            // whether it did at all is one.
+            if caught_up.is_none() {
+                fail("the outage's backlog was never processed".into());
+            }
+        }
+        Fault::Postgres => {
+            let bad: Vec<_> = answers
+                .iter()
+                .filter(|a| a.status != 201 && !(a.status == 503 && a.retry_after))
+                .map(|a| a.status)
+                .collect();
+            if !bad.is_empty() {
+                fail(format!(
+                    "{} answers neither 201 nor 503 with Retry-After: {bad:?}",
+                    bad.len()
+                ));
+            }
+        }
+    }
+    if drained_at.is_none() {
+        fail(format!("not drained: {state:?} for {expected} requests"));
+    }
+    if rows != expected {
+        fail(format!("{rows} rows for {expected} requests answered 201"));
+    }
+    if !mail_mismatches.is_empty() {
+        fail(format!(
+            "customers' e-mails: {}",
+            mail_mismatches.join("; ")
+        ));
+    }
+    if manager_mails != expected as usize {
+        fail(format!(
+            "the manager got {manager_mails} notices for {expected} requests"
+        ));
+    }
+    print_invocations(&stack.runner.invocations());
+    stack.runner.stop().await;
+    failures
+}
+
+/// Where the time went: every function's invocations during the run, from the runner's log.
+fn print_invocations(invocations: &[Value]) {
+    let mut by_function: std::collections::BTreeMap<String, Vec<f64>> = Default::default();
+    for invocation in invocations {
+        let name = format!(
+            "{} ({})",
+            invocation["function"].as_str().unwrap_or("?"),
+            invocation["trigger"].as_str().unwrap_or("?")
+        );
+        if let Some(ms) = invocation["duration_ms"].as_f64() {
+            by_function.entry(name).or_default().push(ms);
+        }
+    }
+    println!("invocations (function, trigger): count, total, p50, p99, max");
+    for (name, mut durations) in by_function {
+        durations.sort_by(f64::total_cmp);
+        let at = |p: f64| durations[((durations.len() - 1) as f64 * p).round() as usize];
+        println!(
+            "  {name:<40} {:>6} {:>9.0} ms {:>8.1} ms {:>8.1} ms {:>8.1} ms",
+            durations.len(),
+            durations.iter().sum::<f64>(),
+            at(0.5),
+            at(0.99),
+            durations[durations.len() - 1]
+        );
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let chosen: Vec<String> = std::env::args().skip(1).collect();
+    let scenarios: Vec<Fault> = [Fault::Kafka, Fault::Postgres]
+        .into_iter()
+        .filter(|f| chosen.is_empty() || chosen.iter().any(|c| c == f.name()))
+        .collect();
+    if scenarios.is_empty() {
+        eprintln!("unknown scenario {chosen:?}; known: kafka-down, postgres-down");
+        return ExitCode::from(2);
+    }
+    let mut failures = Vec::new();
+    for fault in scenarios {
+        failures.extend(run(fault).await);
+    }
+    println!();
+    if failures.is_empty() {
+        println!("chaos: every scenario held");
+        ExitCode::SUCCESS
+    } else {
+        for failure in &failures {
+            println!("FAILED {failure}");
+        }
+        ExitCode::FAILURE
+    }
+}
