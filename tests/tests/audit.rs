@@ -38,13 +38,7 @@ fn producer() -> EventProducer {
 
 /// A record as if consumed from Kafka (for the tests that need no broker round trip).
 fn consumed(message: KafkaMessage, partition: i32, offset: i64) -> ConsumedRecord {
-    ConsumedRecord {
-        message,
-        partition,
-        offset,
-        timestamp: Utc::now(),
-        timestamp_type: "CREATE_TIME".into(),
-    }
+    ConsumedRecord::new(message, partition, offset)
 }
 
 fn created(request_id: Uuid, customer: Uuid, at: DateTime<Utc>) -> Envelope {

@@ -48,6 +48,16 @@ fn work_started(key: Uuid, n: u128) -> Envelope {
     )
 }
 
+/// The ids of the next `count` events published under `key`, in the order Kafka holds them.
+async fn published_ids(probe: KafkaProbe, key: Uuid, count: usize) -> Vec<Uuid> {
+    probe
+        .envelopes(&key.to_string(), count, WAIT)
+        .await
+        .iter()
+        .map(|e| e.meta.id)
+        .collect()
+}
+
 async fn enqueue(db: &TestDatabase, events: &[Envelope]) {
     let mut tx = db.pool.begin().await.unwrap();
     outbox::enqueue(&mut tx, events).await.unwrap();
@@ -124,8 +134,7 @@ async fn a_row_the_broker_refuses_for_good_is_parked_and_its_key_moves_on_in_ord
         // Parked, it no longer holds its key back: the next pass sends the rest, in order.
         let report = outbox::relay(&db.pool, &producer, 500, 72).await.unwrap();
         assert_eq!(report.published, 1, "{reason}: {report:?}");
-        let seen = probe.envelopes(&key.to_string(), 2, WAIT).await;
-        let ids: Vec<Uuid> = seen.iter().map(|e| e.meta.id).collect();
+        let ids = published_ids(probe, key, 2).await;
         assert_eq!(ids, [events[0].meta.id, events[2].meta.id], "{reason}");
         let backlog = outbox::backlog(&db.pool).await.unwrap();
         assert_eq!(backlog.unpublished, 0, "{reason}");
@@ -170,12 +179,7 @@ async fn a_key_another_publisher_holds_waits_and_the_relay_does_not_block_on_it(
     let probe = KafkaProbe::new("workflow-events");
     let report = outbox::relay(&db.pool, &producer, 500, 72).await.unwrap();
     assert_eq!(report.published, 2, "{report:?}");
-    let ids: Vec<Uuid> = probe
-        .envelopes(&held.to_string(), 2, WAIT)
-        .await
-        .iter()
-        .map(|e| e.meta.id)
-        .collect();
+    let ids = published_ids(probe, held, 2).await;
     assert_eq!(ids, [held_events[0].meta.id, held_events[1].meta.id]);
 }
 
@@ -240,12 +244,7 @@ async fn without_a_broker_a_commit_waits_one_budget_then_leaves_its_rows_to_the_
         .await
         .unwrap();
     assert_eq!(report.published, 2, "{report:?}");
-    let ids: Vec<Uuid> = probe
-        .envelopes(&key.to_string(), 2, WAIT)
-        .await
-        .iter()
-        .map(|e| e.meta.id)
-        .collect();
+    let ids = published_ids(probe, key, 2).await;
     assert_eq!(ids, [first[0].meta.id, second[0].meta.id]);
 }
 
@@ -274,11 +273,6 @@ async fn a_drain_keeps_publishing_what_commits_while_it_runs() {
     }
     let report = drain.await.unwrap().unwrap();
     assert_eq!(report.published, 3, "{report:?}");
-    let ids: Vec<Uuid> = probe
-        .envelopes(&key.to_string(), 3, WAIT)
-        .await
-        .iter()
-        .map(|e| e.meta.id)
-        .collect();
+    let ids = published_ids(probe, key, 3).await;
     assert_eq!(ids, events.iter().map(|e| e.meta.id).collect::<Vec<_>>());
 }

@@ -217,13 +217,7 @@ mod tests {
     }
 
     fn consumed(message: servicehub_events::KafkaMessage, offset: i64) -> ConsumedRecord {
-        ConsumedRecord {
-            message,
-            partition: 1,
-            offset,
-            timestamp: Utc::now(),
-            timestamp_type: "CREATE_TIME".into(),
-        }
+        ConsumedRecord::new(message, 1, offset)
     }
 
     #[test]

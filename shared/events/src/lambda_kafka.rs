@@ -260,6 +260,20 @@ pub struct ConsumedRecord {
     pub timestamp_type: String,
 }
 
+impl ConsumedRecord {
+    /// `message` as read from `partition` at `offset` just now (`CREATE_TIME`), for payloads a
+    /// test or tool builds without a broker round trip.
+    pub fn new(message: KafkaMessage, partition: i32, offset: i64) -> ConsumedRecord {
+        ConsumedRecord {
+            message,
+            partition,
+            offset,
+            timestamp: Utc::now(),
+            timestamp_type: "CREATE_TIME".into(),
+        }
+    }
+}
+
 /// Builds the payload an event source mapping sends for `records`, exactly as AWS shapes it:
 /// grouped by `"<topic>-<partition>"`, base64 key and value, headers as signed bytes.
 pub fn build_trigger(

@@ -388,13 +388,7 @@ mod tests {
         let records: Vec<ConsumedRecord> = events
             .iter()
             .enumerate()
-            .map(|(offset, e)| ConsumedRecord {
-                message: e.to_kafka(),
-                partition: 0,
-                offset: offset as i64,
-                timestamp: Utc::now(),
-                timestamp_type: "CREATE_TIME".into(),
-            })
+            .map(|(offset, e)| ConsumedRecord::new(e.to_kafka(), 0, offset as i64))
             .collect();
         let trigger = build_trigger(&KafkaSource::SelfManaged, "127.0.0.1:1", &records);
         (serde_json::to_value(trigger).unwrap(), events)

@@ -1,6 +1,8 @@
 //! Operator commands that are not Lambda functions: create the Kafka topics from the topic table,
-//! apply the database migrations, create the ClickHouse audit tables. Works against the local dev
-//! services and production alike.
+//! apply the database migrations, create the ClickHouse audit tables, inspect and replay dead
+//! letters. Works against the local dev services and production alike.
+
+mod dlq;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
@@ -34,6 +36,52 @@ enum Command {
     Clickhouse {
         #[command(subcommand)]
         action: ClickhouseAction,
+    },
+    /// Dead letters: the records consumers gave up on, in the `<topic>.dlq` topics.
+    Dlq {
+        #[command(subcommand)]
+        action: DlqAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum DlqAction {
+    /// One line per dead letter: where it sits, where it came from, who gave up on it and why.
+    List {
+        #[arg(long, env = "KAFKA_BOOTSTRAP_SERVERS")]
+        bootstrap_servers: String,
+        /// Only this dead-letter topic (repeatable); default every `<topic>.dlq`.
+        #[arg(long = "topic")]
+        topics: Vec<String>,
+        /// The newest this many records of each partition.
+        #[arg(long, default_value_t = 100)]
+        limit: i64,
+    },
+    /// One dead letter in full: headers, key and value.
+    Show {
+        #[arg(long, env = "KAFKA_BOOTSTRAP_SERVERS")]
+        bootstrap_servers: String,
+        /// The dead-letter topic, e.g. request-events.dlq.
+        topic: String,
+        /// `<partition>:<offset>`, as `list` prints them.
+        #[arg(value_parser = dlq::parse_position)]
+        position: (i32, i64),
+    },
+    /// Replays dead letters to their source topic with their original key, value and headers
+    /// (plus `dlq_replayed_from`), each at most once: replays are recorded in the database.
+    Replay {
+        #[arg(long, env = "KAFKA_BOOTSTRAP_SERVERS")]
+        bootstrap_servers: String,
+        #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+        database_url: String,
+        /// The dead-letter topic, e.g. request-events.dlq.
+        topic: String,
+        /// `<partition>:<offset>` of each record to replay.
+        #[arg(value_parser = dlq::parse_position, required_unless_present = "all")]
+        positions: Vec<(i32, i64)>,
+        /// Every record of the topic (those replayed before are skipped).
+        #[arg(long, conflicts_with = "positions")]
+        all: bool,
     },
 }
 
@@ -101,6 +149,7 @@ async fn main() -> Result<()> {
                     max_replication,
                 },
         } => create_topics(&bootstrap_servers, max_replication).await,
+        Command::Dlq { action } => run_dlq(action).await,
         Command::Db {
             action: DbAction::Migrate { database_url },
         } => {
@@ -187,6 +236,66 @@ async fn create_topics(bootstrap_servers: &str, max_replication: Option<i32>) ->
     }
     if !failed.is_empty() {
         bail!("could not create topics: {}", failed.join(", "));
+    }
+    Ok(())
+}
+
+async fn run_dlq(action: DlqAction) -> Result<()> {
+    match action {
+        DlqAction::List {
+            bootstrap_servers,
+            topics,
+            limit,
+        } => {
+            let records =
+                tokio::task::spawn_blocking(move || dlq::list(&bootstrap_servers, topics, limit))
+                    .await??;
+            for record in &records {
+                println!("{}", dlq::summary(record));
+            }
+            eprintln!("{} dead letters", records.len());
+        }
+        DlqAction::Show {
+            bootstrap_servers,
+            topic,
+            position,
+        } => {
+            let records = tokio::task::spawn_blocking(move || {
+                dlq::fetch(&bootstrap_servers, &topic, &[position])
+            })
+            .await??;
+            print!("{}", dlq::details(&records[0]));
+        }
+        DlqAction::Replay {
+            bootstrap_servers,
+            database_url,
+            topic,
+            positions,
+            all,
+        } => {
+            let producer = dlq::producer(&bootstrap_servers, &database_url)?;
+            let pool = sqlx::PgPool::connect(&database_url)
+                .await
+                .context("connecting to the database")?;
+            let records = tokio::task::spawn_blocking(move || {
+                if all {
+                    dlq::fetch_all(&bootstrap_servers, &topic)
+                } else {
+                    dlq::fetch(&bootstrap_servers, &topic, &positions)
+                }
+            })
+            .await??;
+            for record in &records {
+                let at = format!("{}/{}/{}", record.topic, record.partition, record.offset);
+                match dlq::replay(&pool, &producer, record).await? {
+                    dlq::Replayed::Done { source_topic } => {
+                        println!("replayed {at} to {source_topic}")
+                    }
+                    dlq::Replayed::AlreadyDone => println!("skipped  {at}: replayed before"),
+                    dlq::Replayed::NotADeadLetter => println!("skipped  {at}: not a dead letter"),
+                }
+            }
+        }
     }
     Ok(())
 }
