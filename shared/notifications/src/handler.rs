@@ -367,27 +367,8 @@ impl Notify<'_> {
                             },
                         ),
                     };
-                    // The provider has the message: recording that must not be given up on a
-                    // database hiccup, or the row stays `sending` and the outcome unknown.
-                    let mut wait = Duration::from_millis(100);
-                    let recording_since = std::time::Instant::now();
-                    loop {
-                        match self
-                            .record_sent(id, attempts, &sent.provider_message_id, &event)
-                            .await
-                        {
-                            Ok(()) => break,
-                            Err(error)
-                                if servicehub_platform::db::is_transient(&error)
-                                    && recording_since.elapsed() < RECORD_SENT_FOR =>
-                            {
-                                tracing::warn!(notification_id = %id, %error, "recording a sent message failed; retrying");
-                                tokio::time::sleep(wait).await;
-                                wait = (wait * 2).min(Duration::from_secs(2));
-                            }
-                            Err(error) => return Err(error.into()),
-                        }
-                    }
+                    self.record_sent(id, attempts, &sent.provider_message_id, &event)
+                        .await?;
                     self.services
                         .publish_after_commit(&outbox::keys_of(std::slice::from_ref(&event)))
                         .await;
@@ -420,6 +401,8 @@ impl Notify<'_> {
     }
 
     /// Marks notification `id` sent and enqueues its `notification.*` event, in one transaction.
+    /// The provider has the message: recording that is not given up on a database hiccup (for
+    /// [`RECORD_SENT_FOR`]), or the row stays `sending` and the outcome unknown.
     async fn record_sent(
         &self,
         id: Uuid,
@@ -427,10 +410,27 @@ impl Notify<'_> {
         provider_message_id: &str,
         event: &Envelope,
     ) -> Result<(), sqlx::Error> {
-        let mut tx = self.services.pool.begin().await?;
-        store::mark_sent(&mut tx, id, attempts, provider_message_id).await?;
-        outbox::enqueue(&mut tx, std::slice::from_ref(event)).await?;
-        tx.commit().await
+        let record = || async {
+            let mut tx = self.services.pool.begin().await?;
+            store::mark_sent(&mut tx, id, attempts, provider_message_id).await?;
+            outbox::enqueue(&mut tx, std::slice::from_ref(event)).await?;
+            tx.commit().await
+        };
+        let since = std::time::Instant::now();
+        let mut wait = Duration::from_millis(100);
+        loop {
+            match record().await {
+                Err(error)
+                    if servicehub_platform::db::is_transient(&error)
+                        && since.elapsed() < RECORD_SENT_FOR =>
+                {
+                    tracing::warn!(notification_id = %id, %error, "recording a sent message failed; retrying");
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(Duration::from_secs(2));
+                }
+                done => return done,
+            }
+        }
     }
 
     fn me(&self) -> &str {

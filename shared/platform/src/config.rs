@@ -103,24 +103,22 @@ impl Config {
             })?),
             None => Duration::from_secs(60),
         };
-        let database_acquire_timeout = match get("DATABASE_ACQUIRE_TIMEOUT_MS") {
-            Some(v) => Duration::from_millis(v.trim().parse().ok().filter(|n| *n > 0).ok_or_else(
-                || ConfigError::Invalid {
-                    name: "DATABASE_ACQUIRE_TIMEOUT_MS",
-                    reason: format!("{v:?} is not a positive whole number of milliseconds"),
-                },
-            )?),
-            None => Duration::from_millis(2000),
+        // A whole number of milliseconds, at least `min`.
+        let millis = |name: &'static str, default: u64, min: u64| match get(name) {
+            Some(v) => v
+                .trim()
+                .parse()
+                .ok()
+                .filter(|n| *n >= min)
+                .map(Duration::from_millis)
+                .ok_or_else(|| ConfigError::Invalid {
+                    name,
+                    reason: format!("{v:?} is not a whole number of milliseconds >= {min}"),
+                }),
+            None => Ok(Duration::from_millis(default)),
         };
-        let outbox_publish_budget = match get("OUTBOX_PUBLISH_BUDGET_MS") {
-            Some(v) => {
-                Duration::from_millis(v.trim().parse().map_err(|_| ConfigError::Invalid {
-                    name: "OUTBOX_PUBLISH_BUDGET_MS",
-                    reason: format!("{v:?} is not a whole number of milliseconds"),
-                })?)
-            }
-            None => Duration::from_millis(200),
-        };
+        let database_acquire_timeout = millis("DATABASE_ACQUIRE_TIMEOUT_MS", 2000, 1)?;
+        let outbox_publish_budget = millis("OUTBOX_PUBLISH_BUDGET_MS", 200, 0)?;
         let kafka_properties = vars
             .iter()
             .filter_map(|(name, value)| {

@@ -209,39 +209,31 @@ async fn handle_records(
         records: trigger.records.len(),
         ..BatchReport::default()
     };
-    let mut outcomes: Vec<Result<Handled, BatchError>> = Vec::new();
-    if in_flight == 1 {
-        // Strictly in partition order, stopping at the first record that must be retried.
-        for record in &trigger.records {
-            let handled = handle_one(record, services, handler).await;
-            let stop = !matches!(handled, Ok(Handled::Done(_) | Handled::DeadLettered));
-            outcomes.push(handled);
-            if stop {
-                break;
-            }
-        }
+    // One group in partition order, or a group per key handled `in_flight` at a time; each group
+    // stops at its first record that must be retried.
+    let groups = if in_flight == 1 {
+        vec![trigger.records.iter().collect()]
     } else {
-        let groups = by_key(&trigger.records);
-        let per_group: Vec<Vec<Result<Handled, BatchError>>> =
-            futures::stream::iter(groups.into_iter().map(|group| async move {
-                let mut handled_group = Vec::with_capacity(group.len());
-                for record in group {
-                    let handled = handle_one(record, services, handler).await;
-                    let stop = !matches!(handled, Ok(Handled::Done(_) | Handled::DeadLettered));
-                    handled_group.push(handled);
-                    if stop {
-                        break;
-                    }
+        by_key(&trigger.records)
+    };
+    let outcomes: Vec<Vec<Result<Handled, BatchError>>> =
+        futures::stream::iter(groups.into_iter().map(|group| async move {
+            let mut handled_group = Vec::with_capacity(group.len());
+            for record in group {
+                let handled = handle_one(record, services, handler).await;
+                let stop = !matches!(handled, Ok(Handled::Done(_) | Handled::DeadLettered));
+                handled_group.push(handled);
+                if stop {
+                    break;
                 }
-                handled_group
-            }))
-            .buffer_unordered(in_flight)
-            .collect()
-            .await;
-        outcomes = per_group.into_iter().flatten().collect();
-    }
+            }
+            handled_group
+        }))
+        .buffer_unordered(in_flight)
+        .collect()
+        .await;
     let mut retry = None;
-    for handled in outcomes {
+    for handled in outcomes.into_iter().flatten() {
         match handled? {
             Handled::Done(Outcome::Applied) => report.applied += 1,
             Handled::Done(Outcome::Duplicate) => report.duplicates += 1,

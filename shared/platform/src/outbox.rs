@@ -251,9 +251,15 @@ struct PendingRow {
     message: KafkaMessage,
 }
 
-/// Whether a failed send can ever succeed. Size and format errors cannot; a topic is known to be
-/// missing only when the broker answers and says so (a timeout alone may be an outage).
-async fn is_permanent(error: &ProduceError, producer: &EventProducer) -> bool {
+/// Whether a failed send can never succeed. Size and format errors cannot; a topic is known to be
+/// missing only when the broker answers and says so (a timeout alone may be an outage). The
+/// broker is asked once per topic per pass (`missing_topics`): an outage fails every row of a
+/// pass, and each question waits for a broker that is not there.
+async fn is_permanent(
+    error: &ProduceError,
+    producer: &EventProducer,
+    missing_topics: &mut HashMap<String, bool>,
+) -> bool {
     use rdkafka::error::{KafkaError, RDKafkaErrorCode as Code};
     match error.error.rdkafka_error_code() {
         Some(
@@ -266,9 +272,15 @@ async fn is_permanent(error: &ProduceError, producer: &EventProducer) -> bool {
             | Code::UnknownTopic
             | Code::UnknownPartition,
         ) => true,
-        Some(Code::UnknownTopicOrPartition | Code::MessageTimedOut) | None => {
-            matches!(error.error, KafkaError::MessageProduction(_))
-                && producer.topic_is_missing(&error.topic).await
+        Some(Code::UnknownTopicOrPartition | Code::MessageTimedOut) | None
+            if matches!(error.error, KafkaError::MessageProduction(_)) =>
+        {
+            if let Some(&missing) = missing_topics.get(&error.topic) {
+                return missing;
+            }
+            let missing = producer.topic_is_missing(&error.topic).await;
+            missing_topics.insert(error.topic.clone(), missing);
+            missing
         }
         _ => false,
     }
@@ -333,6 +345,7 @@ async fn publish(
     let mut failed: Vec<(i64, String)> = Vec::new();
     let mut parked_ids = Vec::new();
     let mut first_error = None;
+    let mut missing_topics = HashMap::new();
     for (row, result) in rows.iter().zip(results) {
         match result {
             Ok(()) if !failed_keys.contains(&row.key) => published_ids.push(row.id),
@@ -341,7 +354,9 @@ async fn publish(
                 let reason = error.to_string();
                 first_error.get_or_insert_with(|| reason.clone());
                 failed_keys.insert(row.key.clone());
-                if row.attempts + 1 >= PARK_AFTER_ATTEMPTS && is_permanent(&error, producer).await {
+                if row.attempts + 1 >= PARK_AFTER_ATTEMPTS
+                    && is_permanent(&error, producer, &mut missing_topics).await
+                {
                     tracing::error!(outbox_id = row.id, key = %row.key, %reason, "outbox row parked");
                     parked_ids.push(row.id);
                 }
