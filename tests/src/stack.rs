@@ -73,6 +73,11 @@ impl Stack {
         let mut env = vec![("DATABASE_URL", database_url)];
         env.extend_from_slice(extra_env);
         let mut runner_parameters = vec![
+            // The scenarios read a step's events from Kafka right after its answer. On a loaded
+            // 2-core machine the default 200 ms budget can leave them to the relay (a minute
+            // away in a fresh stack), so these stacks wait as long as librdkafka would. The
+            // budget itself is tested in outbox.rs and by the chaos suite, which sets it back.
+            ("OutboxPublishBudgetMs", "10000"),
             ("JwtSecretName", jwt_secret.as_str()),
             ("BootstrapAdminEmail", &admin_email),
             ("BootstrapAdminPasswordSecretName", &admin_password_secret),

@@ -209,7 +209,11 @@ async fn run(fault: Fault) -> Vec<String> {
             // The relay has been running all along, as in a deployed system.
             ("LOCAL_RUNNER_FIRE_SCHEDULES_AT_START", "1"),
         ],
-        &[("ClickHouseDatabase", audit.database())],
+        &[
+            ("ClickHouseDatabase", audit.database()),
+            // What a deployment gets, not the test stacks' patient 10 s.
+            ("OutboxPublishBudgetMs", "200"),
+        ],
     )
     .await;
     let region = format!("chaos-{}", stack.id);

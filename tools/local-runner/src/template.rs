@@ -2827,7 +2827,8 @@ mod tests {
                 ("AWS_ENDPOINT_URL", "http://127.0.0.1:55000"),
                 ("DATABASE_URL", DATABASE_URL),
                 ("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:59092"),
-                // A Number parameter's default, as a string.
+                // Number parameters' defaults, as strings.
+                ("OUTBOX_PUBLISH_BUDGET_MS", "200"),
                 ("PERFORMANCE_METRICS_FLUSH_SECONDS", "60"),
                 ("RUST_LOG", "info"),
                 ("SERVICE_NAME", "create-request"),
