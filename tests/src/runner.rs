@@ -44,14 +44,14 @@ impl LocalRunner {
         parameters: &[(&str, &str)],
         env: &[(&str, &str)],
     ) -> LocalRunner {
-        let port = free_port();
         let mut command = Command::new(binary_path("local-runner"));
         command
             .current_dir(repo_root())
             .arg("--template")
             .arg(Path::new(template))
+            // The runner takes a free port and names it: no race with other tests for one.
             .arg("--port")
-            .arg(port.to_string())
+            .arg("0")
             .env(
                 "KAFKA_BOOTSTRAP_SERVERS",
                 required_env("KAFKA_BOOTSTRAP_SERVERS"),
@@ -61,7 +61,7 @@ impl LocalRunner {
                 std::env::var("FUNCTION_RUST_LOG").unwrap_or_else(|_| "warn".into()),
             )
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(Stdio::piped())
             .kill_on_drop(true);
         if let Some(file) = parameters_file {
             command.arg("--parameters-file").arg(file);
@@ -74,32 +74,55 @@ impl LocalRunner {
         }
         let mut child = command.spawn().expect("starting local-runner");
         let stdout = child.stdout.take().expect("piped stdout");
+        let stderr = child.stderr.take().expect("piped stderr");
         let lines = Arc::new(Mutex::new(Vec::new()));
         let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
         let collected = lines.clone();
         tokio::spawn(async move {
             let mut ready = Some(ready_tx);
+            let mut address = None;
             let mut reader = BufReader::new(stdout).lines();
             while let Ok(Some(line)) = reader.next_line().await {
+                if let Some(url) = line.trim().strip_prefix("HTTP API") {
+                    address = Some(url.trim().to_owned());
+                }
                 if line.starts_with("ready in ")
                     && let Some(ready) = ready.take()
                 {
-                    let _ = ready.send(());
+                    let _ = ready.send(address.clone());
                 }
                 collected.lock().unwrap().push(line);
             }
         });
+        // stderr still reaches the test's output; its tail also goes into a failure to start.
+        let errors = Arc::new(Mutex::new(std::collections::VecDeque::new()));
+        let kept = errors.clone();
+        tokio::spawn(async move {
+            let mut reader = BufReader::new(stderr).lines();
+            while let Ok(Some(line)) = reader.next_line().await {
+                eprintln!("{line}");
+                let mut kept = kept.lock().unwrap();
+                if kept.len() == 40 {
+                    kept.pop_front();
+                }
+                kept.push_back(line);
+            }
+        });
         let started = tokio::time::timeout(Duration::from_secs(60), ready_rx).await;
-        if !matches!(started, Ok(Ok(()))) {
+        let Ok(Ok(Some(base_url))) = started else {
             let _ = child.start_kill();
+            // Let the readers take what the runner printed before it went.
+            tokio::time::sleep(Duration::from_millis(200)).await;
             panic!(
-                "local-runner did not get ready; its output:\n{}",
-                lines.lock().unwrap().join("\n")
+                "local-runner did not get ready (exit {:?}); its output:\n{}\nthe end of its stderr:\n{}",
+                child.try_wait().ok().flatten(),
+                lines.lock().unwrap().join("\n"),
+                Vec::from(errors.lock().unwrap().clone()).join("\n")
             );
-        }
+        };
         LocalRunner {
             child,
-            base_url: format!("http://127.0.0.1:{port}"),
+            base_url,
             lines,
         }
     }
@@ -133,11 +156,4 @@ impl LocalRunner {
             }
         }
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|address| address.port())
-        .expect("a free port")
 }

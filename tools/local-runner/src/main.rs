@@ -46,6 +46,7 @@ struct Cli {
     parameters: Vec<(String, String)>,
     #[arg(long, default_value = "127.0.0.1")]
     host: IpAddr,
+    /// The HTTP API's port; 0 takes a free one (the "HTTP API" line says which).
     #[arg(long, default_value_t = 3000)]
     port: u16,
     /// Where the function binaries are; defaults to the folder of this binary (the cargo target dir).
@@ -146,6 +147,11 @@ async fn main() -> Result<()> {
             .context("the runner's folder")?
             .to_path_buf(),
     };
+    // Bound before the functions start, so that no port they take can be the one asked for.
+    let listener = tokio::net::TcpListener::bind(SocketAddr::new(cli.host, cli.port))
+        .await
+        .with_context(|| format!("binding {}:{}", cli.host, cli.port))?;
+    let address = listener.local_addr()?;
     let mut pools: HashMap<String, Arc<FunctionPool>> = HashMap::new();
     for function in &model.functions {
         let binary = bin_dir.join(&function.binary);
@@ -206,10 +212,6 @@ async fn main() -> Result<()> {
     };
     let mut tasks = tokio::task::JoinSet::new();
 
-    let address = SocketAddr::new(cli.host, cli.port);
-    let listener = tokio::net::TcpListener::bind(address)
-        .await
-        .with_context(|| format!("binding {address}"))?;
     let gateway = Gateway::new(routes);
     let stop_gateway = shutdown();
     tasks.spawn(async move {
