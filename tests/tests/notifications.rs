@@ -1,7 +1,7 @@
 //! Notifications on real PostgreSQL, Kafka and moto, with the real `notify` binary fed MSK
 //! payloads and a fake Telegram Bot API (tests/src/bin/fake-telegram.rs): who is told what, in
 //! which language, on which channel; rate limits retried, blocked bots reported, transient
-//! failures retried by the batch, and no message ever sent twice.
+//! failures retried by notify's schedule, and no message ever sent twice.
 
 use local_lambda::{InvokeError, LambdaEnvironment};
 use serde_json::{Value, json};
@@ -602,16 +602,26 @@ async fn a_blocked_bot_becomes_notification_failed_and_is_not_retried() {
     assert_eq!(mails_to(&customer.email).await.len(), 1);
 }
 
-/// Transient failures beyond the retries fail the invocation (the mapping retries the batch);
-/// the retry sends only what had not gone out.
+/// notify's scheduled run, as the template's schedule invokes it.
+async fn sweep(notify: &Notify) -> Value {
+    notify
+        .function
+        .invoke(&json!({"sweep": "notifications"}))
+        .await
+        .unwrap()
+}
+
+/// A provider that keeps failing does not fail the batch (AWS would give the batch up after its
+/// retries): the message is left to notify's schedule, which sends it once it is due; the batch's
+/// redelivery sends nothing twice.
 #[tokio::test]
-async fn a_failing_bot_api_fails_the_invocation_and_the_retry_sends_nothing_twice() {
+async fn a_failing_bot_api_leaves_the_message_to_the_schedule_which_sends_it_once() {
     let db = TestDatabase::new().await;
     let Assignment {
         customer,
         manager,
         contractor,
-        chat: _,
+        chat,
         request,
     } = assignment(
         &db,
@@ -626,18 +636,11 @@ async fn a_failing_bot_api_fails_the_invocation_and_the_retry_sends_nothing_twic
         .telegram
         .control(json!({"mode": "server_error", "count": 2}))
         .await;
-    let batch = msk_trigger(&records(&[contractor_assigned(
-        request,
-        customer.id,
-        manager.id,
-        contractor.id,
-    )]));
+    let cause = contractor_assigned(request, customer.id, manager.id, contractor.id);
+    let batch = msk_trigger(&records(std::slice::from_ref(&cause)));
 
-    let error = notify.function.invoke(&batch).await.unwrap_err();
-    assert!(
-        matches!(&error, InvokeError::Function { error_message, .. } if error_message.contains("Telegram 502")),
-        "{error}"
-    );
+    let report = notify.function.invoke(&batch).await.unwrap();
+    assert_eq!(report["applied"], 1, "{report}");
     assert_eq!(notify.telegram.calls().await.len(), 2, "bounded retries");
     assert_eq!(mails_to(&customer.email).await.len(), 1);
     assert_eq!(mails_to(&contractor.email).await.len(), 1);
@@ -650,10 +653,49 @@ async fn a_failing_bot_api_fails_the_invocation_and_the_retry_sends_nothing_twic
         ),
         ("telegram", "retrying", 2)
     );
+    let wait: f64 = sqlx::query_scalar(
+        "SELECT EXTRACT(EPOCH FROM next_attempt_at - now())::float8 FROM notifications
+         WHERE recipient_id = $1 AND channel = 'telegram'",
+    )
+    .bind(contractor.id)
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert!((10.0..=16.0).contains(&wait), "retried in {wait} s");
 
-    // The batch again, as the event source mapping retries it: only the Telegram message goes out.
+    // Not due yet: the schedule leaves it.
+    let report = sweep(&notify).await;
+    assert_eq!(report["sent"], 0, "{report}");
+    assert_eq!(notify.telegram.calls().await.len(), 2);
+
+    // Due (as 15 s later): sent once, announced as caused by the assignment.
+    sqlx::query("UPDATE notifications SET next_attempt_at = now() WHERE recipient_id = $1 AND channel = 'telegram'")
+        .bind(contractor.id)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    let probe = KafkaProbe::new("notification-events");
+    let report = sweep(&notify).await;
+    assert_eq!(report["sent"], 1, "{report}");
+    assert_eq!(notify.telegram.texts_to(chat).await.len(), 1);
+    let telegram_id: Uuid = sqlx::query_scalar(
+        "SELECT id FROM notifications WHERE recipient_id = $1 AND channel = 'telegram'",
+    )
+    .bind(contractor.id)
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    let events = probe.envelopes(&telegram_id.to_string(), 1, WAIT).await;
+    assert!(
+        matches!(events[0].data, DomainEvent::TelegramSent(_)),
+        "{events:?}"
+    );
+    assert_eq!(events[0].meta.causation_id, Some(cause.meta.id));
+    assert_eq!(events[0].meta.correlation_id, cause.meta.correlation_id);
+
+    // The batch again, as a redelivery: nothing goes out twice.
     let report = notify.function.invoke(&batch).await.unwrap();
-    assert_eq!(report["applied"], 1, "{report}");
+    assert_eq!(report["duplicates"], 1, "{report}");
     let outcomes: Vec<Value> = notify
         .telegram
         .calls()
@@ -818,7 +860,7 @@ async fn assigned_request_with_id(db: &TestDatabase, id: Uuid, assigned: &Contra
 }
 
 /// A claim left `sending` by an invocation that died mid-send: within the lease a redelivery
-/// leaves it alone (someone may be sending it); after the lease it is given up as
+/// leaves it alone (someone may be sending it); after the lease notify's schedule gives it up as
 /// notification.failed — never sent a second time.
 #[tokio::test]
 async fn a_message_whose_sender_died_mid_send_is_reported_not_resent() {
@@ -864,10 +906,11 @@ async fn a_message_whose_sender_died_mid_send_is_reported_not_resent() {
     assert_eq!(report["duplicates"], 1, "{report}");
     assert_eq!(rows_of(&db, contractor.id).await[0].1, "sending");
 
+    // After the lease, the schedule settles it, though no redelivery comes.
     in_flight(3600).execute(&db.pool).await.unwrap();
     let probe = KafkaProbe::new("notification-events");
-    let report = notify.function.invoke(&batch).await.unwrap();
-    assert_eq!(report["applied"], 1, "{report}");
+    let report = sweep(&notify).await;
+    assert_eq!(report["abandoned"], 1, "{report}");
     assert_eq!(sms_to(&phone).await.len(), 1, "never sent twice");
     let row = &rows_of(&db, contractor.id).await[0];
     assert_eq!(row.1, "failed");

@@ -4,20 +4,22 @@
 
 use crate::channels::{BotToken, Mailer, RetryPolicy, SendError, Sent, SmsSender, Telegram};
 use crate::plan::{Address, Contact, Intent, addresses, plan, request_of};
-use crate::store::{self, Claim, NewNotification};
+use crate::store::{self, Claim, NewNotification, StoredNotification};
 use crate::templates::{Rendered, render};
 use chrono::Utc;
 use servicehub_domain::contractors::assignment_refusal;
 use servicehub_events::catalog::{
     EmailSent, NotificationContext, NotificationFailed, SmsSent, TelegramSent,
 };
+use servicehub_events::envelope::{EventMeta, Traceparent};
 use servicehub_events::values::NotificationChannel;
 use servicehub_events::{DomainEvent, Envelope};
 use servicehub_platform::consumer::{EventHandler, HandlerError, Outcome};
 use servicehub_platform::{Services, outbox};
 use servicehub_requests::store as requests;
 use std::collections::BTreeMap;
-use std::time::Duration;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 use thiserror::Error;
 use uuid::Uuid;
 
@@ -45,6 +47,14 @@ pub struct NotifyConfig {
     /// `NOTIFY_CONCURRENCY` (default 8): records of different requests handled at once in a
     /// batch (one request's records stay in order). Its time goes to waiting on providers.
     pub concurrency: usize,
+    /// `NOTIFY_RETRY_MAX_DELAY_SECONDS` (default 60): the longest a message its provider refused
+    /// waits for notify's schedule to try it again.
+    pub retry_max_delay: Duration,
+    /// `NOTIFY_RETRY_FOR_HOURS` (default 24): how long such a message is retried before it is
+    /// given up (`notification.failed`).
+    pub retry_for: Duration,
+    /// `NOTIFY_SWEEP_SECONDS` (default 45): how long one scheduled run keeps taking due retries.
+    pub sweep_for: Duration,
 }
 
 pub const DEFAULT_TELEGRAM_API: &str = "https://api.telegram.org";
@@ -94,6 +104,9 @@ impl NotifyConfig {
             },
             claim_lease: Duration::from_secs(number("NOTIFY_CLAIM_LEASE_SECONDS", 120)?),
             concurrency: number("NOTIFY_CONCURRENCY", 8)?.min(64) as usize,
+            retry_max_delay: Duration::from_secs(number("NOTIFY_RETRY_MAX_DELAY_SECONDS", 60)?),
+            retry_for: Duration::from_secs(number("NOTIFY_RETRY_FOR_HOURS", 24)? * 3600),
+            sweep_for: Duration::from_secs(number("NOTIFY_SWEEP_SECONDS", 45)?),
         })
     }
 }
@@ -126,17 +139,167 @@ pub struct Notify<'a> {
     pub services: &'a Services,
     pub channels: &'a Channels,
     pub config: &'a NotifyConfig,
+    pub outages: ProviderOutages,
+}
+
+/// How long a channel whose provider kept failing is not called at all: its messages go straight
+/// to the schedule's retries instead of each waiting out its own attempts.
+const PROVIDER_PAUSE: Duration = Duration::from_secs(10);
+
+/// The channels whose provider just failed, per execution environment: while one is paused, its
+/// messages are scheduled for a retry without a call (a provider outage costs one message's
+/// attempts per pause, not every message's).
+#[derive(Debug, Default)]
+pub struct ProviderOutages {
+    paused: Mutex<BTreeMap<&'static str, (Instant, String)>>,
+}
+
+impl ProviderOutages {
+    fn pause(&self, channel: NotificationChannel, reason: &str) {
+        self.paused.lock().unwrap().insert(
+            channel.as_str(),
+            (Instant::now() + PROVIDER_PAUSE, reason.to_owned()),
+        );
+    }
+
+    /// Forgets every pause: the schedule's run probes each provider again with its first message.
+    fn clear(&self) {
+        self.paused.lock().unwrap().clear();
+    }
+
+    /// The failure the channel is paused for, if it is.
+    fn paused(&self, channel: NotificationChannel) -> Option<String> {
+        let mut paused = self.paused.lock().unwrap();
+        match paused.get(channel.as_str()) {
+            Some((until, reason)) if Instant::now() < *until => Some(reason.clone()),
+            Some(_) => {
+                paused.remove(channel.as_str());
+                None
+            }
+            None => None,
+        }
+    }
+}
+
+/// What a `notification.*` event follows from: the cause's id, correlation and trace.
+#[derive(Debug, Clone)]
+struct Cause {
+    event_id: Uuid,
+    correlation_id: Uuid,
+    traceparent: Option<Traceparent>,
+}
+
+impl Cause {
+    fn of(meta: &EventMeta) -> Cause {
+        Cause {
+            event_id: meta.id,
+            correlation_id: meta.correlation_id,
+            traceparent: meta.traceparent.clone(),
+        }
+    }
+
+    /// As [`Envelope::caused_by`] the cause.
+    fn envelope(&self, source: &str, data: impl Into<DomainEvent>) -> Envelope {
+        let trace = match &self.traceparent {
+            Some(parent) => parent.child(),
+            None => Traceparent::new_root(),
+        };
+        Envelope::new(source, data).with_context(
+            self.correlation_id,
+            Some(self.event_id),
+            Some(trace),
+        )
+    }
+}
+
+/// One claimed message on one channel: everything needed to send it and to announce the outcome,
+/// whether it comes from an event or from the table (a scheduled retry).
+struct Message {
+    id: Uuid,
+    /// Attempts made by earlier deliveries.
+    attempts: i32,
+    channel: NotificationChannel,
+    address: Address,
+    rendered: Rendered,
+    context: NotificationContext,
+    cause: Cause,
+}
+
+impl Message {
+    /// A row taken for a retry or for settling; `None` when the row kept no text to resend (it was
+    /// claimed before the text was kept).
+    fn from_stored(row: StoredNotification) -> Result<Message, (Message, &'static str)> {
+        let address = match row.channel {
+            NotificationChannel::Email => Some(Address::Email(row.address.clone())),
+            NotificationChannel::Telegram => row.address.parse().ok().map(Address::Telegram),
+            NotificationChannel::Sms => Some(Address::Sms(row.address.clone())),
+        };
+        let text = row.subject.zip(row.body);
+        let message = Message {
+            id: row.id,
+            attempts: row.attempts,
+            channel: row.channel,
+            address: address
+                .clone()
+                .unwrap_or_else(|| Address::Email(row.address.clone())),
+            rendered: text
+                .clone()
+                .map(|(subject, body)| Rendered { subject, body })
+                .unwrap_or(Rendered {
+                    subject: String::new(),
+                    body: String::new(),
+                }),
+            context: NotificationContext {
+                recipient_user_id: row.recipient_id,
+                template: row.template,
+                language: row.language.as_str().to_owned(),
+                cause_event_id: row.cause_event_id,
+                request_id: row.request_id,
+            },
+            cause: Cause {
+                event_id: row.cause_event_id,
+                correlation_id: row.correlation_id.unwrap_or(row.cause_event_id),
+                traceparent: row.traceparent.as_deref().and_then(Traceparent::parse),
+            },
+        };
+        match (address, text) {
+            (Some(_), Some(_)) => Ok(message),
+            (None, _) => Err((message, "its address is not a Telegram chat id")),
+            (_, None) => Err((
+                message,
+                "its text was not kept (claimed before retries were scheduled); not resent",
+            )),
+        }
+    }
 }
 
 /// What became of one message.
 enum Delivery {
-    /// Sent, or given up on for good: recorded and announced.
-    Settled,
+    /// Sent: recorded and announced.
+    Sent,
+    /// Given up on for good: recorded and announced.
+    Failed,
+    /// The provider kept failing: notify's schedule tries it again when it is due.
+    Scheduled,
     /// Settled before (or being sent by someone else): nothing done.
     Skipped,
-    /// Still failing transiently after the retries: the batch must be retried.
-    Retry(String),
 }
+
+/// What one scheduled run did.
+#[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SweepReport {
+    /// Retries that went out.
+    pub sent: usize,
+    /// Retries the provider refused again, or gave up on for good.
+    pub rescheduled: usize,
+    pub failed: usize,
+    /// Claims left `sending` by an invocation that died mid-send, settled as failed (outcome
+    /// unknown, not resent: at most once).
+    pub abandoned: usize,
+}
+
+/// Rows taken per query of a scheduled run.
+const SWEEP_BATCH: i64 = 100;
 
 impl EventHandler for Notify<'_> {
     async fn handle(&self, envelope: &Envelope) -> Result<Outcome, HandlerError> {
@@ -168,7 +331,6 @@ impl EventHandler for Notify<'_> {
             return Ok(Outcome::Ignored);
         }
         let mut settled = 0;
-        let mut retry = None;
         for intent in &intents {
             let Some(contact) = store::contact(pool, intent.recipient).await? else {
                 tracing::warn!(recipient = %intent.recipient, template = intent.template.name(), "recipient is not a user, not notified");
@@ -187,28 +349,21 @@ impl EventHandler for Notify<'_> {
             let targets = addresses(&contact);
             if targets.is_empty() {
                 // Nobody to send to: recorded (once) as a failed e-mail.
-                match self.unreachable(envelope, intent, &contact).await? {
-                    Delivery::Settled => settled += 1,
-                    Delivery::Skipped | Delivery::Retry(_) => {}
+                if let Delivery::Failed = self.unreachable(envelope, intent, &contact).await? {
+                    settled += 1;
                 }
                 continue;
             }
             for address in targets {
+                // A message its provider refuses is the schedule's to retry: the event is done.
                 match self
-                    .deliver(envelope, intent, &contact, &rendered, &address)
+                    .deliver(envelope, intent, &contact, &rendered, address)
                     .await?
                 {
-                    Delivery::Settled => settled += 1,
+                    Delivery::Sent | Delivery::Failed | Delivery::Scheduled => settled += 1,
                     Delivery::Skipped => {}
-                    Delivery::Retry(reason) => {
-                        retry.get_or_insert(reason);
-                    }
                 }
             }
-        }
-        if let Some(reason) = retry {
-            // The messages that went out are marked; the retry sends only the others.
-            return Err(HandlerError::Transient(reason));
         }
         Ok(if settled > 0 {
             Outcome::Applied
@@ -225,22 +380,17 @@ fn address_text(address: &Address) -> String {
     }
 }
 
-impl Notify<'_> {
-    fn context(
-        &self,
-        envelope: &Envelope,
-        intent: &Intent,
-        contact: &Contact,
-    ) -> NotificationContext {
-        NotificationContext {
-            recipient_user_id: contact.user_id,
-            template: intent.template.name().to_owned(),
-            language: contact.language.as_str().to_owned(),
-            cause_event_id: envelope.meta.id,
-            request_id: intent.request_id,
-        }
+fn context_of(envelope: &Envelope, intent: &Intent, contact: &Contact) -> NotificationContext {
+    NotificationContext {
+        recipient_user_id: contact.user_id,
+        template: intent.template.name().to_owned(),
+        language: contact.language.as_str().to_owned(),
+        cause_event_id: envelope.meta.id,
+        request_id: intent.request_id,
     }
+}
 
+impl Notify<'_> {
     async fn unreachable(
         &self,
         envelope: &Envelope,
@@ -257,38 +407,46 @@ impl Notify<'_> {
             cause_event_id: envelope.meta.id,
             request_id: intent.request_id,
             address: "",
+            subject: "",
+            body: "",
+            correlation_id: envelope.meta.correlation_id,
+            traceparent: envelope.meta.traceparent.as_ref().map(Traceparent::as_str),
         };
         match store::claim(&self.services.pool, &message, self.config.claim_lease).await? {
             Claim::Taken { id, attempts } | Claim::Abandoned { id, attempts } => {
-                let reason =
-                    "the recipient has no usable address (no e-mail, phone or Telegram chat)";
-                self.settle_failed(
-                    envelope,
-                    intent,
-                    contact,
-                    NotificationChannel::Email,
+                let message = Message {
                     id,
                     attempts,
-                    reason,
-                )
-                .await?;
-                Ok(Delivery::Settled)
+                    channel: NotificationChannel::Email,
+                    address: Address::Email(String::new()),
+                    rendered: Rendered {
+                        subject: String::new(),
+                        body: String::new(),
+                    },
+                    context: context_of(envelope, intent, contact),
+                    cause: Cause::of(&envelope.meta),
+                };
+                let reason =
+                    "the recipient has no usable address (no e-mail, phone or Telegram chat)";
+                self.settle_failed(&message, attempts, reason).await?;
+                Ok(Delivery::Failed)
             }
             Claim::Done | Claim::InFlight => Ok(Delivery::Skipped),
         }
     }
 
+    /// Claims the message of `intent` to `address` and sends it.
     async fn deliver(
         &self,
         envelope: &Envelope,
         intent: &Intent,
         contact: &Contact,
         rendered: &Rendered,
-        address: &Address,
+        address: Address,
     ) -> Result<Delivery, HandlerError> {
         let channel = address.channel();
-        let text = address_text(address);
-        let message = NewNotification {
+        let text = address_text(&address);
+        let claim = NewNotification {
             id: Uuid::now_v7(),
             dedup_key: &intent.dedup_key,
             recipient_id: contact.user_id,
@@ -298,82 +456,70 @@ impl Notify<'_> {
             cause_event_id: envelope.meta.id,
             request_id: intent.request_id,
             address: &text,
+            subject: &rendered.subject,
+            body: &rendered.body,
+            correlation_id: envelope.meta.correlation_id,
+            traceparent: envelope.meta.traceparent.as_ref().map(Traceparent::as_str),
         };
-        let (id, previous_attempts) = match store::claim(
-            &self.services.pool,
-            &message,
-            self.config.claim_lease,
-        )
-        .await?
-        {
-            Claim::Taken { id, attempts } => (id, attempts),
+        let claimed = store::claim(&self.services.pool, &claim, self.config.claim_lease).await?;
+        let message = |id, attempts| Message {
+            id,
+            attempts,
+            channel,
+            address: address.clone(),
+            rendered: rendered.clone(),
+            context: context_of(envelope, intent, contact),
+            cause: Cause::of(&envelope.meta),
+        };
+        match claimed {
+            Claim::Taken { id, attempts } => self.send(message(id, attempts)).await,
             Claim::Done => {
                 tracing::info!(recipient = %contact.user_id, %channel, "already sent, skipping");
-                return Ok(Delivery::Skipped);
+                Ok(Delivery::Skipped)
             }
             Claim::InFlight => {
                 tracing::info!(recipient = %contact.user_id, %channel, "being sent by another invocation, skipping");
-                return Ok(Delivery::Skipped);
+                Ok(Delivery::Skipped)
             }
             Claim::Abandoned { id, attempts } => {
-                let reason = "the delivery outcome is unknown (an earlier invocation ended while sending); not resent, to avoid a duplicate";
-                self.settle_failed(envelope, intent, contact, channel, id, attempts, reason)
+                self.settle_failed(&message(id, attempts), attempts, OUTCOME_UNKNOWN)
                     .await?;
-                return Ok(Delivery::Settled);
+                Ok(Delivery::Failed)
             }
-        };
+        }
+    }
+
+    /// Sends a claimed message, retrying transient failures a few times; then records the outcome:
+    /// sent, failed for good, or due for a retry by the schedule.
+    async fn send(&self, message: Message) -> Result<Delivery, HandlerError> {
+        let channel = message.channel;
+        let id = message.id;
+        if let Some(reason) = self.outages.paused(channel) {
+            let reason = format!("not attempted, the provider just failed: {reason}");
+            store::schedule_retry(
+                &self.services.pool,
+                id,
+                message.attempts,
+                &reason,
+                self.config.retry_max_delay,
+            )
+            .await?;
+            return Ok(Delivery::Scheduled);
+        }
         let mut attempt: u32 = 0;
         loop {
             attempt += 1;
-            let attempts = previous_attempts + attempt as i32;
-            let result = self.send_once(address, rendered).await;
-            let error = match result {
+            let attempts = message.attempts + attempt as i32;
+            let error = match self.send_once(&message.address, &message.rendered).await {
                 Ok((sent, telegram_message_id)) => {
-                    let context = self.context(envelope, intent, contact);
-                    let now = Utc::now();
-                    let event = match address {
-                        Address::Email(to) => Envelope::caused_by(
-                            self.me(),
-                            &envelope.meta,
-                            EmailSent {
-                                notification_id: id,
-                                context,
-                                to_address: to.clone(),
-                                subject: rendered.subject.clone(),
-                                provider_message_id: sent.provider_message_id.clone(),
-                                sent_at: now,
-                            },
-                        ),
-                        Address::Telegram(chat_id) => Envelope::caused_by(
-                            self.me(),
-                            &envelope.meta,
-                            TelegramSent {
-                                notification_id: id,
-                                context,
-                                chat_id: *chat_id,
-                                telegram_message_id: telegram_message_id.unwrap_or_default(),
-                                sent_at: now,
-                            },
-                        ),
-                        Address::Sms(phone) => Envelope::caused_by(
-                            self.me(),
-                            &envelope.meta,
-                            SmsSent {
-                                notification_id: id,
-                                context,
-                                phone: phone.clone(),
-                                provider_message_id: sent.provider_message_id.clone(),
-                                sent_at: now,
-                            },
-                        ),
-                    };
+                    let event = self.sent_event(&message, &sent, telegram_message_id);
                     self.record_sent(id, attempts, &sent.provider_message_id, &event)
                         .await?;
                     self.services
                         .publish_after_commit(&outbox::keys_of(std::slice::from_ref(&event)))
                         .await;
-                    tracing::info!(notification_id = %id, recipient = %contact.user_id, %channel, template = intent.template.name(), attempts, "notification sent");
-                    return Ok(Delivery::Settled);
+                    tracing::info!(notification_id = %id, recipient = %message.context.recipient_user_id, %channel, template = %message.context.template, attempts, "notification sent");
+                    return Ok(Delivery::Sent);
                 }
                 Err(error) => error,
             };
@@ -384,20 +530,136 @@ impl Notify<'_> {
             }
             return match error {
                 SendError::Permanent(reason) => {
-                    self.settle_failed(envelope, intent, contact, channel, id, attempts, &reason)
-                        .await?;
-                    Ok(Delivery::Settled)
+                    self.settle_failed(&message, attempts, &reason).await?;
+                    Ok(Delivery::Failed)
                 }
                 SendError::Transient { reason, .. } => {
-                    tracing::warn!(notification_id = %id, %channel, %reason, attempts, "still failing, leaving it for the retry of the batch");
-                    store::mark_retrying(&self.services.pool, id, attempts, &reason).await?;
-                    Ok(Delivery::Retry(format!(
-                        "{channel} notification {id} to {}: {reason}",
-                        contact.user_id
-                    )))
+                    tracing::warn!(notification_id = %id, %channel, %reason, attempts, "still failing, the schedule retries it");
+                    self.outages.pause(channel, &reason);
+                    store::schedule_retry(
+                        &self.services.pool,
+                        id,
+                        attempts,
+                        &reason,
+                        self.config.retry_max_delay,
+                    )
+                    .await?;
+                    Ok(Delivery::Scheduled)
                 }
             };
         }
+    }
+
+    fn sent_event(
+        &self,
+        message: &Message,
+        sent: &Sent,
+        telegram_message_id: Option<i64>,
+    ) -> Envelope {
+        let context = message.context.clone();
+        let (id, now) = (message.id, Utc::now());
+        match &message.address {
+            Address::Email(to) => message.cause.envelope(
+                self.me(),
+                EmailSent {
+                    notification_id: id,
+                    context,
+                    to_address: to.clone(),
+                    subject: message.rendered.subject.clone(),
+                    provider_message_id: sent.provider_message_id.clone(),
+                    sent_at: now,
+                },
+            ),
+            Address::Telegram(chat_id) => message.cause.envelope(
+                self.me(),
+                TelegramSent {
+                    notification_id: id,
+                    context,
+                    chat_id: *chat_id,
+                    telegram_message_id: telegram_message_id.unwrap_or_default(),
+                    sent_at: now,
+                },
+            ),
+            Address::Sms(phone) => message.cause.envelope(
+                self.me(),
+                SmsSent {
+                    notification_id: id,
+                    context,
+                    phone: phone.clone(),
+                    provider_message_id: sent.provider_message_id.clone(),
+                    sent_at: now,
+                },
+            ),
+        }
+    }
+
+    /// notify's scheduled run: settles claims abandoned mid-send, then sends the messages whose
+    /// retry is due, batch after batch while any are due, for at most `config.sweep_for`.
+    pub async fn sweep(&self) -> Result<SweepReport, HandlerError> {
+        use futures::StreamExt as _;
+        let until = Instant::now() + self.config.sweep_for;
+        let pool = &self.services.pool;
+        let mut report = SweepReport::default();
+        self.outages.clear();
+        loop {
+            let abandoned =
+                store::take_abandoned(pool, self.config.claim_lease, SWEEP_BATCH).await?;
+            for row in &abandoned {
+                let attempts = row.attempts;
+                let message = Message::from_stored(row.clone()).unwrap_or_else(|(m, _)| m);
+                self.settle_failed(&message, attempts, OUTCOME_UNKNOWN)
+                    .await?;
+                report.abandoned += 1;
+            }
+            let due = store::take_due(pool, SWEEP_BATCH).await?;
+            let taken = due.len();
+            let outcomes: Vec<Result<Delivery, HandlerError>> =
+                futures::stream::iter(due.into_iter().map(|row| self.retry(row)))
+                    .buffer_unordered(self.config.concurrency)
+                    .collect()
+                    .await;
+            for outcome in outcomes {
+                match outcome? {
+                    Delivery::Sent => report.sent += 1,
+                    Delivery::Failed => report.failed += 1,
+                    Delivery::Scheduled => report.rescheduled += 1,
+                    Delivery::Skipped => {}
+                }
+            }
+            let more = abandoned.len() as i64 == SWEEP_BATCH || taken as i64 == SWEEP_BATCH;
+            if !more || Instant::now() >= until {
+                break;
+            }
+        }
+        tracing::info!(
+            sent = report.sent,
+            rescheduled = report.rescheduled,
+            failed = report.failed,
+            abandoned = report.abandoned,
+            "notification retries swept"
+        );
+        Ok(report)
+    }
+
+    /// One due retry.
+    async fn retry(&self, row: StoredNotification) -> Result<Delivery, HandlerError> {
+        let (age, attempts) = (row.age, row.attempts);
+        let message = match Message::from_stored(row) {
+            Ok(message) => message,
+            Err((message, reason)) => {
+                self.settle_failed(&message, attempts, reason).await?;
+                return Ok(Delivery::Failed);
+            }
+        };
+        if age > self.config.retry_for {
+            let reason = format!(
+                "its provider kept failing for {} h; given up",
+                self.config.retry_for.as_secs() / 3600
+            );
+            self.settle_failed(&message, attempts, &reason).await?;
+            return Ok(Delivery::Failed);
+        }
+        self.send(message).await
     }
 
     /// Marks notification `id` sent and enqueues its `notification.*` event, in one transaction.
@@ -464,23 +726,18 @@ impl Notify<'_> {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
     async fn settle_failed(
         &self,
-        envelope: &Envelope,
-        intent: &Intent,
-        contact: &Contact,
-        channel: NotificationChannel,
-        id: Uuid,
+        message: &Message,
         attempts: i32,
         reason: &str,
     ) -> Result<(), HandlerError> {
-        let event = Envelope::caused_by(
+        let channel = message.channel;
+        let event = message.cause.envelope(
             self.me(),
-            &envelope.meta,
             NotificationFailed {
-                notification_id: id,
-                context: self.context(envelope, intent, contact),
+                notification_id: message.id,
+                context: message.context.clone(),
                 channel,
                 reason: reason.to_owned(),
                 permanent: true,
@@ -489,16 +746,19 @@ impl Notify<'_> {
             },
         );
         let mut tx = self.services.pool.begin().await?;
-        store::mark_failed(&mut tx, id, attempts, reason).await?;
+        store::mark_failed(&mut tx, message.id, attempts, reason).await?;
         outbox::enqueue(&mut tx, std::slice::from_ref(&event)).await?;
         tx.commit().await?;
         self.services
             .publish_after_commit(&outbox::keys_of(std::slice::from_ref(&event)))
             .await;
-        tracing::warn!(notification_id = %id, recipient = %contact.user_id, %channel, %reason, "notification failed for good");
+        tracing::warn!(notification_id = %message.id, recipient = %message.context.recipient_user_id, %channel, %reason, "notification failed for good");
         Ok(())
     }
 }
+
+/// Why a claim left `sending` past its lease is settled as failed rather than sent again.
+const OUTCOME_UNKNOWN: &str = "the delivery outcome is unknown (an earlier invocation ended while sending); not resent, to avoid a duplicate";
 
 #[cfg(test)]
 mod tests {

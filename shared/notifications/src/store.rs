@@ -76,6 +76,12 @@ pub struct NewNotification<'a> {
     pub cause_event_id: Uuid,
     pub request_id: Option<Uuid>,
     pub address: &'a str,
+    /// The rendered text, kept so that a later retry sends what this attempt would have.
+    pub subject: &'a str,
+    pub body: &'a str,
+    /// The cause's correlation id and trace context, for the `notification.*` event of a retry.
+    pub correlation_id: Uuid,
+    pub traceparent: Option<&'a str>,
 }
 
 /// What claiming a message found.
@@ -100,10 +106,12 @@ pub async fn claim(
 ) -> Result<Claim, sqlx::Error> {
     let taken = sqlx::query(
         "INSERT INTO notifications (id, dedup_key, recipient_id, channel, template, language,
-                                    cause_event_id, request_id, address, state, claimed_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'sending', now())
+                                    cause_event_id, request_id, address, subject, body,
+                                    correlation_id, traceparent, state, claimed_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 'sending', now())
          ON CONFLICT (dedup_key, recipient_id, channel) DO UPDATE
-             SET state = 'sending', claimed_at = now(), updated_at = now(), address = EXCLUDED.address
+             SET state = 'sending', claimed_at = now(), updated_at = now(), address = EXCLUDED.address,
+                 subject = EXCLUDED.subject, body = EXCLUDED.body, next_attempt_at = NULL
              WHERE notifications.state = 'retrying'
          RETURNING id, attempts",
     )
@@ -116,6 +124,10 @@ pub async fn claim(
     .bind(message.cause_event_id)
     .bind(message.request_id)
     .bind(message.address)
+    .bind(message.subject)
+    .bind(message.body)
+    .bind(message.correlation_id)
+    .bind(message.traceparent)
     .fetch_optional(pool)
     .await?;
     if let Some(row) = taken {
@@ -195,21 +207,115 @@ pub async fn mark_failed(
     Ok(())
 }
 
-/// Releases the claim after transient failures: the next delivery of the event takes it again.
-pub async fn mark_retrying(
+/// Releases the claim after transient failures: notify's schedule takes it again once it is due,
+/// after as long as the message has been failing (at least 15 s, at most `max_delay`), so a
+/// provider's outage is retried often at first and then about every `max_delay`.
+pub async fn schedule_retry(
     pool: &PgPool,
     id: Uuid,
     attempts: i32,
     reason: &str,
+    max_delay: Duration,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "UPDATE notifications SET state = 'retrying', attempts = $2, last_error = $3, updated_at = now()
+        "UPDATE notifications SET state = 'retrying', attempts = $2, last_error = $3, updated_at = now(),
+                next_attempt_at = now() + LEAST(GREATEST(now() - created_at, interval '15 seconds'),
+                                                make_interval(secs => $4))
          WHERE id = $1",
     )
     .bind(id)
     .bind(attempts)
     .bind(reason)
+    .bind(max_delay.as_secs_f64())
     .execute(pool)
     .await?;
     Ok(())
+}
+
+/// A message as the table keeps it, taken by notify's schedule.
+#[derive(Debug, Clone)]
+pub struct StoredNotification {
+    pub id: Uuid,
+    pub attempts: i32,
+    pub recipient_id: Uuid,
+    pub channel: NotificationChannel,
+    pub template: String,
+    pub language: Language,
+    pub cause_event_id: Uuid,
+    pub request_id: Option<Uuid>,
+    pub address: String,
+    /// None for rows written before the text was kept.
+    pub subject: Option<String>,
+    pub body: Option<String>,
+    pub correlation_id: Option<Uuid>,
+    pub traceparent: Option<String>,
+    /// How long ago the message was first claimed.
+    pub age: Duration,
+}
+
+const STORED_COLUMNS: &str = "id, attempts, recipient_id, channel, template, language, cause_event_id, \
+     request_id, address, subject, body, correlation_id, traceparent, \
+     EXTRACT(EPOCH FROM now() - created_at)::float8 AS age_seconds";
+
+fn stored(row: &sqlx::postgres::PgRow) -> Result<StoredNotification, sqlx::Error> {
+    let channel: String = row.try_get("channel")?;
+    let language: String = row.try_get("language")?;
+    let age: f64 = row.try_get("age_seconds")?;
+    Ok(StoredNotification {
+        id: row.try_get("id")?,
+        attempts: row.try_get("attempts")?,
+        recipient_id: row.try_get("recipient_id")?,
+        channel: NotificationChannel::parse(&channel).ok_or_else(|| sqlx::Error::ColumnDecode {
+            index: "channel".into(),
+            source: format!("unknown channel {channel:?}").into(),
+        })?,
+        template: row.try_get("template")?,
+        language: Language::parse(&language),
+        cause_event_id: row.try_get("cause_event_id")?,
+        request_id: row.try_get("request_id")?,
+        address: row.try_get("address")?,
+        subject: row.try_get("subject")?,
+        body: row.try_get("body")?,
+        correlation_id: row.try_get("correlation_id")?,
+        traceparent: row.try_get("traceparent")?,
+        age: Duration::from_secs_f64(age.max(0.0)),
+    })
+}
+
+/// Claims up to `limit` messages whose retry is due (`sending` again, as a delivery would), the
+/// longest-waiting first; rows another sweep holds are skipped.
+pub async fn take_due(pool: &PgPool, limit: i64) -> Result<Vec<StoredNotification>, sqlx::Error> {
+    let rows = sqlx::query(&format!(
+        "UPDATE notifications SET state = 'sending', claimed_at = now(), updated_at = now(),
+                next_attempt_at = NULL
+         WHERE id IN (SELECT id FROM notifications
+                      WHERE state = 'retrying' AND COALESCE(next_attempt_at, updated_at) <= now()
+                      ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED)
+         RETURNING {STORED_COLUMNS}"
+    ))
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    rows.iter().map(stored).collect()
+}
+
+/// Takes over up to `limit` claims left `sending` for longer than `lease` (their invocation died
+/// mid-send: whether the provider got the message is unknown), for settling.
+pub async fn take_abandoned(
+    pool: &PgPool,
+    lease: Duration,
+    limit: i64,
+) -> Result<Vec<StoredNotification>, sqlx::Error> {
+    let rows = sqlx::query(&format!(
+        "UPDATE notifications SET claimed_at = now(), updated_at = now()
+         WHERE id IN (SELECT id FROM notifications
+                      WHERE state = 'sending' AND claimed_at < now() - make_interval(secs => $1)
+                      ORDER BY claimed_at LIMIT $2 FOR UPDATE SKIP LOCKED)
+         RETURNING {STORED_COLUMNS}"
+    ))
+    .bind(lease.as_secs_f64())
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    rows.iter().map(stored).collect()
 }

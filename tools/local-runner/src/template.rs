@@ -2900,13 +2900,22 @@ mod tests {
         );
         assert_eq!(
             template.schedules,
-            [ScheduleDef {
-                id: "OutboxRelayFunction.EveryMinute".into(),
-                function: "OutboxRelayFunction".into(),
-                expression: ScheduleExpression::Rate(Duration::from_secs(60)),
-                input: None,
-                enabled: true,
-            }]
+            [
+                ScheduleDef {
+                    id: "NotifyFunction.RetrySweep".into(),
+                    function: "NotifyFunction".into(),
+                    expression: ScheduleExpression::Rate(Duration::from_secs(60)),
+                    input: Some(serde_json::json!({"sweep": "notifications"})),
+                    enabled: true,
+                },
+                ScheduleDef {
+                    id: "OutboxRelayFunction.EveryMinute".into(),
+                    function: "OutboxRelayFunction".into(),
+                    expression: ScheduleExpression::Rate(Duration::from_secs(60)),
+                    input: None,
+                    enabled: true,
+                }
+            ]
         );
         assert_eq!(template.warnings, Vec::<String>::new());
     }
