@@ -17,12 +17,13 @@
 //!   AWS applies at most 10 retries when an on-failure destination is set, and so does this.
 //!   Without a destination, unbounded retries are capped locally at [`LOCAL_RETRY_CAP`] so that a
 //!   poison batch cannot block its partitions forever (AWS would retry until the records expire).
-//! - **On failure**: once the retries are exhausted, every record still failing is written to
-//!   `<record topic>.dlq` (the local stand-in for the on-failure destination, whatever the template
-//!   names; the dev services create these twins) with its original key, value and headers plus the
-//!   `dlq_*` headers of [`servicehub_events::dlq`], then the batch is committed and the mapping
-//!   moves on. AWS drops such records when no destination is configured; locally they go to the
-//!   same topic, so that nothing disappears silently.
+//! - **On failure**: once the retries are exhausted, every record still failing is written, with
+//!   its original key, value and headers plus the `dlq_*` headers of [`servicehub_events::dlq`],
+//!   to the Kafka on-failure destination `kafka://<topic>` as AWS does (the template names
+//!   `<record topic>.dlq`; the dev services create these twins); then the batch is committed and
+//!   the mapping moves on. For any other destination (an SQS queue, an SNS topic, S3: AWS sends
+//!   those the batch's metadata only) or none (AWS drops the records), the records go to
+//!   `<record topic>.dlq` locally, so that nothing disappears silently.
 //! - **Partial batch responses** (`FunctionResponseTypes: [ReportBatchItemFailures]`): a successful
 //!   response `{"batchItemFailures": [{"itemIdentifier": {"partition": "<topic>-<partition>",
 //!   "offset": <offset>}}]}` commits, per reported topic-partition, the records before the lowest
@@ -603,7 +604,8 @@ impl MappingRunner {
         }
     }
 
-    /// Writes every record to `<topic>.dlq`; retries what the broker refused until it took it.
+    /// Writes every record to the mapping's `kafka://` destination (or `<topic>.dlq`); retries what
+    /// the broker refused until it took it.
     /// Returns false when `shutdown` resolved first (nothing is committed then).
     async fn dead_letter<S>(
         &self,
@@ -615,9 +617,16 @@ impl MappingRunner {
         S: FusedFuture<Output = ()> + Unpin,
     {
         let at = Utc::now();
+        let destination = kafka_destination(&self.mapping);
         let mut pending: Vec<KafkaMessage> = records
             .iter()
-            .map(|r| dead_letter_message(r, &self.mapping.function, reason, at))
+            .map(|r| {
+                let mut letter = dead_letter_message(r, &self.mapping.function, reason, at);
+                if let Some(topic) = destination {
+                    letter.topic = topic.to_owned();
+                }
+                letter
+            })
             .collect();
         let mut attempt = 0;
         loop {
@@ -698,6 +707,14 @@ pub fn retry_limit(mapping: &KafkaMappingDef) -> u32 {
         _ if mapping.on_failure_destination.is_some() => AWS_RETRY_CAP_WITH_DESTINATION,
         _ => LOCAL_RETRY_CAP,
     }
+}
+
+/// The topic of a Kafka on-failure destination (`kafka://<topic>`), if the mapping has one.
+pub fn kafka_destination(mapping: &KafkaMappingDef) -> Option<&str> {
+    mapping
+        .on_failure_destination
+        .as_deref()
+        .and_then(|d| d.strip_prefix("kafka://"))
 }
 
 /// The wait before retry `n` (1-based): 100 ms doubling, at most 5 s.
@@ -974,6 +991,16 @@ mod tests {
             maximum_retry_attempts: retries,
             enabled: true,
         }
+    }
+
+    #[test]
+    fn a_kafka_destination_names_the_dead_letter_topic() {
+        assert_eq!(
+            kafka_destination(&mapping(10, Some("kafka://my-topic.failed"))),
+            Some("my-topic.failed")
+        );
+        assert_eq!(kafka_destination(&mapping(10, Some("arn:aws:sqs:x"))), None);
+        assert_eq!(kafka_destination(&mapping(10, None)), None);
     }
 
     #[test]

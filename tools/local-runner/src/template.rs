@@ -2456,6 +2456,19 @@ impl<'a> Reader<'a> {
             }
             None => None,
         };
+        // As AWS: a Kafka destination must not be a topic the mapping reads (a loop).
+        if let Some(topic) = on_failure_destination
+            .as_deref()
+            .and_then(|d| d.strip_prefix("kafka://"))
+            && (topic.is_empty() || topics.iter().any(|t| t == topic))
+        {
+            return error(
+                format!("{path}.DestinationConfig.OnFailure.Destination"),
+                format!(
+                    "kafka://{topic}: a Kafka on-failure destination must name a topic other than the ones the mapping reads"
+                ),
+            );
+        }
         let report_batch_item_failures = self
             .get_strings(properties, "FunctionResponseTypes", path)?
             .unwrap_or_default()
@@ -2890,11 +2903,9 @@ mod tests {
                 batch_size: 100,
                 maximum_batching_window: Duration::from_secs(1),
                 starting_position: StartingPosition::TrimHorizon,
-                on_failure_destination: Some(
-                    "arn:aws:sqs:eu-central-1:000000000000:OnFailureQueue".into()
-                ),
+                on_failure_destination: Some("kafka://request-events.dlq".into()),
                 report_batch_item_failures: false,
-                maximum_retry_attempts: -1,
+                maximum_retry_attempts: 10,
                 enabled: true,
             }
         );
@@ -3709,6 +3720,17 @@ Resources:
             &[],
         );
         assert_eq!(e.path, "Resources.Mapping.Properties.MaximumRetryAttempts");
+        let e = parse_err(
+            &yaml.replace(
+                "{Destination: !GetAtt Queue.Arn}",
+                "{Destination: kafka://audit-events}",
+            ),
+            &[],
+        );
+        assert!(
+            e.message.contains("other than the ones the mapping reads"),
+            "{e:?}"
+        );
     }
 
     #[test]
