@@ -62,7 +62,7 @@ impl Stack {
         let template = local_runner::template::load(&local_runner::template::TemplateInput {
             path: crate::repo_root().join("template.yaml"),
             parameters: parameters.collect(),
-            environment_overrides: Default::default(),
+            ..Default::default()
         })
         .expect("template.yaml loads");
         for mapping in &template.kafka_mappings {

@@ -71,6 +71,12 @@ struct Cli {
     /// Also `LOCAL_RUNNER_FIRE_SCHEDULES_AT_START=1`.
     #[arg(long)]
     fire_schedules_at_start: bool,
+    /// A JSON file of function environment values in `sam local --env-vars` form:
+    /// `{"NotifyFunction": {"NOTIFY_CLAIM_LEASE_SECONDS": "20"}, "Parameters": {...}}` (`Parameters`
+    /// applies to every function); only variables the template declares are replaced.
+    /// Also `LOCAL_RUNNER_ENV_VARS=<file>`.
+    #[arg(long)]
+    env_vars: Option<PathBuf>,
 }
 
 fn parse_key_value(text: &str) -> Result<(String, String), String> {
@@ -129,11 +135,47 @@ async fn main() -> Result<()> {
                 .ok()
                 .map(|v| ("RUST_LOG".to_owned(), v)),
         )
+        // A service's own endpoint (the AWS SDKs' AWS_ENDPOINT_URL_<SERVICE>, e.g. _SESV2).
+        .chain(std::env::vars().filter(|(name, _)| name.starts_with("AWS_ENDPOINT_URL_")))
         .collect();
+    let env_vars_file = cli
+        .env_vars
+        .clone()
+        .or_else(|| std::env::var_os("LOCAL_RUNNER_ENV_VARS").map(PathBuf::from));
+    let function_environment = match &env_vars_file {
+        None => BTreeMap::new(),
+        Some(file) => {
+            let text = std::fs::read_to_string(file)
+                .with_context(|| format!("reading {}", file.display()))?;
+            serde_json::from_str::<BTreeMap<String, BTreeMap<String, serde_json::Value>>>(&text)
+                .with_context(|| {
+                    format!(
+                        "{}: not {{\"<function>\": {{\"<VAR>\": \"value\"}}}}",
+                        file.display()
+                    )
+                })?
+                .into_iter()
+                .map(|(scope, vars)| {
+                    let vars = vars
+                        .into_iter()
+                        .map(|(name, value)| {
+                            let text = value
+                                .as_str()
+                                .map(str::to_owned)
+                                .unwrap_or_else(|| value.to_string());
+                            (name, text)
+                        })
+                        .collect();
+                    (scope, vars)
+                })
+                .collect()
+        }
+    };
     let model = template::load(&TemplateInput {
         path: cli.template.clone(),
         parameters,
         environment_overrides,
+        function_environment,
     })
     .map_err(|e| anyhow::anyhow!("{}: {e}", cli.template.display()))?;
     for warning in &model.warnings {

@@ -139,6 +139,9 @@ pub struct TemplateInput {
     /// Environment values that replace a function variable whatever the template says
     /// (DATABASE_URL, KAFKA_BOOTSTRAP_SERVERS, AWS_ENDPOINT_URL... from the dev services).
     pub environment_overrides: BTreeMap<String, String>,
+    /// `sam local --env-vars` values: per function logical id, or for every function under
+    /// `Parameters`; as in SAM they replace only variables the template declares for the function.
+    pub function_environment: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 /// A template that cannot be run: where (a dotted YAML path such as
@@ -1927,6 +1930,19 @@ impl<'a> Reader<'a> {
 
         // Environment overrides, then what still cannot be resolved.
         for function in &mut template.functions {
+            let env_vars = ["Parameters", function.logical_id.as_str()]
+                .into_iter()
+                .filter_map(|scope| self.input.function_environment.get(scope))
+                .flatten();
+            for (name, value) in env_vars {
+                match function.environment.get_mut(name) {
+                    Some(declared) => *declared = value.clone(),
+                    None => self.warn(format!(
+                        "function {}: --env-vars sets {name}, which the template does not declare for it; ignored (as sam local does)",
+                        function.logical_id
+                    )),
+                }
+            }
             for (name, value) in &self.input.environment_overrides {
                 function.environment.insert(name.clone(), value.clone());
             }
@@ -2751,6 +2767,7 @@ mod tests {
             path: PathBuf::new(),
             parameters: pairs(parameters),
             environment_overrides: pairs(overrides),
+            function_environment: Default::default(),
         }
     }
 
@@ -2990,6 +3007,53 @@ mod tests {
             KafkaSourceDef::SelfManaged {
                 bootstrap_servers: "10.0.0.1:9092,10.0.0.2:9092".into()
             }
+        );
+    }
+
+    #[test]
+    fn env_vars_replace_only_what_the_template_declares_as_sam_local_does() {
+        let scoped = |scope: &str, pairs: &[(&str, &str)]| {
+            (
+                scope.to_owned(),
+                pairs
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect::<BTreeMap<_, _>>(),
+            )
+        };
+        let template = load(&TemplateInput {
+            path: repo().join("template.yaml"),
+            function_environment: [
+                scoped(
+                    "NotifyFunction",
+                    &[("NOTIFY_CLAIM_LEASE_SECONDS", "20"), ("NOT_DECLARED", "x")],
+                ),
+                scoped("Parameters", &[("SERVICE_NAME", "everyone")]),
+            ]
+            .into(),
+            ..input(
+                &[
+                    ("MskClusterArn", CLUSTER_ARN),
+                    ("KafkaBootstrapServers", "127.0.0.1:59092"),
+                ],
+                &local_overrides(),
+            )
+        })
+        .unwrap();
+        let notify = env(&template, "NotifyFunction");
+        assert_eq!(notify["NOTIFY_CLAIM_LEASE_SECONDS"], "20");
+        assert!(!notify.contains_key("NOT_DECLARED"));
+        assert_eq!(
+            env(&template, "GetRequestFunction")["SERVICE_NAME"],
+            "everyone"
+        );
+        assert!(
+            template
+                .warnings
+                .iter()
+                .any(|w| w.contains("NOT_DECLARED") && w.contains("NotifyFunction")),
+            "{:?}",
+            template.warnings
         );
     }
 
