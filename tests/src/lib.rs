@@ -7,6 +7,7 @@
 pub mod apigw;
 pub mod kafka;
 pub mod moto;
+pub mod outage;
 pub mod runner;
 pub mod stack;
 pub mod telegram;

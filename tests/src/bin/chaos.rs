@@ -4,7 +4,8 @@
 //! end. Prints its figures and exits non-zero when a scenario does not hold them.
 //!
 //!   tools/chaos                       every scenario (what CI runs)
-//!   tools/chaos kafka-down            one scenario: kafka-down, postgres-down
+//!   tools/chaos kafka-down            one scenario: kafka-down, postgres-down, ses-down,
+//!                                     notify-killed
 //!
 //! Scenarios:
 //! - `kafka-down`: the broker is killed (SIGKILL) under load and started again after the outage.
@@ -15,17 +16,28 @@
 //! - `postgres-down`: PostgreSQL is stopped without a checkpoint (as after a crash) under load
 //!   and started again. Holds: every answer 201 or 503 with Retry-After (never another 5xx), and
 //!   every request answered 201 processed end to end exactly once afterwards.
+//! - `ses-down`: SES answers every call 503 for the outage (its calls go through an
+//!   [`OutageSwitch`] in front of moto, `AWS_ENDPOINT_URL_SESV2`; the rest of AWS stays up).
+//!   Holds: no answer other than 201, and after SES is back every e-mail delivered exactly once:
+//!   notify keeps what SES refused and its schedule retries it, so no Kafka batch fails and
+//!   AWS's retry cap never drops one. `CHAOS_OUTAGE_SECONDS=600` is the issue's ten minutes.
+//! - `notify-killed`: every notify process is SIGKILLed under load, twice (at the fault and half
+//!   an outage later). Holds: no answer other than 201, no e-mail sent twice, and no message
+//!   left `sending`: claims whose sender died are settled by notify's schedule after the lease
+//!   (15 s here, through the runner's `--env-vars`) as failed with an unknown outcome.
 //!
 //! The load is steady, not as fast as it can go: CHAOS_RATE requests a second over
 //! CHAOS_CONNECTIONS connections (a connection falls behind only when answers are slow), from
 //! CHAOS_FAULT_AT_SECONDS before the fault until CHAOS_AFTER_SECONDS after the service answers
 //! again. Knobs (environment): CHAOS_RATE (20), CHAOS_CONNECTIONS (8), CHAOS_FAULT_AT_SECONDS
-//! (10), CHAOS_OUTAGE_SECONDS (20), CHAOS_AFTER_SECONDS (10), CHAOS_DRAIN_LIMIT_SECONDS (120).
+//! (10), CHAOS_OUTAGE_SECONDS (20), CHAOS_AFTER_SECONDS (10), CHAOS_DRAIN_LIMIT_SECONDS (120; 210
+//! for ses-down and notify-killed, which notify's once-a-minute schedule settles).
 //!
 //! Needs the dev services (`eval "$(tools/dev-services env)"`), the built binaries, and nothing
 //! else using them: it stops and starts the shared broker and database.
 
 use serde_json::Value;
+use servicehub_tests::outage::OutageSwitch;
 use servicehub_tests::stack::Stack;
 use servicehub_tests::{TestDatabase, audit_database, new_request, repo_root, required_env};
 use std::collections::HashMap;
@@ -44,13 +56,24 @@ fn knob(name: &str, default: u64) -> u64 {
 enum Fault {
     Kafka,
     Postgres,
+    Ses,
+    NotifyKilled,
 }
+
+const FAULTS: [Fault; 4] = [
+    Fault::Kafka,
+    Fault::Postgres,
+    Fault::Ses,
+    Fault::NotifyKilled,
+];
 
 impl Fault {
     fn name(self) -> &'static str {
         match self {
             Fault::Kafka => "kafka-down",
             Fault::Postgres => "postgres-down",
+            Fault::Ses => "ses-down",
+            Fault::NotifyKilled => "notify-killed",
         }
     }
 
@@ -58,8 +81,52 @@ impl Fault {
         match self {
             Fault::Kafka => "kafka",
             Fault::Postgres => "postgres",
+            Fault::Ses => "SES",
+            Fault::NotifyKilled => "notify",
         }
     }
+
+    /// Whether a message may end `failed` (outcome unknown) rather than sent: only when its sender
+    /// was killed mid-send (at most once: never sent twice).
+    fn may_lose_in_flight_messages(self) -> bool {
+        self == Fault::NotifyKilled
+    }
+}
+
+/// SIGKILLs every notify process as soon as one holds a claim (a message being sent), so that the
+/// kill lands mid-batch; waits at most 5 s for one.
+async fn kill_notify_mid_send(db: &TestDatabase) {
+    let since = Instant::now();
+    let mut sending = 0;
+    while since.elapsed() < Duration::from_secs(5) {
+        sending = sqlx::query_scalar::<_, i64>(
+            "SELECT count(*) FROM notifications WHERE state = 'sending'",
+        )
+        .fetch_one(&db.pool)
+        .await
+        .unwrap_or(0);
+        if sending > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let killed = kill_function("notify").await;
+    println!("killed {killed} notify processes with {sending} messages being sent");
+}
+
+/// SIGKILLs every process of the function binary `name`; how many there were.
+async fn kill_function(name: &str) -> usize {
+    let found = tokio::process::Command::new("pgrep")
+        .args(["-x", name])
+        .output()
+        .await
+        .expect("running pgrep");
+    let pids = String::from_utf8_lossy(&found.stdout).lines().count();
+    let _ = tokio::process::Command::new("pkill")
+        .args(["-KILL", "-x", name])
+        .status()
+        .await;
+    pids
 }
 
 /// One answer of the load.
@@ -130,17 +197,21 @@ async fn audited(database: &str) -> u64 {
 struct Drain {
     assigned: i64,
     sent: i64,
-    stuck: i64,
+    /// Given up (`failed`).
+    failed: i64,
+    /// Still `sending` or `retrying`.
+    unsettled: i64,
     unpublished: i64,
     audited: u64,
 }
 
 async fn drain_state(db: &TestDatabase, audit_db: &str) -> Option<Drain> {
-    let row: (i64, i64, i64, i64) = sqlx::query_as(
+    let row: (i64, i64, i64, i64, i64) = sqlx::query_as(
         "SELECT
             (SELECT count(*) FROM service_requests WHERE status = 'manager_assigned'),
             (SELECT count(*) FROM notifications WHERE state = 'sent'),
-            (SELECT count(*) FROM notifications WHERE state <> 'sent'),
+            (SELECT count(*) FROM notifications WHERE state = 'failed'),
+            (SELECT count(*) FROM notifications WHERE state IN ('sending', 'retrying')),
             (SELECT count(*) FROM outbox WHERE published_at IS NULL)",
     )
     .fetch_one(&db.pool)
@@ -149,22 +220,29 @@ async fn drain_state(db: &TestDatabase, audit_db: &str) -> Option<Drain> {
     Some(Drain {
         assigned: row.0,
         sent: row.1,
-        stuck: row.2,
-        unpublished: row.3,
+        failed: row.2,
+        unsettled: row.3,
+        unpublished: row.4,
         audited: audited(audit_db).await,
     })
 }
 
-/// Whether every request created before `before` is assigned and has both e-mails sent.
-async fn backlog_cleared(db: &TestDatabase, before: chrono::DateTime<chrono::Utc>) -> bool {
+/// Whether every request created before `before` is assigned and has both e-mails sent (or
+/// settled either way, with `or_failed`).
+async fn backlog_cleared(
+    db: &TestDatabase,
+    before: chrono::DateTime<chrono::Utc>,
+    or_failed: bool,
+) -> bool {
     let counts: Result<(i64, i64, i64), _> = sqlx::query_as(
         "SELECT count(*),
                 count(*) FILTER (WHERE status = 'manager_assigned'),
                 (SELECT count(*) FROM notifications n JOIN service_requests o ON o.id = n.request_id
-                  WHERE o.created_at < $1 AND n.state = 'sent')
+                  WHERE o.created_at < $1 AND (n.state = 'sent' OR ($2 AND n.state = 'failed')))
          FROM service_requests WHERE created_at < $1",
     )
     .bind(before)
+    .bind(or_failed)
     .fetch_one(&db.pool)
     .await;
     matches!(counts, Ok((total, assigned, sent)) if assigned == total && sent == 2 * total)
@@ -194,7 +272,13 @@ async fn run(fault: Fault) -> Vec<String> {
     let after = Duration::from_secs(knob("CHAOS_AFTER_SECONDS", 10));
     let fault_at = Duration::from_secs(knob("CHAOS_FAULT_AT_SECONDS", 10));
     let outage = Duration::from_secs(knob("CHAOS_OUTAGE_SECONDS", 20));
-    let drain_limit = Duration::from_secs(knob("CHAOS_DRAIN_LIMIT_SECONDS", 120));
+    // A provider's or a sender's outage is settled by notify's schedule: a minute's tick plus the
+    // retry's wait (NOTIFY_RETRY_MAX_DELAY_SECONDS) or the claim's lease.
+    let drain_default = match fault {
+        Fault::Kafka | Fault::Postgres => 120,
+        Fault::Ses | Fault::NotifyKilled => 210,
+    };
+    let drain_limit = Duration::from_secs(knob("CHAOS_DRAIN_LIMIT_SECONDS", drain_default));
     println!(
         "\n== {}: {rate} requests/s over {connections} connections, {} down at {fault_at:?} for {outage:?}, load until {after:?} after it is back",
         fault.name(),
@@ -203,12 +287,31 @@ async fn run(fault: Fault) -> Vec<String> {
 
     let db = TestDatabase::new().await;
     let audit = audit_database().await;
+    // SES's calls go through a switch that can take it down; the rest of AWS stays up.
+    let ses = OutageSwitch::start(&required_env("AWS_ENDPOINT_URL")).await;
+    // A killed sender's claims are settled after a short lease here (the template's 120 s is
+    // longer than the function's timeout; nothing in this load takes long to send).
+    let env_vars = std::env::temp_dir().join(format!("chaos-env-vars-{}.json", std::process::id()));
+    std::fs::write(
+        &env_vars,
+        r#"{"NotifyFunction": {"NOTIFY_CLAIM_LEASE_SECONDS": "15"}}"#,
+    )
+    .expect("writing the env-vars file");
+    let mut runner_env = vec![
+        // The relay has been running all along, as in a deployed system.
+        ("LOCAL_RUNNER_FIRE_SCHEDULES_AT_START", "1".to_owned()),
+        ("AWS_ENDPOINT_URL_SESV2", ses.url.clone()),
+    ];
+    if fault == Fault::NotifyKilled {
+        runner_env.push((
+            "LOCAL_RUNNER_ENV_VARS",
+            env_vars.to_string_lossy().into_owned(),
+        ));
+    }
+    let runner_env: Vec<(&str, &str)> = runner_env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let stack = Stack::start_with_parameters(
         &db.url,
-        &[
-            // The relay has been running all along, as in a deployed system.
-            ("LOCAL_RUNNER_FIRE_SCHEDULES_AT_START", "1"),
-        ],
+        &runner_env,
         &[
             ("ClickHouseDatabase", audit.database()),
             // What a deployment gets, not the test stacks' patient 10 s.
@@ -283,11 +386,29 @@ async fn run(fault: Fault) -> Vec<String> {
     }
 
     tokio::time::sleep(fault_at).await;
-    dev_services("kill", fault.service()).await;
+    match fault {
+        Fault::Kafka | Fault::Postgres => dev_services("kill", fault.service()).await,
+        Fault::Ses => ses.set_down(true),
+        Fault::NotifyKilled => kill_notify_mid_send(&db).await,
+    }
     let down_at = started.elapsed();
-    tokio::time::sleep(outage).await;
+    if fault == Fault::NotifyKilled {
+        // Once more, mid-way: the environments that took over die too.
+        tokio::time::sleep(outage / 2).await;
+        kill_notify_mid_send(&db).await;
+        tokio::time::sleep(outage / 2).await;
+    } else {
+        tokio::time::sleep(outage).await;
+    }
     let restart = Instant::now();
-    dev_services("start", fault.service()).await;
+    match fault {
+        Fault::Kafka | Fault::Postgres => dev_services("start", fault.service()).await,
+        Fault::Ses => {
+            ses.set_down(false);
+            println!("SES answered {} requests 503 while down", ses.refused());
+        }
+        Fault::NotifyKilled => {}
+    }
     let back = Instant::now();
     let back_wall = chrono::Utc::now();
     let back_at = back - started;
@@ -325,11 +446,16 @@ async fn run(fault: Fault) -> Vec<String> {
     ];
     while last_answer.elapsed() < drain_limit {
         if let Some(now) = drain_state(&db, audit.database()).await {
+            let settled = if fault.may_lose_in_flight_messages() {
+                now.sent + now.failed
+            } else {
+                now.sent
+            };
             let reached = [
                 now.unpublished == 0,
                 now.assigned == expected,
                 now.audited == expected as u64,
-                now.sent == 2 * expected,
+                settled == 2 * expected && now.unsettled == 0,
             ];
             for ((_, at), reached) in stages.iter_mut().zip(reached) {
                 match (reached, *at) {
@@ -339,7 +465,9 @@ async fn run(fault: Fault) -> Vec<String> {
                 }
             }
             state = now;
-            if backlog_cleared_at.is_none() && backlog_cleared(&db, back_wall).await {
+            if backlog_cleared_at.is_none()
+                && backlog_cleared(&db, back_wall, fault.may_lose_in_flight_messages()).await
+            {
                 backlog_cleared_at = Some(Instant::now());
             }
             if backlog_cleared_at.is_some() && reached.iter().all(|r| *r) {
@@ -390,8 +518,8 @@ async fn run(fault: Fault) -> Vec<String> {
         created.len()
     );
     println!(
-        "after the drain: {} manager_assigned, {} notifications sent, {} not sent, {} outbox rows unpublished, {} request.created audited",
-        state.assigned, state.sent, state.stuck, state.unpublished, state.audited
+        "after the drain: {} manager_assigned, {} notifications sent, {} failed, {} unsettled, {} outbox rows unpublished, {} request.created audited",
+        state.assigned, state.sent, state.failed, state.unsettled, state.unpublished, state.audited
     );
     let caught_up = backlog_cleared_at.map(|at| at.saturating_duration_since(back).as_secs_f64());
     match caught_up {
@@ -418,10 +546,13 @@ async fn run(fault: Fault) -> Vec<String> {
     for answer in answers.iter().filter(|a| a.request_id.is_some()) {
         per_customer[answer.customer] += 1;
     }
+    // A killed sender may leave a message unsent (settled failed, outcome unknown), never twice.
+    let lossy = fault.may_lose_in_flight_messages();
+    let wrong = |got: usize, want: usize| if lossy { got > want } else { got != want };
     let mut mail_mismatches = Vec::new();
     for ((_, email), want) in customers.iter().zip(&per_customer) {
         let got = mails.get(email).copied().unwrap_or(0);
-        if got != *want {
+        if wrong(got, *want) {
             mail_mismatches.push(format!("{email}: {got} mails for {want} requests"));
         }
     }
@@ -439,7 +570,7 @@ async fn run(fault: Fault) -> Vec<String> {
     let mut failures = Vec::new();
     let mut fail = |what: String| failures.push(format!("{}: {what}", fault.name()));
     match fault {
-        Fault::Kafka => {
+        Fault::Kafka | Fault::Ses | Fault::NotifyKilled => {
             let not_201 = answers.iter().filter(|a| a.status != 201).count();
             if not_201 > 0 {
                 fail(format!("{not_201} answers were not 201: {status_list:?}"));
@@ -476,13 +607,20 @@ async fn run(fault: Fault) -> Vec<String> {
             mail_mismatches.join("; ")
         ));
     }
-    if manager_mails != expected as usize {
+    if wrong(manager_mails, expected as usize) {
         fail(format!(
             "the manager got {manager_mails} notices for {expected} requests"
         ));
     }
+    if lossy && state.failed > 0 {
+        println!(
+            "{} messages settled as failed: their sender died while sending them (not resent)",
+            state.failed
+        );
+    }
     print_invocations(&stack.runner.invocations());
     stack.runner.stop().await;
+    let _ = std::fs::remove_file(&env_vars);
     failures
 }
 
@@ -517,12 +655,13 @@ fn print_invocations(invocations: &[Value]) {
 #[tokio::main]
 async fn main() -> ExitCode {
     let chosen: Vec<String> = std::env::args().skip(1).collect();
-    let scenarios: Vec<Fault> = [Fault::Kafka, Fault::Postgres]
+    let scenarios: Vec<Fault> = FAULTS
         .into_iter()
         .filter(|f| chosen.is_empty() || chosen.iter().any(|c| c == f.name()))
         .collect();
     if scenarios.is_empty() {
-        eprintln!("unknown scenario {chosen:?}; known: kafka-down, postgres-down");
+        let known: Vec<&str> = FAULTS.iter().map(|f| f.name()).collect();
+        eprintln!("unknown scenario {chosen:?}; known: {}", known.join(", "));
         return ExitCode::from(2);
     }
     let mut failures = Vec::new();
