@@ -3,7 +3,7 @@
 //! which language, on which channel; rate limits retried, blocked bots reported, transient
 //! failures retried by notify's schedule, and no message ever sent twice.
 
-use local_lambda::{InvokeError, LambdaEnvironment};
+use local_lambda::LambdaEnvironment;
 use serde_json::{Value, json};
 use servicehub_events::catalog::{ContractorAssigned, ContractorRejected};
 use servicehub_events::lambda_kafka::ConsumedRecord;

@@ -226,9 +226,9 @@ struct Message {
 }
 
 impl Message {
-    /// A row taken for a retry or for settling; `None` when the row kept no text to resend (it was
-    /// claimed before the text was kept).
-    fn from_stored(row: StoredNotification) -> Result<Message, (Message, &'static str)> {
+    /// A row taken for a retry or for settling, with the reason it cannot be resent, if any (it
+    /// kept no text: claimed before the text was kept).
+    fn from_stored(row: StoredNotification) -> (Message, Option<&'static str>) {
         let address = match row.channel {
             NotificationChannel::Email => Some(Address::Email(row.address.clone())),
             NotificationChannel::Telegram => row.address.parse().ok().map(Address::Telegram),
@@ -262,14 +262,14 @@ impl Message {
                 traceparent: row.traceparent.as_deref().and_then(Traceparent::parse),
             },
         };
-        match (address, text) {
-            (Some(_), Some(_)) => Ok(message),
-            (None, _) => Err((message, "its address is not a Telegram chat id")),
-            (_, None) => Err((
-                message,
-                "its text was not kept (claimed before retries were scheduled); not resent",
-            )),
-        }
+        let unsendable = match (address, text) {
+            (Some(_), Some(_)) => None,
+            (None, _) => Some("its address is not a Telegram chat id"),
+            (_, None) => {
+                Some("its text was not kept (claimed before retries were scheduled); not resent")
+            }
+        };
+        (message, unsendable)
     }
 }
 
@@ -606,7 +606,7 @@ impl Notify<'_> {
                 store::take_abandoned(pool, self.config.claim_lease, SWEEP_BATCH).await?;
             for row in &abandoned {
                 let attempts = row.attempts;
-                let message = Message::from_stored(row.clone()).unwrap_or_else(|(m, _)| m);
+                let (message, _) = Message::from_stored(row.clone());
                 self.settle_failed(&message, attempts, OUTCOME_UNKNOWN)
                     .await?;
                 report.abandoned += 1;
@@ -644,13 +644,11 @@ impl Notify<'_> {
     /// One due retry.
     async fn retry(&self, row: StoredNotification) -> Result<Delivery, HandlerError> {
         let (age, attempts) = (row.age, row.attempts);
-        let message = match Message::from_stored(row) {
-            Ok(message) => message,
-            Err((message, reason)) => {
-                self.settle_failed(&message, attempts, reason).await?;
-                return Ok(Delivery::Failed);
-            }
-        };
+        let (message, unsendable) = Message::from_stored(row);
+        if let Some(reason) = unsendable {
+            self.settle_failed(&message, attempts, reason).await?;
+            return Ok(Delivery::Failed);
+        }
         if age > self.config.retry_for {
             let reason = format!(
                 "its provider kept failing for {} h; given up",
