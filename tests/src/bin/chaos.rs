@@ -5,7 +5,7 @@
 //!
 //!   tools/chaos                       every scenario (what CI runs)
 //!   tools/chaos kafka-down            one scenario: kafka-down, postgres-down, ses-down,
-//!                                     notify-killed
+//!                                     notify-killed, poison
 //!
 //! Scenarios:
 //! - `kafka-down`: the broker is killed (SIGKILL) under load and started again after the outage.
@@ -25,6 +25,12 @@
 //!   an outage later). Holds: no answer other than 201, no e-mail sent twice, and no message
 //!   left `sending`: claims whose sender died are settled by notify's schedule after the lease
 //!   (15 s here, through the runner's `--env-vars`) as failed with an unknown outcome.
+//! - `poison`: four records no consumer can process are produced to request-events under load:
+//!   bytes that are not ours, an event of an unknown type, a `request.created` whose request does
+//!   not exist, and a 2 MB event. Holds: each of the first three dead-lettered to
+//!   request-events.dlq by assign-manager with its reason (the other consumers' dead letters
+//!   are printed), the 2 MB one refused by the broker (max.message.bytes) or dead-lettered, and
+//!   every request of the load processed exactly once; prints creation-to-assignment latency.
 //!
 //! The load is steady, not as fast as it can go: CHAOS_RATE requests a second over
 //! CHAOS_CONNECTIONS connections (a connection falls behind only when answers are slow), from
@@ -37,6 +43,11 @@
 //! else using them: it stops and starts the shared broker and database.
 
 use serde_json::Value;
+use servicehub_events::catalog::RequestCreated;
+use servicehub_events::lambda_kafka::ConsumedRecord;
+use servicehub_events::values::Urgency;
+use servicehub_events::{Envelope, KafkaMessage, Topic};
+use servicehub_tests::kafka::KafkaProbe;
 use servicehub_tests::outage::OutageSwitch;
 use servicehub_tests::stack::Stack;
 use servicehub_tests::{TestDatabase, audit_database, new_request, repo_root, required_env};
@@ -44,6 +55,7 @@ use std::collections::HashMap;
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use uuid::Uuid;
 
 fn knob(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -58,13 +70,15 @@ enum Fault {
     Postgres,
     Ses,
     NotifyKilled,
+    Poison,
 }
 
-const FAULTS: [Fault; 4] = [
+const FAULTS: [Fault; 5] = [
     Fault::Kafka,
     Fault::Postgres,
     Fault::Ses,
     Fault::NotifyKilled,
+    Fault::Poison,
 ];
 
 impl Fault {
@@ -74,6 +88,7 @@ impl Fault {
             Fault::Postgres => "postgres-down",
             Fault::Ses => "ses-down",
             Fault::NotifyKilled => "notify-killed",
+            Fault::Poison => "poison",
         }
     }
 
@@ -83,6 +98,7 @@ impl Fault {
             Fault::Postgres => "postgres",
             Fault::Ses => "SES",
             Fault::NotifyKilled => "notify",
+            Fault::Poison => "poisoned request-events",
         }
     }
 
@@ -112,6 +128,102 @@ async fn kill_notify_mid_send(db: &TestDatabase) {
     }
     let killed = kill_function("notify").await;
     println!("killed {killed} notify processes with {sending} messages being sent");
+}
+
+/// One poison record among the load's events.
+struct Poison {
+    kind: &'static str,
+    message: KafkaMessage,
+    /// A consumer that must dead-letter it (the one whose work it claims to be).
+    must_dead_letter: Option<&'static str>,
+}
+
+/// Records that no consumer can process, for request-events: bytes that are not ours, an event of
+/// a type nobody knows, a `request.created` whose request does not exist, and one of 2 MB.
+fn poison_records(region: &str) -> Vec<Poison> {
+    let not_ours = KafkaMessage {
+        topic: Topic::RequestEvents.name().to_owned(),
+        key: Some(format!("poison-not-ours-{}", Uuid::now_v7()).into_bytes()),
+        headers: vec![],
+        value: Some(b"\xff\xfe this is not an event".to_vec()),
+    };
+    let created = |request_id: Uuid| {
+        Envelope::new(
+            "chaos",
+            RequestCreated {
+                request_id,
+                customer_id: Uuid::now_v7(),
+                title: "Протекает кран".into(),
+                description: "Капает из-под смесителя".into(),
+                category: "plumbing".into(),
+                urgency: Urgency::Normal,
+                region: region.to_owned(),
+                city: "Казань".into(),
+                address: "ул. Баумана, 1".into(),
+                preferred_time_window: None,
+                budget: None,
+                created_at: chrono::Utc::now(),
+            },
+        )
+    };
+    let with_json = |mut message: KafkaMessage, change: &dyn Fn(&mut Value)| {
+        let mut json: Value = serde_json::from_slice(message.value.as_deref().unwrap_or_default())
+            .expect("an envelope is JSON");
+        change(&mut json);
+        message.value = Some(json.to_string().into_bytes());
+        message
+    };
+    let mut unknown = with_json(created(Uuid::now_v7()).to_kafka(), &|json| {
+        json["type"] = "request.teleported".into()
+    });
+    for (_, value) in &mut unknown.headers {
+        if value.as_slice() == b"request.created" {
+            *value = b"request.teleported".to_vec();
+        }
+    }
+    let huge = with_json(created(Uuid::now_v7()).to_kafka(), &|json| {
+        json["data"]["description"] = "x".repeat(2 * 1024 * 1024).into()
+    });
+    vec![
+        Poison {
+            kind: "not ours",
+            message: not_ours,
+            must_dead_letter: Some("assign-manager"),
+        },
+        Poison {
+            kind: "unknown type",
+            message: unknown,
+            must_dead_letter: Some("assign-manager"),
+        },
+        Poison {
+            kind: "missing request",
+            message: created(Uuid::now_v7()).to_kafka(),
+            must_dead_letter: Some("assign-manager"),
+        },
+        Poison {
+            kind: "2 MB",
+            message: huge,
+            must_dead_letter: None,
+        },
+    ]
+}
+
+/// Produces the poison records; what the broker said of each (`None`: taken).
+async fn inject_poison(poison: &[Poison]) -> Vec<Option<String>> {
+    let config = servicehub_platform::Config::without_database_from_env("chaos")
+        .expect("the Kafka settings");
+    let producer =
+        servicehub_platform::kafka::EventProducer::new(&config).expect("a Kafka producer");
+    let mut outcomes = Vec::new();
+    for record in poison {
+        let outcome = producer
+            .send(&record.message)
+            .await
+            .err()
+            .map(|e| e.to_string());
+        outcomes.push(outcome);
+    }
+    outcomes
 }
 
 /// SIGKILLs every process of the function binary `name`; how many there were.
@@ -275,7 +387,7 @@ async fn run(fault: Fault) -> Vec<String> {
     // A provider's or a sender's outage is settled by notify's schedule: a minute's tick plus the
     // retry's wait (NOTIFY_RETRY_MAX_DELAY_SECONDS) or the claim's lease.
     let drain_default = match fault {
-        Fault::Kafka | Fault::Postgres => 120,
+        Fault::Kafka | Fault::Postgres | Fault::Poison => 120,
         Fault::Ses | Fault::NotifyKilled => 210,
     };
     let drain_limit = Duration::from_secs(knob("CHAOS_DRAIN_LIMIT_SECONDS", drain_default));
@@ -390,6 +502,31 @@ async fn run(fault: Fault) -> Vec<String> {
         Fault::Kafka | Fault::Postgres => dev_services("kill", fault.service()).await,
         Fault::Ses => ses.set_down(true),
         Fault::NotifyKilled => kill_notify_mid_send(&db).await,
+        Fault::Poison => {}
+    }
+    let poison = poison_records(&region);
+    let mut dlq_probe = None;
+    // A valid event whose request does not exist is still an event: the audit log keeps it.
+    let mut audited_poison = 0;
+    if fault == Fault::Poison {
+        dlq_probe = Some(KafkaProbe::new(&format!(
+            "{}.dlq",
+            Topic::RequestEvents.name()
+        )));
+        let outcomes = inject_poison(&poison).await;
+        audited_poison = poison
+            .iter()
+            .zip(&outcomes)
+            .filter(|(p, outcome)| p.kind == "missing request" && outcome.is_none())
+            .count() as u64;
+        for (record, outcome) in poison.iter().zip(&outcomes) {
+            match outcome {
+                None => println!("poison {}: produced", record.kind),
+                Some(refusal) => {
+                    println!("poison {}: refused by the broker: {refusal}", record.kind)
+                }
+            }
+        }
     }
     let down_at = started.elapsed();
     if fault == Fault::NotifyKilled {
@@ -407,7 +544,7 @@ async fn run(fault: Fault) -> Vec<String> {
             ses.set_down(false);
             println!("SES answered {} requests 503 while down", ses.refused());
         }
-        Fault::NotifyKilled => {}
+        Fault::NotifyKilled | Fault::Poison => {}
     }
     let back = Instant::now();
     let back_wall = chrono::Utc::now();
@@ -454,7 +591,7 @@ async fn run(fault: Fault) -> Vec<String> {
             let reached = [
                 now.unpublished == 0,
                 now.assigned == expected,
-                now.audited == expected as u64,
+                now.audited == expected as u64 + audited_poison,
                 settled == 2 * expected && now.unsettled == 0,
             ];
             for ((_, at), reached) in stages.iter_mut().zip(reached) {
@@ -570,7 +707,7 @@ async fn run(fault: Fault) -> Vec<String> {
     let mut failures = Vec::new();
     let mut fail = |what: String| failures.push(format!("{}: {what}", fault.name()));
     match fault {
-        Fault::Kafka | Fault::Ses | Fault::NotifyKilled => {
+        Fault::Kafka | Fault::Ses | Fault::NotifyKilled | Fault::Poison => {
             let not_201 = answers.iter().filter(|a| a.status != 201).count();
             if not_201 > 0 {
                 fail(format!("{not_201} answers were not 201: {status_list:?}"));
@@ -611,6 +748,70 @@ async fn run(fault: Fault) -> Vec<String> {
         fail(format!(
             "the manager got {manager_mails} notices for {expected} requests"
         ));
+    }
+    if let Some(probe) = dlq_probe {
+        let keys: Vec<Vec<u8>> = poison
+            .iter()
+            .filter_map(|p| p.message.key.clone())
+            .collect();
+        let letters = tokio::task::spawn_blocking(move || {
+            probe.read_until(Duration::from_secs(10), |_| false)
+        })
+        .await
+        .expect("reading the dead letters")
+        .into_iter()
+        .filter(|r| r.message.key.as_ref().is_some_and(|k| keys.contains(k)))
+        .collect::<Vec<_>>();
+        let header = |l: &ConsumedRecord, name: &str| {
+            l.message
+                .header(name)
+                .map(|v| String::from_utf8_lossy(v).into_owned())
+                .unwrap_or_default()
+        };
+        for record in &poison {
+            let mine: Vec<_> = letters
+                .iter()
+                .filter(|l| l.message.key == record.message.key)
+                .collect();
+            for letter in &mine {
+                let reason = header(letter, servicehub_events::dlq::HEADER_REASON);
+                println!(
+                    "  dead letter of {} by {}: {}",
+                    record.kind,
+                    header(letter, servicehub_events::dlq::HEADER_CONSUMER),
+                    reason.chars().take(120).collect::<String>()
+                );
+            }
+            if let Some(consumer) = record.must_dead_letter {
+                let found = mine.iter().any(|l| {
+                    header(l, servicehub_events::dlq::HEADER_CONSUMER).contains(consumer)
+                        && !header(l, servicehub_events::dlq::HEADER_REASON).is_empty()
+                });
+                if !found {
+                    fail(format!(
+                        "the {} record was not dead-lettered by {consumer} with a reason",
+                        record.kind
+                    ));
+                }
+            }
+        }
+        // How much the poison held the rest up: each request's creation to its assignment.
+        let delays: Vec<f64> = sqlx::query_scalar(
+            "SELECT EXTRACT(EPOCH FROM manager_assigned_at - created_at)::float8
+             FROM service_requests WHERE manager_assigned_at IS NOT NULL ORDER BY 1",
+        )
+        .fetch_all(&db.pool)
+        .await
+        .unwrap_or_default();
+        if !delays.is_empty() {
+            let at = |p: f64| delays[((delays.len() - 1) as f64 * p).round() as usize] * 1000.0;
+            println!(
+                "created -> manager_assigned over the run: p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms",
+                at(0.5),
+                at(0.99),
+                at(1.0)
+            );
+        }
     }
     if lossy && state.failed > 0 {
         println!(
