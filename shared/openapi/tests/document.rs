@@ -84,7 +84,7 @@ fn the_routes_are_template_yamls_one_to_one() {
     let template = load(&TemplateInput {
         path: repo().join("template.yaml"),
         parameters,
-        environment_overrides: BTreeMap::new(),
+        ..Default::default()
     })
     .expect("template.yaml loads");
     let binary_of: BTreeMap<&str, &str> = template
