@@ -106,6 +106,9 @@ pub async fn start_function(
             "RUST_LOG".to_owned(),
             std::env::var("FUNCTION_RUST_LOG").unwrap_or_else(|_| "warn".into()),
         ),
+        // No relay runs beside a lone function: a first publish slower than the deployed 200 ms
+        // (a cold producer on a busy machine) would leave its events in the outbox for good.
+        ("OUTBOX_PUBLISH_BUDGET_MS".to_owned(), "10000".to_owned()),
     ];
     env.extend(
         extra_env

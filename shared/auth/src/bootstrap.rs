@@ -20,7 +20,6 @@ use servicehub_domain::validation::ValidationErrors;
 use servicehub_events::Envelope;
 use servicehub_events::catalog::SystemEvent;
 use servicehub_events::values::Role;
-use servicehub_platform::outbox;
 use thiserror::Error;
 use uuid::Uuid;
 
@@ -107,11 +106,7 @@ pub async fn ensure_admin(auth: &AuthServices) -> Result<BootstrapOutcome, Boots
         },
     );
     let events = [event];
-    outbox::enqueue(&mut tx, &events).await?;
-    tx.commit().await?;
-    auth.services
-        .publish_after_commit(&outbox::keys_of(&events))
-        .await;
+    auth.services.commit_with_events(tx, &events).await?;
     tracing::info!(user_id = %id, "bootstrap admin created");
     Ok(BootstrapOutcome::Created(id))
 }

@@ -11,7 +11,7 @@ use servicehub_events::Envelope;
 use servicehub_events::catalog::UserAction;
 use servicehub_events::values::{Actor, AuditOutcome};
 use servicehub_platform::http::{ApiError, CORRELATION_HEADER, PROBLEM_CONTENT_TYPE, RequestInfo};
-use servicehub_platform::{Services, outbox};
+use servicehub_platform::Services;
 use sqlx::{Postgres, Transaction};
 use tokio::sync::OnceCell;
 
@@ -56,15 +56,10 @@ impl AuthServices {
     /// Writes `events` to the outbox, commits, and publishes them right away.
     pub(crate) async fn commit_with_events(
         &self,
-        mut tx: Transaction<'_, Postgres>,
+        tx: Transaction<'_, Postgres>,
         events: &[Envelope],
     ) -> Result<(), ApiError> {
-        outbox::enqueue(&mut tx, events).await?;
-        tx.commit().await?;
-        self.services
-            .publish_after_commit(&outbox::keys_of(events))
-            .await;
-        Ok(())
+        Ok(self.services.commit_with_events(tx, events).await?)
     }
 }
 

@@ -13,7 +13,7 @@ use servicehub_events::catalog::{AccessRevoked, ContractorAssigned, StatusChange
 use servicehub_events::values::{Actor, RequestStatus};
 use servicehub_events::{DomainEvent, Envelope};
 use servicehub_platform::consumer::{EventHandler, HandlerError, Outcome};
-use servicehub_platform::{Services, idempotency, outbox};
+use servicehub_platform::{Services, idempotency};
 use servicehub_requests::store as requests;
 
 pub struct AssignmentCheck<'a> {
@@ -76,11 +76,7 @@ impl EventHandler for AssignmentCheck<'_> {
                 )])
                 .collect(),
         };
-        outbox::enqueue(&mut tx, &events).await?;
-        tx.commit().await?;
-        services
-            .publish_after_commit(&outbox::keys_of(&events))
-            .await;
+        services.commit_with_events(tx, &events).await?;
         Ok(Outcome::Applied)
     }
 }

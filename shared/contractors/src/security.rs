@@ -13,7 +13,7 @@ use servicehub_events::catalog::{
 use servicehub_events::values::{Actor, AuditOutcome, Role};
 use servicehub_events::{DomainEvent, Envelope};
 use servicehub_platform::http::{ApiError, RequestInfo, json_body, json_response, path_uuid};
-use servicehub_platform::{Services, outbox};
+use servicehub_platform::Services;
 use servicehub_requests::store as requests;
 
 /// `POST /contractors/{id}/verify`
@@ -169,11 +169,7 @@ async fn decide(
         },
     );
     let events = [event, audit];
-    outbox::enqueue(&mut tx, &events).await?;
-    tx.commit().await?;
-    services
-        .publish_after_commit(&outbox::keys_of(&events))
-        .await;
+    services.commit_with_events(tx, &events).await?;
     tracing::info!(contractor_id = %id, action, "security decision applied");
     Ok(json_response(200, &updated, &info, None))
 }

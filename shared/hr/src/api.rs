@@ -15,7 +15,7 @@ use servicehub_events::Envelope;
 use servicehub_events::catalog::{DocumentSigned, UserAction};
 use servicehub_events::values::{Actor, AuditOutcome, Role};
 use servicehub_platform::http::{ApiError, Identity, RequestInfo, json_response, path_uuid};
-use servicehub_platform::{Services, outbox};
+use servicehub_platform::Services;
 use std::time::Duration;
 use uuid::Uuid;
 
@@ -186,14 +186,10 @@ pub async fn sign(
         },
     );
     let events = [signed, audit];
-    outbox::enqueue(&mut tx, &events).await?;
     let updated = store::find_document(&mut tx, id, false)
         .await?
         .ok_or_else(|| ApiError::Internal(format!("document {id} vanished")))?;
-    tx.commit().await?;
-    services
-        .publish_after_commit(&outbox::keys_of(&events))
-        .await;
+    services.commit_with_events(tx, &events).await?;
     Ok(json_response(200, &updated, &info, None))
 }
 

@@ -20,7 +20,7 @@ use servicehub_events::catalog::{
 use servicehub_events::values::DocumentKind;
 use servicehub_events::{DomainEvent, Envelope};
 use servicehub_platform::consumer::{EventHandler, HandlerError, Outcome};
-use servicehub_platform::{Services, idempotency, outbox};
+use servicehub_platform::{Services, idempotency};
 use uuid::Uuid;
 
 pub struct DocumentGenerator<'a> {
@@ -235,8 +235,7 @@ impl DocumentGenerator<'_> {
         } else {
             Vec::new()
         };
-        outbox::enqueue(&mut tx, &events).await?;
-        tx.commit().await?;
+        self.services.commit_with_events(tx, &events).await?;
         Ok(Some(events))
     }
 
@@ -262,8 +261,7 @@ impl DocumentGenerator<'_> {
         for row in rows {
             store::insert_document(&mut tx, row).await?;
         }
-        outbox::enqueue(&mut tx, &events).await?;
-        tx.commit().await?;
+        self.services.commit_with_events(tx, &events).await?;
         Ok(Some(events))
     }
 }
@@ -287,12 +285,9 @@ impl EventHandler for DocumentGenerator<'_> {
             DomainEvent::DocumentSigned(signed) => self.payment(envelope, signed).await?,
             _ => return Ok(Outcome::Ignored),
         };
-        let Some(events) = events else {
-            return Ok(Outcome::Duplicate);
-        };
-        self.services
-            .publish_after_commit(&outbox::keys_of(&events))
-            .await;
-        Ok(Outcome::Applied)
+        Ok(match events {
+            Some(_) => Outcome::Applied,
+            None => Outcome::Duplicate,
+        })
     }
 }

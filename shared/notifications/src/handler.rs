@@ -15,7 +15,7 @@ use servicehub_events::envelope::{EventMeta, Traceparent};
 use servicehub_events::values::NotificationChannel;
 use servicehub_events::{DomainEvent, Envelope};
 use servicehub_platform::consumer::{EventHandler, HandlerError, Outcome};
-use servicehub_platform::{Services, outbox};
+use servicehub_platform::Services;
 use servicehub_requests::store as requests;
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -515,9 +515,6 @@ impl Notify<'_> {
                     let event = self.sent_event(&message, &sent, telegram_message_id);
                     self.record_sent(id, attempts, &sent.provider_message_id, &event)
                         .await?;
-                    self.services
-                        .publish_after_commit(&outbox::keys_of(std::slice::from_ref(&event)))
-                        .await;
                     tracing::info!(notification_id = %id, recipient = %message.context.recipient_user_id, %channel, template = %message.context.template, attempts, "notification sent");
                     return Ok(Delivery::Sent);
                 }
@@ -660,7 +657,8 @@ impl Notify<'_> {
         self.send(message).await
     }
 
-    /// Marks notification `id` sent and enqueues its `notification.*` event, in one transaction.
+    /// Marks notification `id` sent with its `notification.*` event, in one transaction, and
+    /// publishes the event.
     /// The provider has the message: recording that is not given up on a database hiccup (for
     /// [`RECORD_SENT_FOR`]), or the row stays `sending` and the outcome unknown.
     async fn record_sent(
@@ -673,8 +671,9 @@ impl Notify<'_> {
         let record = || async {
             let mut tx = self.services.pool.begin().await?;
             store::mark_sent(&mut tx, id, attempts, provider_message_id).await?;
-            outbox::enqueue(&mut tx, std::slice::from_ref(event)).await?;
-            tx.commit().await
+            self.services
+                .commit_with_events(tx, std::slice::from_ref(event))
+                .await
         };
         let since = std::time::Instant::now();
         let mut wait = Duration::from_millis(100);
@@ -745,11 +744,9 @@ impl Notify<'_> {
         );
         let mut tx = self.services.pool.begin().await?;
         store::mark_failed(&mut tx, message.id, attempts, reason).await?;
-        outbox::enqueue(&mut tx, std::slice::from_ref(&event)).await?;
-        tx.commit().await?;
         self.services
-            .publish_after_commit(&outbox::keys_of(std::slice::from_ref(&event)))
-            .await;
+            .commit_with_events(tx, std::slice::from_ref(&event))
+            .await?;
         tracing::warn!(notification_id = %message.id, recipient = %message.context.recipient_user_id, %channel, %reason, "notification failed for good");
         Ok(())
     }

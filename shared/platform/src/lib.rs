@@ -48,6 +48,21 @@ impl Services {
         })
     }
 
+    /// The one way a handler commits a change with its events: writes `events` to the outbox in
+    /// `tx`, commits, then publishes them within the budget ([`Self::publish_after_commit`]).
+    /// Nothing is published unless the transaction committed, and nothing waits on Kafka longer
+    /// than the budget after it did.
+    pub async fn commit_with_events(
+        &self,
+        mut tx: sqlx::Transaction<'_, sqlx::Postgres>,
+        events: &[servicehub_events::Envelope],
+    ) -> Result<(), sqlx::Error> {
+        outbox::enqueue(&mut tx, events).await?;
+        tx.commit().await?;
+        self.publish_after_commit(&outbox::keys_of(events)).await;
+        Ok(())
+    }
+
     /// Publishes the outbox rows of `keys` right after their transaction committed, waiting at
     /// most `OUTBOX_PUBLISH_BUDGET_MS`. Nothing is returned: the write is committed whatever
     /// Kafka does, and what is not published in time stays in the outbox for the relay. After a

@@ -10,7 +10,7 @@ use servicehub_events::catalog::{ManagerAssigned, StatusChanged, SystemEvent};
 use servicehub_events::values::{Actor, RequestStatus};
 use servicehub_events::{DomainEvent, Envelope};
 use servicehub_platform::consumer::{EventHandler, HandlerError, Outcome};
-use servicehub_platform::{Services, idempotency, outbox};
+use servicehub_platform::{Services, idempotency};
 
 pub struct AssignManager<'a> {
     pub services: &'a Services,
@@ -115,11 +115,7 @@ impl EventHandler for AssignManager<'_> {
                 }
             }
         };
-        outbox::enqueue(&mut tx, &events).await?;
-        tx.commit().await?;
-        services
-            .publish_after_commit(&outbox::keys_of(&events))
-            .await;
+        services.commit_with_events(tx, &events).await?;
         Ok(Outcome::Applied)
     }
 }

@@ -10,7 +10,7 @@ use servicehub_events::Envelope;
 use servicehub_events::catalog::{RequestCreated, UserAction};
 use servicehub_events::values::{Actor, AuditOutcome, RequestStatus, Role};
 use servicehub_platform::http::{ApiError, RequestInfo, json_body, json_response};
-use servicehub_platform::{Services, outbox};
+use servicehub_platform::Services;
 use uuid::Uuid;
 
 pub async fn handle(
@@ -100,11 +100,7 @@ pub async fn handle(
         },
     )
     .await?;
-    outbox::enqueue(&mut tx, &events).await?;
-    tx.commit().await?;
-    services
-        .publish_after_commit(&outbox::keys_of(&events))
-        .await;
+    services.commit_with_events(tx, &events).await?;
 
     tracing::info!(request_id = %view.id, event_id = %events[0].meta.id, "service request created");
     Ok(json_response(201, &view, &info, Some(&view.location())))

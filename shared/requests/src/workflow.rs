@@ -25,7 +25,7 @@ use servicehub_events::values::{Actor, AuditOutcome, RequestStatus};
 use servicehub_platform::http::{
     ApiError, Identity, RequestInfo, json_body, json_response, path_uuid,
 };
-use servicehub_platform::{Services, outbox};
+use servicehub_platform::Services;
 use sqlx::{Postgres, Transaction};
 
 /// A request locked for one command by a caller allowed to issue it.
@@ -138,14 +138,10 @@ async fn finish(
         },
     );
     events.push(audit);
-    outbox::enqueue(&mut locked.tx, &events).await?;
     let view = store::find(&mut locked.tx, request_id)
         .await?
         .ok_or_else(|| ApiError::Internal(format!("request {request_id} vanished")))?;
-    locked.tx.commit().await?;
-    services
-        .publish_after_commit(&outbox::keys_of(&events))
-        .await;
+    services.commit_with_events(locked.tx, &events).await?;
     tracing::info!(%request_id, action = change.audit_action, status = %view.status, "workflow step applied");
     Ok(json_response(200, &view, info, None))
 }
