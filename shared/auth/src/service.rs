@@ -10,8 +10,8 @@ use serde_json::Value;
 use servicehub_events::Envelope;
 use servicehub_events::catalog::UserAction;
 use servicehub_events::values::{Actor, AuditOutcome};
-use servicehub_platform::http::{ApiError, CORRELATION_HEADER, PROBLEM_CONTENT_TYPE, RequestInfo};
 use servicehub_platform::Services;
+use servicehub_platform::http::{ApiError, CORRELATION_HEADER, PROBLEM_CONTENT_TYPE, RequestInfo};
 use sqlx::{Postgres, Transaction};
 use tokio::sync::OnceCell;
 

@@ -12,8 +12,8 @@ use servicehub_events::catalog::{
 };
 use servicehub_events::values::{Actor, AuditOutcome, Role};
 use servicehub_events::{DomainEvent, Envelope};
-use servicehub_platform::http::{ApiError, RequestInfo, json_body, json_response, path_uuid};
 use servicehub_platform::Services;
+use servicehub_platform::http::{ApiError, RequestInfo, json_body, json_response, path_uuid};
 use servicehub_requests::store as requests;
 
 /// `POST /contractors/{id}/verify`

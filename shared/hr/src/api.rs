@@ -14,8 +14,8 @@ use servicehub_domain::validation::ValidationErrors;
 use servicehub_events::Envelope;
 use servicehub_events::catalog::{DocumentSigned, UserAction};
 use servicehub_events::values::{Actor, AuditOutcome, Role};
-use servicehub_platform::http::{ApiError, Identity, RequestInfo, json_response, path_uuid};
 use servicehub_platform::Services;
+use servicehub_platform::http::{ApiError, Identity, RequestInfo, json_response, path_uuid};
 use std::time::Duration;
 use uuid::Uuid;
 

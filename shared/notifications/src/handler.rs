@@ -14,8 +14,8 @@ use servicehub_events::catalog::{
 use servicehub_events::envelope::{EventMeta, Traceparent};
 use servicehub_events::values::NotificationChannel;
 use servicehub_events::{DomainEvent, Envelope};
-use servicehub_platform::consumer::{EventHandler, HandlerError, Outcome};
 use servicehub_platform::Services;
+use servicehub_platform::consumer::{EventHandler, HandlerError, Outcome};
 use servicehub_requests::store as requests;
 use std::collections::BTreeMap;
 use std::sync::Mutex;

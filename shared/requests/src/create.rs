@@ -9,8 +9,8 @@ use servicehub_domain::request::NewServiceRequest;
 use servicehub_events::Envelope;
 use servicehub_events::catalog::{RequestCreated, UserAction};
 use servicehub_events::values::{Actor, AuditOutcome, RequestStatus, Role};
-use servicehub_platform::http::{ApiError, RequestInfo, json_body, json_response};
 use servicehub_platform::Services;
+use servicehub_platform::http::{ApiError, RequestInfo, json_body, json_response};
 use uuid::Uuid;
 
 pub async fn handle(

@@ -22,10 +22,10 @@ use servicehub_events::catalog::{
     RequestUpdated, SentToContractors, StatusChanged, UserAction, WorkCompleted, WorkStarted,
 };
 use servicehub_events::values::{Actor, AuditOutcome, RequestStatus};
+use servicehub_platform::Services;
 use servicehub_platform::http::{
     ApiError, Identity, RequestInfo, json_body, json_response, path_uuid,
 };
-use servicehub_platform::Services;
 use sqlx::{Postgres, Transaction};
 
 /// A request locked for one command by a caller allowed to issue it.
