@@ -31,6 +31,12 @@
 //!   request-events.dlq by assign-manager with its reason (the other consumers' dead letters
 //!   are printed), the 2 MB one refused by the broker (max.message.bytes) or dead-lettered, and
 //!   every request of the load processed exactly once; prints creation-to-assignment latency.
+//! - `brokers-down` (on the three-broker dev cluster, RF 3, min.insync.replicas 2): one broker
+//!   SIGKILLed for the outage, then a second for half as long, then both started again. Holds:
+//!   every answer 201 (below the in-sync minimum the publish after commit gives up within its
+//!   budget and the outbox keeps the events), nothing lost or sent twice; prints the latency per
+//!   phase, how soon publishing resumed with one broker down, and how many events went out
+//!   within a second of their commit.
 //!
 //! The load is steady, not as fast as it can go: CHAOS_RATE requests a second over
 //! CHAOS_CONNECTIONS connections (a connection falls behind only when answers are slow), from
@@ -71,14 +77,17 @@ enum Fault {
     Ses,
     NotifyKilled,
     Poison,
+    Brokers,
 }
 
-const FAULTS: [Fault; 5] = [
+/// `brokers-down` needs the three-broker dev cluster (tools/chaos switches to it for that one).
+const FAULTS: [Fault; 6] = [
     Fault::Kafka,
     Fault::Postgres,
     Fault::Ses,
     Fault::NotifyKilled,
     Fault::Poison,
+    Fault::Brokers,
 ];
 
 impl Fault {
@@ -89,6 +98,7 @@ impl Fault {
             Fault::Ses => "ses-down",
             Fault::NotifyKilled => "notify-killed",
             Fault::Poison => "poison",
+            Fault::Brokers => "brokers-down",
         }
     }
 
@@ -99,6 +109,7 @@ impl Fault {
             Fault::Ses => "SES",
             Fault::NotifyKilled => "notify",
             Fault::Poison => "poisoned request-events",
+            Fault::Brokers => "two of three brokers",
         }
     }
 
@@ -387,7 +398,7 @@ async fn run(fault: Fault) -> Vec<String> {
     // A provider's or a sender's outage is settled by notify's schedule: a minute's tick plus the
     // retry's wait (NOTIFY_RETRY_MAX_DELAY_SECONDS) or the claim's lease.
     let drain_default = match fault {
-        Fault::Kafka | Fault::Postgres | Fault::Poison => 120,
+        Fault::Kafka | Fault::Postgres | Fault::Poison | Fault::Brokers => 120,
         Fault::Ses | Fault::NotifyKilled => 210,
     };
     let drain_limit = Duration::from_secs(knob("CHAOS_DRAIN_LIMIT_SECONDS", drain_default));
@@ -503,7 +514,10 @@ async fn run(fault: Fault) -> Vec<String> {
         Fault::Ses => ses.set_down(true),
         Fault::NotifyKilled => kill_notify_mid_send(&db).await,
         Fault::Poison => {}
+        Fault::Brokers => dev_services("kill", "kafka-2").await,
     }
+    let first_down_wall = chrono::Utc::now();
+    let mut second_down: Option<(Duration, chrono::DateTime<chrono::Utc>)> = None;
     let poison = poison_records(&region);
     let mut dlq_probe = None;
     // A valid event whose request does not exist is still an event: the audit log keeps it.
@@ -534,6 +548,14 @@ async fn run(fault: Fault) -> Vec<String> {
         tokio::time::sleep(outage / 2).await;
         kill_notify_mid_send(&db).await;
         tokio::time::sleep(outage / 2).await;
+    } else if fault == Fault::Brokers {
+        // One broker away for the outage: the other two still make the in-sync minimum once the
+        // controller has fenced it. Then a second for half as long: below min.insync.replicas,
+        // writes wait.
+        tokio::time::sleep(outage).await;
+        dev_services("kill", "kafka-3").await;
+        second_down = Some((started.elapsed(), chrono::Utc::now()));
+        tokio::time::sleep(outage / 2).await;
     } else {
         tokio::time::sleep(outage).await;
     }
@@ -545,6 +567,8 @@ async fn run(fault: Fault) -> Vec<String> {
             println!("SES answered {} requests 503 while down", ses.refused());
         }
         Fault::NotifyKilled | Fault::Poison => {}
+        // Both at once: `start kafka` launches every node that is down, then waits for each.
+        Fault::Brokers => dev_services("start", "kafka").await,
     }
     let back = Instant::now();
     let back_wall = chrono::Utc::now();
@@ -643,6 +667,61 @@ async fn run(fault: Fault) -> Vec<String> {
         .iter()
         .filter(|a| a.at < down_at || a.at >= back_at)
         .collect();
+    if let Some((second_at, second_wall)) = second_down {
+        let phase = |from: Duration, to: Duration| -> Vec<&Answer> {
+            answers
+                .iter()
+                .filter(|a| a.at >= from && a.at < to)
+                .collect()
+        };
+        println!(
+            "one broker down:    {}",
+            latency_line(&phase(down_at, second_at))
+        );
+        println!(
+            "two brokers down:   {}",
+            latency_line(&phase(second_at, back_at))
+        );
+        // Whether publishing went on (published within a second of the commit) or waited for
+        // the relay, per phase.
+        let published = |from: chrono::DateTime<chrono::Utc>, to: chrono::DateTime<chrono::Utc>| {
+            let pool = db.pool.clone();
+            async move {
+                sqlx::query_as::<_, (i64, i64)>(
+                    "SELECT count(*) FILTER (WHERE published_at < created_at + interval '1 second'),
+                            count(*)
+                     FROM outbox WHERE created_at >= $1 AND created_at < $2",
+                )
+                .bind(from)
+                .bind(to)
+                .fetch_one(&pool)
+                .await
+                .unwrap_or((0, 0))
+            }
+        };
+        let (quick_one, all_one) = published(first_down_wall, second_wall).await;
+        let resumed: Option<f64> = sqlx::query_scalar(
+            "SELECT EXTRACT(EPOCH FROM min(created_at) - $1)::float8 FROM outbox
+             WHERE created_at >= $1 AND created_at < $2
+               AND published_at < created_at + interval '1 second'",
+        )
+        .bind(first_down_wall)
+        .bind(second_wall)
+        .fetch_one(&db.pool)
+        .await
+        .ok()
+        .flatten();
+        match resumed {
+            Some(after) => println!(
+                "with one broker down, publishing after commit resumed {after:.1} s after the kill (the controller fencing the broker, leaders moving)"
+            ),
+            None => println!("with one broker down, publishing after commit did not resume"),
+        }
+        let (quick_two, all_two) = published(second_wall, back_wall).await;
+        println!(
+            "events published within 1 s of their commit: one broker down {quick_one} of {all_one}, two down {quick_two} of {all_two} (the rest by the relay)"
+        );
+    }
     println!("all:                {}", latency_line(&all));
     println!("while it was down:  {}", latency_line(&during));
     println!("while it was up:    {}", latency_line(&outside));
@@ -707,7 +786,7 @@ async fn run(fault: Fault) -> Vec<String> {
     let mut failures = Vec::new();
     let mut fail = |what: String| failures.push(format!("{}: {what}", fault.name()));
     match fault {
-        Fault::Kafka | Fault::Ses | Fault::NotifyKilled | Fault::Poison => {
+        Fault::Kafka | Fault::Ses | Fault::NotifyKilled | Fault::Poison | Fault::Brokers => {
             let not_201 = answers.iter().filter(|a| a.status != 201).count();
             if not_201 > 0 {
                 fail(format!("{not_201} answers were not 201: {status_list:?}"));
@@ -856,10 +935,20 @@ fn print_invocations(invocations: &[Value]) {
 #[tokio::main]
 async fn main() -> ExitCode {
     let chosen: Vec<String> = std::env::args().skip(1).collect();
+    let brokers = std::env::var("KAFKA_BOOTSTRAP_SERVERS")
+        .unwrap_or_default()
+        .split(',')
+        .count();
     let scenarios: Vec<Fault> = FAULTS
         .into_iter()
         .filter(|f| chosen.is_empty() || chosen.iter().any(|c| c == f.name()))
         .collect();
+    if scenarios.contains(&Fault::Brokers) && brokers < 3 {
+        eprintln!(
+            "brokers-down needs the three-broker dev cluster (SERVICEHUB_KAFKA_BROKERS=3 tools/dev-services up); tools/chaos switches to it"
+        );
+        return ExitCode::from(2);
+    }
     if scenarios.is_empty() {
         let known: Vec<&str> = FAULTS.iter().map(|f| f.name()).collect();
         eprintln!("unknown scenario {chosen:?}; known: {}", known.join(", "));
