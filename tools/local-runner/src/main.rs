@@ -10,7 +10,7 @@ use local_runner::schedule;
 use local_runner::template::{self, TemplateInput};
 use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, SocketAddr};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::watch;
@@ -79,6 +79,22 @@ struct Cli {
     env_vars: Option<PathBuf>,
 }
 
+/// A JSON file of the shape `expected` names.
+fn read_json<T: serde::de::DeserializeOwned>(file: &Path, expected: &str) -> Result<T> {
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("{} is not {expected}", file.display()))
+}
+
+/// A JSON value as a template parameter or an environment variable: a string as it is, anything
+/// else as its JSON text (`8`, `true`).
+fn value_text(value: serde_json::Value) -> String {
+    match value {
+        serde_json::Value::String(text) => text,
+        other => other.to_string(),
+    }
+}
+
 fn parse_key_value(text: &str) -> Result<(String, String), String> {
     text.split_once('=')
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
@@ -99,22 +115,13 @@ async fn main() -> Result<()> {
     let started = Instant::now();
     let cli = Cli::parse();
 
-    let mut parameters = BTreeMap::new();
-    if let Some(file) = &cli.parameters_file {
-        let text =
-            std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
-        let values: BTreeMap<String, serde_json::Value> = serde_json::from_str(&text)
-            .with_context(|| format!("{} is not a JSON object", file.display()))?;
-        for (name, value) in values {
-            parameters.insert(
-                name,
-                value
-                    .as_str()
-                    .map(str::to_owned)
-                    .unwrap_or_else(|| value.to_string()),
-            );
-        }
-    }
+    let mut parameters: BTreeMap<String, String> = match &cli.parameters_file {
+        Some(file) => read_json::<BTreeMap<String, serde_json::Value>>(file, "a JSON object")?
+            .into_iter()
+            .map(|(name, value)| (name, value_text(value)))
+            .collect(),
+        None => BTreeMap::new(),
+    };
     for (name, value) in std::env::vars() {
         if let Some(name) = name.strip_prefix("TEMPLATE_PARAMETER_") {
             parameters.insert(name.to_owned(), value);
@@ -144,32 +151,19 @@ async fn main() -> Result<()> {
         .or_else(|| std::env::var_os("LOCAL_RUNNER_ENV_VARS").map(PathBuf::from));
     let function_environment = match &env_vars_file {
         None => BTreeMap::new(),
-        Some(file) => {
-            let text = std::fs::read_to_string(file)
-                .with_context(|| format!("reading {}", file.display()))?;
-            serde_json::from_str::<BTreeMap<String, BTreeMap<String, serde_json::Value>>>(&text)
-                .with_context(|| {
-                    format!(
-                        "{}: not {{\"<function>\": {{\"<VAR>\": \"value\"}}}}",
-                        file.display()
-                    )
-                })?
+        Some(file) => read_json::<BTreeMap<String, BTreeMap<String, serde_json::Value>>>(
+            file,
+            "{\"<function>\": {\"<VAR>\": \"value\"}}",
+        )?
+        .into_iter()
+        .map(|(scope, vars)| {
+            let vars = vars
                 .into_iter()
-                .map(|(scope, vars)| {
-                    let vars = vars
-                        .into_iter()
-                        .map(|(name, value)| {
-                            let text = value
-                                .as_str()
-                                .map(str::to_owned)
-                                .unwrap_or_else(|| value.to_string());
-                            (name, text)
-                        })
-                        .collect();
-                    (scope, vars)
-                })
-                .collect()
-        }
+                .map(|(name, value)| (name, value_text(value)))
+                .collect();
+            (scope, vars)
+        })
+        .collect(),
     };
     let model = template::load(&TemplateInput {
         path: cli.template.clone(),
@@ -310,6 +304,9 @@ async fn main() -> Result<()> {
         }
     }
     if !cli.no_schedules {
+        let fire_at_start = cli.fire_schedules_at_start
+            || std::env::var("LOCAL_RUNNER_FIRE_SCHEDULES_AT_START")
+                .is_ok_and(|v| matches!(v.trim(), "1" | "true" | "yes"));
         for schedule in model.schedules.iter().filter(|s| s.enabled) {
             println!(
                 "  Schedule  {:<40} -> {}",
@@ -320,9 +317,7 @@ async fn main() -> Result<()> {
             tasks.spawn(schedule::run(
                 schedule.clone(),
                 pool,
-                cli.fire_schedules_at_start
-                    || std::env::var("LOCAL_RUNNER_FIRE_SCHEDULES_AT_START")
-                        .is_ok_and(|v| matches!(v.trim(), "1" | "true" | "yes")),
+                fire_at_start,
                 shutdown(),
             ));
         }
