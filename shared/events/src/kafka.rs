@@ -25,6 +25,26 @@ impl KafkaMessage {
             .find(|(n, _)| n == name)
             .map(|(_, v)| v.as_slice())
     }
+
+    /// A record an rdkafka consumer read (feature `rdkafka`): its topic, key, headers and value.
+    #[cfg(feature = "rdkafka")]
+    pub fn from_rdkafka(message: &impl rdkafka::Message) -> KafkaMessage {
+        use rdkafka::message::Headers as _;
+        KafkaMessage {
+            topic: message.topic().to_owned(),
+            key: message.key().map(<[u8]>::to_vec),
+            headers: message
+                .headers()
+                .map(|headers| {
+                    headers
+                        .iter()
+                        .map(|h| (h.key.to_owned(), h.value.unwrap_or_default().to_vec()))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            value: message.payload().map(<[u8]>::to_vec),
+        }
+    }
 }
 
 impl Envelope {

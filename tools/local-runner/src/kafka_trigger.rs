@@ -59,7 +59,7 @@ use rdkafka::consumer::{
     BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer,
 };
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::message::{BorrowedMessage, Header, Headers, Message, OwnedHeaders};
+use rdkafka::message::{BorrowedMessage, Header, Message, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{ClientConfig, Offset, Timestamp, TopicPartitionList};
 use serde_json::Value;
@@ -860,27 +860,13 @@ fn describe(records: &[ConsumedRecord]) -> String {
 
 /// A consumed rdkafka message as the event source mapping hands it on.
 pub fn to_record(message: &BorrowedMessage<'_>) -> ConsumedRecord {
-    let headers = message
-        .headers()
-        .map(|headers| {
-            headers
-                .iter()
-                .map(|h| (h.key.to_owned(), h.value.unwrap_or_default().to_vec()))
-                .collect()
-        })
-        .unwrap_or_default();
     let (millis, timestamp_type) = match message.timestamp() {
         Timestamp::LogAppendTime(ms) => (Some(ms), "LOG_APPEND_TIME"),
         Timestamp::CreateTime(ms) => (Some(ms), "CREATE_TIME"),
         Timestamp::NotAvailable => (None, "CREATE_TIME"),
     };
     ConsumedRecord {
-        message: KafkaMessage {
-            topic: message.topic().to_owned(),
-            key: message.key().map(<[u8]>::to_vec),
-            headers,
-            value: message.payload().map(<[u8]>::to_vec),
-        },
+        message: KafkaMessage::from_rdkafka(message),
         partition: message.partition(),
         offset: message.offset(),
         timestamp: millis

@@ -3,7 +3,7 @@
 
 use anyhow::{Context, Result, bail};
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::{Headers, Message};
+use rdkafka::message::Message;
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 use servicehub_events::KafkaMessage;
 use servicehub_events::dlq::DeadLetter;
@@ -68,20 +68,7 @@ fn read(consumer: &BaseConsumer, topic: &str, start: &BTreeMap<i32, i64>) -> Res
             topic: topic.to_owned(),
             partition,
             offset,
-            message: KafkaMessage {
-                topic: topic.to_owned(),
-                key: message.key().map(<[u8]>::to_vec),
-                headers: message
-                    .headers()
-                    .map(|headers| {
-                        headers
-                            .iter()
-                            .map(|h| (h.key.to_owned(), h.value.unwrap_or_default().to_vec()))
-                            .collect()
-                    })
-                    .unwrap_or_default(),
-                value: message.payload().map(<[u8]>::to_vec),
-            },
+            message: KafkaMessage::from_rdkafka(&message),
         });
     }
     consumer.unassign()?;
