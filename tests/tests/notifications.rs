@@ -718,6 +718,70 @@ async fn a_failing_bot_api_leaves_the_message_to_the_schedule_which_sends_it_onc
     );
 }
 
+/// Due retries the schedule cannot or may no longer send are given up as notification.failed with
+/// their reason, never sent: a row that kept no text (claimed before texts were kept) and one
+/// whose provider has been failing for longer than NOTIFY_RETRY_FOR_HOURS.
+#[tokio::test]
+async fn the_schedule_gives_up_a_retry_it_cannot_resend_or_that_failed_too_long() {
+    let db = TestDatabase::new().await;
+    let old = person(&db, "customer", "Анна", "ru", &["email"], None, None).await;
+    let textless = person(&db, "customer", "Борис", "ru", &["email"], None, None).await;
+    let notify = start_notify(&db, &[("NOTIFY_RETRY_FOR_HOURS", "24")]).await;
+    let retrying = |recipient: &Person, age_hours: i32, text: Option<&'static str>| {
+        sqlx::query(
+            "INSERT INTO notifications (id, dedup_key, recipient_id, channel, template, language,
+                                        cause_event_id, address, subject, body, state, attempts,
+                                        claimed_at, created_at, next_attempt_at)
+             VALUES ($1, $2, $3, 'email', 'request_created_customer', 'ru', $4, $5, $6, $6,
+                     'retrying', 4, now(), now() - make_interval(hours => $7), now())",
+        )
+        .bind(Uuid::now_v7())
+        .bind(Uuid::now_v7().to_string())
+        .bind(recipient.id)
+        .bind(Uuid::now_v7())
+        .bind(recipient.email.clone())
+        .bind(text)
+        .bind(age_hours)
+    };
+    retrying(&old, 25, Some("Заявка принята"))
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    retrying(&textless, 1, None)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+
+    let report = sweep(&notify).await;
+    assert_eq!(
+        (report["failed"].clone(), report["sent"].clone()),
+        (json!(2), json!(0)),
+        "{report}"
+    );
+    let given_up = rows_of(&db, old.id).await[0].clone();
+    assert_eq!(given_up.1, "failed");
+    assert!(
+        given_up
+            .3
+            .as_deref()
+            .unwrap()
+            .contains("kept failing for 24 h"),
+        "{given_up:?}"
+    );
+    let unsendable = rows_of(&db, textless.id).await[0].clone();
+    assert_eq!(unsendable.1, "failed");
+    assert!(
+        unsendable
+            .3
+            .as_deref()
+            .unwrap()
+            .contains("text was not kept"),
+        "{unsendable:?}"
+    );
+    assert!(mails_to(&old.email).await.is_empty());
+    assert!(mails_to(&textless.email).await.is_empty());
+}
+
 /// SMS through SNS for users who prefer it; an English contractor gets the English text.
 #[tokio::test]
 async fn a_security_decision_reaches_the_contractor_by_sms() {

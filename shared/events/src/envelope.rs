@@ -62,10 +62,28 @@ impl Envelope {
     /// A new event caused by `cause`: same correlation id, causation = the cause's id, and a child
     /// span of the cause's trace.
     pub fn caused_by(source: &str, cause: &EventMeta, data: impl Into<DomainEvent>) -> Envelope {
+        Envelope::caused_by_parts(
+            source,
+            cause.id,
+            cause.correlation_id,
+            cause.traceparent.as_ref(),
+            data,
+        )
+    }
+
+    /// [`Self::caused_by`] from the cause's id, correlation id and trace context alone, for a
+    /// cause kept in a store rather than at hand.
+    pub fn caused_by_parts(
+        source: &str,
+        cause_id: Uuid,
+        correlation_id: Uuid,
+        cause_trace: Option<&Traceparent>,
+        data: impl Into<DomainEvent>,
+    ) -> Envelope {
         let mut envelope = Envelope::new(source, data);
-        envelope.meta.correlation_id = cause.correlation_id;
-        envelope.meta.causation_id = Some(cause.id);
-        envelope.meta.traceparent = Some(match &cause.traceparent {
+        envelope.meta.correlation_id = correlation_id;
+        envelope.meta.causation_id = Some(cause_id);
+        envelope.meta.traceparent = Some(match cause_trace {
             Some(parent) => parent.child(),
             None => Traceparent::new_root(),
         });

@@ -198,57 +198,51 @@ impl Cause {
         }
     }
 
-    /// As [`Envelope::caused_by`] the cause.
     fn envelope(&self, source: &str, data: impl Into<DomainEvent>) -> Envelope {
-        let trace = match &self.traceparent {
-            Some(parent) => parent.child(),
-            None => Traceparent::new_root(),
-        };
-        Envelope::new(source, data).with_context(
+        Envelope::caused_by_parts(
+            source,
+            self.event_id,
             self.correlation_id,
-            Some(self.event_id),
-            Some(trace),
+            self.traceparent.as_ref(),
+            data,
         )
     }
 }
 
-/// One claimed message on one channel: everything needed to send it and to announce the outcome,
-/// whether it comes from an event or from the table (a scheduled retry).
-struct Message {
+/// A claimed notification row: what its `notification.*` event says and follows from, whether
+/// the claim comes from an event or from the table (a scheduled retry, an abandoned claim).
+struct Claimed {
     id: Uuid,
     /// Attempts made by earlier deliveries.
     attempts: i32,
     channel: NotificationChannel,
-    address: Address,
-    rendered: Rendered,
     context: NotificationContext,
     cause: Cause,
 }
 
-impl Message {
-    /// A row taken for a retry or for settling, with the reason it cannot be resent, if any (it
-    /// kept no text: claimed before the text was kept).
-    fn from_stored(row: StoredNotification) -> (Message, Option<&'static str>) {
+impl Claimed {
+    /// A row taken from the table, with what to send and where, or why it cannot be resent.
+    fn from_stored(
+        row: StoredNotification,
+    ) -> (Claimed, Result<(Address, Rendered), &'static str>) {
         let address = match row.channel {
-            NotificationChannel::Email => Some(Address::Email(row.address.clone())),
-            NotificationChannel::Telegram => row.address.parse().ok().map(Address::Telegram),
-            NotificationChannel::Sms => Some(Address::Sms(row.address.clone())),
+            NotificationChannel::Email => Ok(Address::Email(row.address)),
+            NotificationChannel::Telegram => row
+                .address
+                .parse()
+                .map(Address::Telegram)
+                .map_err(|_| "its address is not a Telegram chat id"),
+            NotificationChannel::Sms => Ok(Address::Sms(row.address)),
         };
-        let text = row.subject.zip(row.body);
-        let message = Message {
+        let rendered = row
+            .subject
+            .zip(row.body)
+            .map(|(subject, body)| Rendered { subject, body })
+            .ok_or("its text was not kept (claimed before retries were scheduled); not resent");
+        let claimed = Claimed {
             id: row.id,
             attempts: row.attempts,
             channel: row.channel,
-            address: address
-                .clone()
-                .unwrap_or_else(|| Address::Email(row.address.clone())),
-            rendered: text
-                .clone()
-                .map(|(subject, body)| Rendered { subject, body })
-                .unwrap_or(Rendered {
-                    subject: String::new(),
-                    body: String::new(),
-                }),
             context: NotificationContext {
                 recipient_user_id: row.recipient_id,
                 template: row.template,
@@ -262,15 +256,15 @@ impl Message {
                 traceparent: row.traceparent.as_deref().and_then(Traceparent::parse),
             },
         };
-        let unsendable = match (address, text) {
-            (Some(_), Some(_)) => None,
-            (None, _) => Some("its address is not a Telegram chat id"),
-            (_, None) => {
-                Some("its text was not kept (claimed before retries were scheduled); not resent")
-            }
-        };
-        (message, unsendable)
+        (claimed, address.and_then(|a| rendered.map(|r| (a, r))))
     }
+}
+
+/// A claimed message with what to send and where.
+struct Message {
+    claimed: Claimed,
+    address: Address,
+    rendered: Rendered,
 }
 
 /// What became of one message.
@@ -290,8 +284,9 @@ enum Delivery {
 pub struct SweepReport {
     /// Retries that went out.
     pub sent: usize,
-    /// Retries the provider refused again, or gave up on for good.
+    /// Retries the provider refused again: due later.
     pub rescheduled: usize,
+    /// Retries given up for good (too old, or nothing to resend).
     pub failed: usize,
     /// Claims left `sending` by an invocation that died mid-send, settled as failed (outcome
     /// unknown, not resent: at most once).
@@ -414,21 +409,16 @@ impl Notify<'_> {
         };
         match store::claim(&self.services.pool, &message, self.config.claim_lease).await? {
             Claim::Taken { id, attempts } | Claim::Abandoned { id, attempts } => {
-                let message = Message {
+                let claimed = Claimed {
                     id,
                     attempts,
                     channel: NotificationChannel::Email,
-                    address: Address::Email(String::new()),
-                    rendered: Rendered {
-                        subject: String::new(),
-                        body: String::new(),
-                    },
                     context: context_of(envelope, intent, contact),
                     cause: Cause::of(&envelope.meta),
                 };
                 let reason =
                     "the recipient has no usable address (no e-mail, phone or Telegram chat)";
-                self.settle_failed(&message, attempts, reason).await?;
+                self.settle_failed(&claimed, attempts, reason).await?;
                 Ok(Delivery::Failed)
             }
             Claim::Done | Claim::InFlight => Ok(Delivery::Skipped),
@@ -462,17 +452,22 @@ impl Notify<'_> {
             traceparent: envelope.meta.traceparent.as_ref().map(Traceparent::as_str),
         };
         let claimed = store::claim(&self.services.pool, &claim, self.config.claim_lease).await?;
-        let message = |id, attempts| Message {
+        let claimed_as = |id, attempts| Claimed {
             id,
             attempts,
             channel,
-            address: address.clone(),
-            rendered: rendered.clone(),
             context: context_of(envelope, intent, contact),
             cause: Cause::of(&envelope.meta),
         };
         match claimed {
-            Claim::Taken { id, attempts } => self.send(message(id, attempts)).await,
+            Claim::Taken { id, attempts } => {
+                let message = Message {
+                    claimed: claimed_as(id, attempts),
+                    address,
+                    rendered: rendered.clone(),
+                };
+                self.send(message).await
+            }
             Claim::Done => {
                 tracing::info!(recipient = %contact.user_id, %channel, "already sent, skipping");
                 Ok(Delivery::Skipped)
@@ -482,7 +477,7 @@ impl Notify<'_> {
                 Ok(Delivery::Skipped)
             }
             Claim::Abandoned { id, attempts } => {
-                self.settle_failed(&message(id, attempts), attempts, OUTCOME_UNKNOWN)
+                self.settle_failed(&claimed_as(id, attempts), attempts, OUTCOME_UNKNOWN)
                     .await?;
                 Ok(Delivery::Failed)
             }
@@ -492,14 +487,18 @@ impl Notify<'_> {
     /// Sends a claimed message, retrying transient failures a few times; then records the outcome:
     /// sent, failed for good, or due for a retry by the schedule.
     async fn send(&self, message: Message) -> Result<Delivery, HandlerError> {
-        let channel = message.channel;
-        let id = message.id;
+        let Claimed {
+            id,
+            channel,
+            attempts: previous,
+            ..
+        } = message.claimed;
         if let Some(reason) = self.outages.paused(channel) {
             let reason = format!("not attempted, the provider just failed: {reason}");
             store::schedule_retry(
                 &self.services.pool,
                 id,
-                message.attempts,
+                previous,
                 &reason,
                 self.config.retry_max_delay,
             )
@@ -509,13 +508,14 @@ impl Notify<'_> {
         let mut attempt: u32 = 0;
         loop {
             attempt += 1;
-            let attempts = message.attempts + attempt as i32;
+            let attempts = previous + attempt as i32;
             let error = match self.send_once(&message.address, &message.rendered).await {
                 Ok((sent, telegram_message_id)) => {
                     let event = self.sent_event(&message, &sent, telegram_message_id);
                     self.record_sent(id, attempts, &sent.provider_message_id, &event)
                         .await?;
-                    tracing::info!(notification_id = %id, recipient = %message.context.recipient_user_id, %channel, template = %message.context.template, attempts, "notification sent");
+                    let context = &message.claimed.context;
+                    tracing::info!(notification_id = %id, recipient = %context.recipient_user_id, %channel, template = %context.template, attempts, "notification sent");
                     return Ok(Delivery::Sent);
                 }
                 Err(error) => error,
@@ -527,7 +527,8 @@ impl Notify<'_> {
             }
             return match error {
                 SendError::Permanent(reason) => {
-                    self.settle_failed(&message, attempts, &reason).await?;
+                    self.settle_failed(&message.claimed, attempts, &reason)
+                        .await?;
                     Ok(Delivery::Failed)
                 }
                 SendError::Transient { reason, .. } => {
@@ -553,21 +554,26 @@ impl Notify<'_> {
         sent: &Sent,
         telegram_message_id: Option<i64>,
     ) -> Envelope {
-        let context = message.context.clone();
-        let (id, now) = (message.id, Utc::now());
-        match &message.address {
-            Address::Email(to) => message.cause.envelope(
+        let Message {
+            claimed,
+            address,
+            rendered,
+        } = message;
+        let context = claimed.context.clone();
+        let (id, now, cause) = (claimed.id, Utc::now(), &claimed.cause);
+        match address {
+            Address::Email(to) => cause.envelope(
                 self.me(),
                 EmailSent {
                     notification_id: id,
                     context,
                     to_address: to.clone(),
-                    subject: message.rendered.subject.clone(),
+                    subject: rendered.subject.clone(),
                     provider_message_id: sent.provider_message_id.clone(),
                     sent_at: now,
                 },
             ),
-            Address::Telegram(chat_id) => message.cause.envelope(
+            Address::Telegram(chat_id) => cause.envelope(
                 self.me(),
                 TelegramSent {
                     notification_id: id,
@@ -577,7 +583,7 @@ impl Notify<'_> {
                     sent_at: now,
                 },
             ),
-            Address::Sms(phone) => message.cause.envelope(
+            Address::Sms(phone) => cause.envelope(
                 self.me(),
                 SmsSent {
                     notification_id: id,
@@ -601,10 +607,10 @@ impl Notify<'_> {
         loop {
             let abandoned =
                 store::take_abandoned(pool, self.config.claim_lease, SWEEP_BATCH).await?;
-            for row in &abandoned {
-                let attempts = row.attempts;
-                let (message, _) = Message::from_stored(row.clone());
-                self.settle_failed(&message, attempts, OUTCOME_UNKNOWN)
+            let settled = abandoned.len();
+            for row in abandoned {
+                let (claimed, _) = Claimed::from_stored(row);
+                self.settle_failed(&claimed, claimed.attempts, OUTCOME_UNKNOWN)
                     .await?;
                 report.abandoned += 1;
             }
@@ -623,7 +629,7 @@ impl Notify<'_> {
                     Delivery::Skipped => {}
                 }
             }
-            let more = abandoned.len() as i64 == SWEEP_BATCH || taken as i64 == SWEEP_BATCH;
+            let more = settled as i64 == SWEEP_BATCH || taken as i64 == SWEEP_BATCH;
             if !more || Instant::now() >= until {
                 break;
             }
@@ -640,21 +646,31 @@ impl Notify<'_> {
 
     /// One due retry.
     async fn retry(&self, row: StoredNotification) -> Result<Delivery, HandlerError> {
-        let (age, attempts) = (row.age, row.attempts);
-        let (message, unsendable) = Message::from_stored(row);
-        if let Some(reason) = unsendable {
-            self.settle_failed(&message, attempts, reason).await?;
-            return Ok(Delivery::Failed);
-        }
+        let age = row.age;
+        let (claimed, content) = Claimed::from_stored(row);
+        let (address, rendered) = match content {
+            Ok(content) => content,
+            Err(reason) => {
+                self.settle_failed(&claimed, claimed.attempts, reason)
+                    .await?;
+                return Ok(Delivery::Failed);
+            }
+        };
         if age > self.config.retry_for {
             let reason = format!(
                 "its provider kept failing for {} h; given up",
                 self.config.retry_for.as_secs() / 3600
             );
-            self.settle_failed(&message, attempts, &reason).await?;
+            self.settle_failed(&claimed, claimed.attempts, &reason)
+                .await?;
             return Ok(Delivery::Failed);
         }
-        self.send(message).await
+        self.send(Message {
+            claimed,
+            address,
+            rendered,
+        })
+        .await
     }
 
     /// Marks notification `id` sent with its `notification.*` event, in one transaction, and
@@ -723,18 +739,19 @@ impl Notify<'_> {
         }
     }
 
+    /// Records `claimed` as failed for good after `attempts`, with its `notification.failed`.
     async fn settle_failed(
         &self,
-        message: &Message,
+        claimed: &Claimed,
         attempts: i32,
         reason: &str,
     ) -> Result<(), HandlerError> {
-        let channel = message.channel;
-        let event = message.cause.envelope(
+        let channel = claimed.channel;
+        let event = claimed.cause.envelope(
             self.me(),
             NotificationFailed {
-                notification_id: message.id,
-                context: message.context.clone(),
+                notification_id: claimed.id,
+                context: claimed.context.clone(),
                 channel,
                 reason: reason.to_owned(),
                 permanent: true,
@@ -743,11 +760,11 @@ impl Notify<'_> {
             },
         );
         let mut tx = self.services.pool.begin().await?;
-        store::mark_failed(&mut tx, message.id, attempts, reason).await?;
+        store::mark_failed(&mut tx, claimed.id, attempts, reason).await?;
         self.services
             .commit_with_events(tx, std::slice::from_ref(&event))
             .await?;
-        tracing::warn!(notification_id = %message.id, recipient = %message.context.recipient_user_id, %channel, %reason, "notification failed for good");
+        tracing::warn!(notification_id = %claimed.id, recipient = %claimed.context.recipient_user_id, %channel, %reason, "notification failed for good");
         Ok(())
     }
 }
