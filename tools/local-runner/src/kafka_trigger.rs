@@ -714,7 +714,7 @@ pub fn kafka_destination(mapping: &KafkaMappingDef) -> Option<&str> {
     mapping
         .on_failure_destination
         .as_deref()
-        .and_then(|d| d.strip_prefix("kafka://"))
+        .and_then(crate::template::kafka_topic_of)
 }
 
 /// The wait before retry `n` (1-based): 100 ms doubling, at most 5 s.

@@ -153,6 +153,11 @@ pub struct TemplateError {
     pub message: String,
 }
 
+/// The topic of a Kafka on-failure destination (`kafka://<topic>`); `None` for any other kind.
+pub fn kafka_topic_of(destination: &str) -> Option<&str> {
+    destination.strip_prefix("kafka://")
+}
+
 fn error<T>(path: impl Into<String>, message: impl Into<String>) -> Result<T, TemplateError> {
     Err(TemplateError {
         path: path.into(),
@@ -2473,9 +2478,7 @@ impl<'a> Reader<'a> {
             None => None,
         };
         // As AWS: a Kafka destination must not be a topic the mapping reads (a loop).
-        if let Some(topic) = on_failure_destination
-            .as_deref()
-            .and_then(|d| d.strip_prefix("kafka://"))
+        if let Some(topic) = on_failure_destination.as_deref().and_then(kafka_topic_of)
             && (topic.is_empty() || topics.iter().any(|t| t == topic))
         {
             return error(
