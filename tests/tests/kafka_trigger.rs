@@ -447,6 +447,45 @@ async fn per_partition_order_is_kept_and_batches_never_exceed_batch_size() {
     fixture.cleanup().await;
 }
 
+/// A 0 s window (what the latency-critical triggers use) does not mean one record per
+/// invocation: a backlog the poller has already fetched goes out in full batches.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_zero_window_sends_a_backlog_in_full_batches() {
+    let fixture = Fixture::new("zero-window", 1).await;
+    let mut end = 0;
+    for i in 0..30 {
+        end = fixture.produce(0, &format!("r{i}")).await + 1;
+    }
+    let probe = fixture.probe("log", &[]).await;
+    let mapping = KafkaMappingDef {
+        maximum_batching_window: Duration::ZERO,
+        ..fixture.mapping()
+    };
+    let running = fixture.start(mapping, &probe);
+    wait_until("all 30 records were delivered", || {
+        fixture.delivered("log").len() >= 30
+    })
+    .await;
+    fixture.wait_committed(&BTreeMap::from([(0, end)])).await;
+    running.stop().await;
+
+    let sizes: Vec<usize> = fixture
+        .invocations("log")
+        .iter()
+        .map(|i| i.records.len())
+        .collect();
+    assert_eq!(
+        sizes.iter().sum::<usize>(),
+        30,
+        "each record once: {sizes:?}"
+    );
+    assert!(
+        sizes.iter().all(|&n| n <= 10) && sizes.iter().filter(|&&n| n == 10).count() >= 2,
+        "the fetched backlog goes out in batches of BatchSize (10): {sizes:?}"
+    );
+    fixture.cleanup().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_failing_batch_is_retried_and_committed_only_after_it_succeeds() {
     let fixture = Fixture::new("retry", 1).await;

@@ -7,7 +7,9 @@
 //! - **Order**: one batch at a time per mapping, so a partition never has two batches in flight and
 //!   its records reach the function in offset order.
 //! - **Batching**: the window starts with the first record of a batch; the batch goes out when it is
-//!   full or the window has passed, whichever comes first.
+//!   full or the window has passed, whichever comes first, with every record the poller already
+//!   holds at that moment (so a 0 s window sends a backlog in full batches, one record only when
+//!   one is all there is).
 //! - **Commits**: after a batch succeeded, the next offset of each of its partitions is committed
 //!   synchronously. Nothing is committed for a batch that has not succeeded yet, so a restarted
 //!   runner in the same consumer group resumes after the last success.
@@ -86,6 +88,8 @@ pub const LOCAL_RETRY_CAP: u32 = 30;
 const BACKOFF_FIRST: Duration = Duration::from_millis(100);
 const BACKOFF_MAX: Duration = Duration::from_secs(5);
 const DLQ_DELIVERY_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a batch whose window is over waits for one more already-fetched record.
+const READY_GAP: Duration = Duration::from_millis(1);
 
 #[derive(Debug, Error)]
 pub enum TriggerError {
@@ -381,10 +385,29 @@ impl MappingRunner {
             let deadline = *deadline.get_or_insert_with(|| {
                 tokio::time::Instant::now() + self.mapping.maximum_batching_window
             });
-            if batch.len() >= self.mapping.batch_size || tokio::time::Instant::now() >= deadline {
+            if batch.len() >= self.mapping.batch_size {
+                return Ok(Some(batch));
+            }
+            if tokio::time::Instant::now() >= deadline {
+                // The window is over, but what the poller already holds still goes out with the
+                // batch: with a 0 s window a backlog is sent in full batches, not record by record.
+                self.take_ready(&mut batch).await;
                 return Ok(Some(batch));
             }
         }
+    }
+
+    /// Adds to `batch` the records the consumer already holds, up to `BatchSize`: it stops at the
+    /// first gap of [`READY_GAP`] (a poll can also consume a non-message event and come back
+    /// empty-handed while records are queued, so "no record on the first try" is not enough).
+    async fn take_ready(&self, batch: &mut Vec<ConsumedRecord>) {
+        while batch.len() < self.mapping.batch_size {
+            match tokio::time::timeout(READY_GAP, self.consumer.recv()).await {
+                Ok(Ok(message)) => batch.push(to_record(&message)),
+                Ok(Err(_)) | Err(_) => break,
+            }
+        }
+        self.drop_revoked(batch);
     }
 
     fn drop_revoked(&self, batch: &mut Vec<ConsumedRecord>) {

@@ -2921,7 +2921,7 @@ mod tests {
                 topics: vec!["request-events".into()],
                 consumer_group_id: "servicehub-assign-manager".into(),
                 batch_size: 100,
-                maximum_batching_window: Duration::from_secs(1),
+                maximum_batching_window: Duration::ZERO,
                 starting_position: StartingPosition::TrimHorizon,
                 on_failure_destination: Some("kafka://request-events.dlq".into()),
                 report_batch_item_failures: false,
@@ -2991,7 +2991,7 @@ mod tests {
         assert_eq!(mapping.topics, ["request-events"]);
         assert_eq!(mapping.consumer_group_id, "servicehub-assign-manager");
         assert_eq!(mapping.batch_size, 100);
-        assert_eq!(mapping.maximum_batching_window, Duration::from_secs(1));
+        assert_eq!(mapping.maximum_batching_window, Duration::ZERO);
         assert_eq!(mapping.starting_position, StartingPosition::TrimHorizon);
         assert!(mapping.on_failure_destination.is_some());
         assert_eq!(template.warnings, Vec::<String>::new());
