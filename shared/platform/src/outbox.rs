@@ -40,36 +40,59 @@ pub enum OutboxError {
     },
 }
 
-/// Writes `envelopes` into the outbox inside the caller's transaction.
+/// Writes `envelopes` into the outbox inside the caller's transaction, in one statement (one
+/// round trip however many events a change causes), ids in the order given.
 pub async fn enqueue(
     tx: &mut Transaction<'_, Postgres>,
     envelopes: &[Envelope],
 ) -> Result<(), sqlx::Error> {
+    if envelopes.is_empty() {
+        return Ok(());
+    }
+    let n = envelopes.len();
+    let (mut ids, mut types, mut topics, mut keys, mut headers, mut payloads) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
     for envelope in envelopes {
         let message = envelope.to_kafka();
-        let headers: Value = message
-            .headers
-            .iter()
-            .map(|(name, value)| {
-                Value::Array(vec![
-                    name.clone().into(),
-                    String::from_utf8_lossy(value).into(),
-                ])
-            })
-            .collect();
-        sqlx::query(
-            "INSERT INTO outbox (event_id, event_type, topic, message_key, headers, payload)
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(envelope.meta.id)
-        .bind(&envelope.meta.event_type)
-        .bind(&message.topic)
-        .bind(&envelope.meta.subject)
-        .bind(headers)
-        .bind(message.value.unwrap_or_default())
-        .execute(&mut **tx)
-        .await?;
+        ids.push(envelope.meta.id);
+        types.push(envelope.meta.event_type.clone());
+        topics.push(message.topic);
+        keys.push(envelope.meta.subject.clone());
+        headers.push(
+            message
+                .headers
+                .iter()
+                .map(|(name, value)| {
+                    Value::Array(vec![
+                        name.clone().into(),
+                        String::from_utf8_lossy(value).into(),
+                    ])
+                })
+                .collect::<Value>(),
+        );
+        payloads.push(message.value.unwrap_or_default());
     }
+    sqlx::query(
+        "INSERT INTO outbox (event_id, event_type, topic, message_key, headers, payload)
+         SELECT event_id, event_type, topic, message_key, headers, payload
+         FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::jsonb[], $6::bytea[])
+              WITH ORDINALITY AS e(event_id, event_type, topic, message_key, headers, payload, n)
+         ORDER BY n",
+    )
+    .bind(ids)
+    .bind(types)
+    .bind(topics)
+    .bind(keys)
+    .bind(headers)
+    .bind(payloads)
+    .execute(&mut **tx)
+    .await?;
     Ok(())
 }
 
