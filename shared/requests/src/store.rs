@@ -168,30 +168,20 @@ pub async fn record_status_change(
     Ok(())
 }
 
-/// The active managers serving `region` with their load, row-locked so that concurrent
-/// assignments in one region see each other's effect instead of all picking the same manager.
+/// The active managers serving `region` with their load (`manager_workload`, which a trigger
+/// keeps), row-locked so that concurrent assignments in one region see each other's effect
+/// instead of all picking the same manager. One indexed read, however many requests they hold.
 pub async fn lock_manager_candidates(
     conn: &mut PgConnection,
     region: &str,
 ) -> Result<Vec<ManagerCandidate>, sqlx::Error> {
-    let manager_ids: Vec<Uuid> = sqlx::query_scalar(
-        "SELECT id FROM users WHERE role = 'manager' AND active AND $1 = ANY(regions) ORDER BY id FOR UPDATE",
+    let rows = sqlx::query(
+        "SELECT u.id, COALESCE(w.open_requests, 0) AS open_requests, w.last_assigned_at
+         FROM users u LEFT JOIN manager_workload w ON w.manager_id = u.id
+         WHERE u.role = 'manager' AND u.active AND $1 = ANY(u.regions)
+         ORDER BY u.id FOR UPDATE OF u",
     )
     .bind(region)
-    .fetch_all(&mut *conn)
-    .await?;
-    if manager_ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    let rows = sqlx::query(
-        "SELECT m.id,
-                count(r.id) FILTER (WHERE r.status NOT IN ('completed', 'cancelled')) AS open_requests,
-                max(r.manager_assigned_at) AS last_assigned_at
-         FROM unnest($1::uuid[]) AS m(id)
-         LEFT JOIN service_requests r ON r.manager_id = m.id
-         GROUP BY m.id",
-    )
-    .bind(&manager_ids)
     .fetch_all(&mut *conn)
     .await?;
     rows.iter()
