@@ -6,7 +6,7 @@ use servicehub_platform::consumer::{BatchReport, process_batch};
 use servicehub_platform::{Services, telemetry};
 use servicehub_requests::assign_manager::AssignManager;
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     telemetry::init();
     let services = Services::from_env("assign-manager")?;

@@ -9,7 +9,7 @@ use servicehub_platform::kafka::EventProducer;
 use servicehub_platform::report::Reporter;
 use servicehub_platform::{Config, telemetry};
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     telemetry::init();
     // The sink has no database: only Kafka (for dead letters) and ClickHouse.

@@ -6,7 +6,7 @@ use lambda_http::{Error, Request, run, service_fn};
 use servicehub_auth::{AuthServices, session};
 use servicehub_platform::{http::respond, telemetry};
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     telemetry::init();
     let auth = AuthServices::from_env("auth-login").await?;

@@ -4,7 +4,7 @@ use lambda_http::{Error, Request, run, service_fn};
 use servicehub_auth::{AuthServices, account};
 use servicehub_platform::{idempotency_key::respond_once, telemetry};
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     telemetry::init();
     let auth = AuthServices::from_env("auth-register").await?;

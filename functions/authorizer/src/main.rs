@@ -10,7 +10,7 @@ use servicehub_auth::authorizer::Authorizer;
 use servicehub_platform::report::Reporter;
 use servicehub_platform::telemetry;
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     telemetry::init();
     let authorizer = Authorizer::from_env().await?;

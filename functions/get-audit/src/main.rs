@@ -6,7 +6,7 @@ use servicehub_audit::{ClickHouse, ClickHouseConfig};
 use servicehub_platform::report::Reporter;
 use servicehub_platform::{http::respond, telemetry};
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     telemetry::init();
     let reporter = Reporter::from_env("get-audit")?;

@@ -8,7 +8,7 @@ use servicehub_hr::api;
 use servicehub_hr::files::DocumentFiles;
 use servicehub_platform::{Services, http::respond, telemetry};
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     telemetry::init();
     let services = Services::from_env("get-document")?;

@@ -4,7 +4,7 @@ use lambda_http::{Error, Request, run, service_fn};
 use servicehub_platform::{Services, http::respond, telemetry};
 use servicehub_requests::history;
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     telemetry::init();
     let services = Services::from_env("get-request-history")?;

@@ -11,7 +11,7 @@ use servicehub_hr::generator::DocumentGenerator;
 use servicehub_platform::consumer::{BatchReport, process_batch};
 use servicehub_platform::{Services, telemetry};
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     telemetry::init();
     let services = Services::from_env("hr-documents")?;

@@ -12,7 +12,7 @@ use servicehub_notifications::{Channels, Notify, NotifyConfig};
 use servicehub_platform::consumer::process_batch_concurrently;
 use servicehub_platform::{Services, telemetry};
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     telemetry::init();
     let services = Services::from_env("notify")?;

@@ -1,5 +1,5 @@
 //! Scheduled (EventBridge, every minute): publishes outbox rows that were not published right
-//! after their commit, for `OUTBOX_RELAY_DRAIN_SECONDS` of each minute (pass after pass while rows
+//! after their commit, for `OUTBOX_RELAY_DRAIN_SECONDS` (60: all of each minute; pass after pass while rows
 //! wait, a poll of `OUTBOX_RELAY_POLL_MS` when none does), so rows left by a broker outage go out
 //! within about a second of its end. Then it deletes published rows past their retention, forgets
 //! Idempotency-Keys past theirs, and reports the outbox's backlog (EMF metrics the template's
@@ -10,14 +10,14 @@ use serde_json::{Value, json};
 use servicehub_platform::{Services, idempotency_key, outbox, telemetry};
 use std::time::{Duration, Instant};
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     telemetry::init();
     let services = Services::from_env("outbox-relay")?;
     let batch_size = env_number("OUTBOX_RELAY_BATCH_SIZE", 500)?;
     let retention_hours = env_number("OUTBOX_RETENTION_HOURS", 72)?;
     let key_retention_hours = env_number("IDEMPOTENCY_KEY_RETENTION_HOURS", 24)?;
-    let drain_for = Duration::from_secs(env_number("OUTBOX_RELAY_DRAIN_SECONDS", 45)? as u64);
+    let drain_for = Duration::from_secs(env_number("OUTBOX_RELAY_DRAIN_SECONDS", 60)? as u64);
     let poll = Duration::from_millis(env_number("OUTBOX_RELAY_POLL_MS", 1000)? as u64);
     run(service_fn(|_: LambdaEvent<Value>| async {
         let started = Instant::now();

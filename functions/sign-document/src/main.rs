@@ -4,7 +4,7 @@ use lambda_http::{Error, Request, run, service_fn};
 use servicehub_hr::api;
 use servicehub_platform::{Services, idempotency_key::respond_once, telemetry};
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     telemetry::init();
     let services = Services::from_env("sign-document")?;
