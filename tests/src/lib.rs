@@ -70,6 +70,20 @@ fn replace_database(url: &str, name: &str) -> String {
     }
 }
 
+/// The cargo profile the running binary (and so the functions beside it) was built in, for the
+/// benchmarks' headings: `dev` for `target/debug`, else the folder's name (`local`, `release`).
+pub fn build_profile() -> String {
+    let exe = std::env::current_exe().expect("the executable's path");
+    let mut dir = exe.parent().expect("the executable's folder");
+    if dir.ends_with("deps") {
+        dir = dir.parent().expect("target/<profile>");
+    }
+    match dir.file_name().and_then(|n| n.to_str()) {
+        Some("debug") | None => "dev".into(),
+        Some(name) => name.into(),
+    }
+}
+
 /// Where cargo put the function binaries: beside this test executable's `deps/` folder, or beside
 /// this binary (the benchmarks).
 pub fn binary_path(name: &str) -> PathBuf {

@@ -94,7 +94,8 @@ async fn main() {
         }
     }
     println!(
-        "API through the local runner (real template.yaml, dev profile binaries, {} requests in the table)",
+        "API through the local runner (real template.yaml, {} profile binaries, {} requests in the table)",
+        servicehub_tests::build_profile(),
         ids.len()
     );
     report("POST /requests", &mut post);

@@ -105,8 +105,9 @@ async fn main() {
         latencies[((latencies.len() as f64 * p).ceil() as usize).clamp(1, latencies.len()) - 1]
     };
     println!(
-        "audit-bench: {total} events (audit.user_action, {} bytes each on Kafka), batches of {batch}, one environment, dev profile",
-        messages[0].value.as_ref().map_or(0, Vec::len)
+        "audit-bench: {total} events (audit.user_action, {} bytes each on Kafka), batches of {batch}, one environment, {} profile",
+        messages[0].value.as_ref().map_or(0, Vec::len),
+        servicehub_tests::build_profile()
     );
     println!(
         "  produce to Kafka (acks=all):  {:>8.0} events/s ({:.2} s)",

@@ -61,7 +61,10 @@ async fn main() {
     )
     .await;
     let startup = spawned.elapsed();
-    println!("local runner benchmark (dev profile binaries)");
+    println!(
+        "local runner benchmark ({} profile binaries)",
+        servicehub_tests::build_profile()
+    );
     println!(
         "  startup: spawn -> ready            {:>8.1} ms",
         ms(startup)
