@@ -16,6 +16,24 @@ pub async fn data() -> Value {
     .expect("moto's data as JSON")
 }
 
+/// How many e-mails moto's SES accepted, per recipient.
+pub async fn mails_per_address() -> std::collections::HashMap<String, usize> {
+    let data = data().await;
+    let mut counts = std::collections::HashMap::new();
+    for message in data["ses"]["Message"].as_array().into_iter().flatten() {
+        for to in message["destinations"]["ToAddresses"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            *counts
+                .entry(to.as_str().unwrap_or_default().to_owned())
+                .or_insert(0) += 1;
+        }
+    }
+    counts
+}
+
 /// The e-mails moto's SES accepted for `to`: (subject, body).
 pub async fn mails_to(to: &str) -> Vec<(String, String)> {
     let data = data().await;

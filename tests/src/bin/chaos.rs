@@ -371,24 +371,6 @@ async fn backlog_cleared(
     matches!(counts, Ok((total, assigned, sent)) if assigned == total && sent == 2 * total)
 }
 
-/// Mails moto's SES accepted, per recipient.
-async fn mails_per_address() -> HashMap<String, usize> {
-    let data = servicehub_tests::moto::data().await;
-    let mut counts = HashMap::new();
-    for message in data["ses"]["Message"].as_array().into_iter().flatten() {
-        for to in message["destinations"]["ToAddresses"]
-            .as_array()
-            .into_iter()
-            .flatten()
-        {
-            *counts
-                .entry(to.as_str().unwrap_or_default().to_owned())
-                .or_default() += 1;
-        }
-    }
-    counts
-}
-
 async fn run(fault: Fault) -> Vec<String> {
     let connections = knob("CHAOS_CONNECTIONS", 8).max(1) as usize;
     let rate = knob("CHAOS_RATE", 20).max(1);
@@ -768,7 +750,7 @@ async fn run(fault: Fault) -> Vec<String> {
     println!("each part drained, after the last answer: {stage_line}");
 
     // Exactly once, as the recipients see it.
-    let mails = mails_per_address().await;
+    let mails = servicehub_tests::moto::mails_per_address().await;
     let mut per_customer = vec![1usize; customers.len()]; // the warm-up request each
     for answer in answers.iter().filter(|a| a.request_id.is_some()) {
         per_customer[answer.customer] += 1;
