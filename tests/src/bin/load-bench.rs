@@ -587,6 +587,23 @@ fn print_window(options: &Options, w: &Window) {
     if !top.is_empty() {
         println!("      cpu% by process: {}", top.join(", "));
     }
+    // The same shares as CPU time per answered request: what each process spends on one.
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+    let per_request = |share: f64| share / 100.0 * cores * 1000.0 / w.rate().max(f64::MIN_POSITIVE);
+    let costs: Vec<String> = w
+        .cpu_by_process
+        .iter()
+        .take(8)
+        .filter(|(_, share)| *share >= 1.0)
+        .map(|(name, share)| format!("{name} {:.2}", per_request(*share)))
+        .collect();
+    if !costs.is_empty() {
+        let total: f64 = w.cpu_by_process.iter().map(|(_, s)| per_request(*s)).sum();
+        println!(
+            "      cpu ms per request: {}; all processes {total:.2}",
+            costs.join(", ")
+        );
+    }
 }
 
 fn range(values: impl Iterator<Item = f64>, precision: usize) -> String {

@@ -1,0 +1,191 @@
+//! What one invocation costs, per function, through the local runner on the real template.yaml:
+//! one client sends N `POST /requests` at a steady rate (each sets assign-manager, notify and the
+//! audit sink going), then N `GET /requests/{id}` and N `GET /requests?limit=20`; the pipeline is
+//! drained in between. Printed per function: invocations, handler time p50/p99 (the runner's
+//! invocation duration), peak RSS of its processes and CPU time per invocation; and per process
+//! (functions, runner, dev services) the CPU time per created request during the POST phase.
+//! Figures only.
+//!
+//! Needs the dev services (`eval "$(tools/dev-services env)"`) and the built binaries:
+//!   cargo build --profile local --workspace --bins &&
+//!     "$CARGO_TARGET_DIR/local/cost-bench" [requests] [per second]
+
+use servicehub_tests::stack::Stack;
+use servicehub_tests::{TestDatabase, binary_path, new_request};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// CPU ticks (utime + stime) and peak RSS (kB) per process name, for the function binaries of
+/// `bin_dir` by binary name and for everything else by command name.
+fn snapshot(bin_dir: &Path) -> BTreeMap<String, (u64, u64)> {
+    let mut by_name: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return by_name;
+    };
+    for entry in entries.flatten() {
+        let pid = entry.file_name();
+        let Some(pid) = pid
+            .to_str()
+            .filter(|p| p.bytes().all(|b| b.is_ascii_digit()))
+        else {
+            continue;
+        };
+        let (Ok(stat), Ok(cmdline), Ok(status)) = (
+            std::fs::read_to_string(format!("/proc/{pid}/stat")),
+            std::fs::read(format!("/proc/{pid}/cmdline")),
+            std::fs::read_to_string(format!("/proc/{pid}/status")),
+        ) else {
+            continue;
+        };
+        let program =
+            String::from_utf8_lossy(cmdline.split(|b| *b == 0).next().unwrap_or(&[])).into_owned();
+        let name = match Path::new(&program).strip_prefix(bin_dir) {
+            Ok(binary) => binary.display().to_string(),
+            Err(_) => match stat.find('(').zip(stat.rfind(')')) {
+                Some((open, close)) => stat[open + 1..close].to_owned(),
+                None => continue,
+            },
+        };
+        let fields: Vec<&str> = stat[stat.rfind(')').unwrap_or(0) + 2..]
+            .split_whitespace()
+            .collect();
+        let ticks = fields
+            .get(11)
+            .and_then(|t| t.parse::<u64>().ok())
+            .unwrap_or(0)
+            + fields
+                .get(12)
+                .and_then(|t| t.parse::<u64>().ok())
+                .unwrap_or(0);
+        let peak_kb = status
+            .lines()
+            .find(|l| l.starts_with("VmHWM:"))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|kb| kb.parse().ok())
+            .unwrap_or(0);
+        let slot = by_name.entry(name).or_default();
+        slot.0 += ticks;
+        slot.1 = slot.1.max(peak_kb);
+    }
+    by_name
+}
+
+/// `CreateRequestFunction` -> `create-request`.
+fn binary_of(function: &str) -> String {
+    let mut name = String::new();
+    for (i, c) in function.trim_end_matches("Function").chars().enumerate() {
+        if c.is_ascii_uppercase() && i > 0 {
+            name.push('-');
+        }
+        name.push(c.to_ascii_lowercase());
+    }
+    name
+}
+
+#[tokio::main]
+async fn main() {
+    let mut args = std::env::args().skip(1);
+    let requests: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(300);
+    let rate: f64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(20.0);
+    let bin_dir = binary_path("create-request")
+        .parent()
+        .expect("the binaries' folder")
+        .to_path_buf();
+    let tick_ms = 1000.0 / 100.0; // USER_HZ is 100 on Linux.
+
+    let db = TestDatabase::new().await;
+    let stack = Stack::start(&db.url, &[("LOCAL_RUNNER_LOG", "info")]).await;
+    let region = format!("cost-{}", stack.id);
+    let admin = stack.admin().await;
+    stack.create_manager(&admin, &[&region]).await;
+    let customer = stack.customer().await;
+    let body = new_request(&region);
+
+    let before = snapshot(&bin_dir);
+    let started = Instant::now();
+    let mut ids = Vec::with_capacity(requests);
+    for i in 0..requests {
+        tokio::time::sleep_until((started + Duration::from_secs_f64(i as f64 / rate)).into()).await;
+        let (status, created) = stack.post(&customer, "/requests", &body).await;
+        assert_eq!(status, 201, "{created}");
+        ids.push(created["id"].as_str().unwrap_or_default().to_owned());
+    }
+    // The event half of those requests, drained: both e-mails of each sent.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while Instant::now() < deadline {
+        let sent: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM notifications WHERE state = 'sent'")
+                .fetch_one(&db.pool)
+                .await
+                .unwrap_or(0);
+        if sent >= 2 * requests as i64 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let after_posts = snapshot(&bin_dir);
+    for id in &ids {
+        let (status, _) = stack.get(&customer, &format!("/requests/{id}")).await;
+        assert_eq!(status, 200);
+    }
+    for _ in 0..requests {
+        let (status, _) = stack.get(&customer, "/requests?limit=20").await;
+        assert_eq!(status, 200);
+    }
+    let after = snapshot(&bin_dir);
+
+    let mut durations: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    for invocation in stack.runner.invocations() {
+        if let (Some(function), Some(ms)) = (
+            invocation["function"].as_str(),
+            invocation["duration_ms"].as_f64(),
+        ) {
+            durations.entry(binary_of(function)).or_default().push(ms);
+        }
+    }
+    println!(
+        "cost-bench: {requests} POST /requests at {rate}/s, then {requests} GET /requests/{{id}} and {requests} GET /requests?limit=20, one client ({} profile)",
+        servicehub_tests::build_profile()
+    );
+    println!(
+        "{:<24} {:>7} {:>9} {:>9} {:>9} {:>12}",
+        "function", "invoked", "p50 ms", "p99 ms", "peak MB", "cpu ms/inv"
+    );
+    for (binary, mut times) in durations {
+        times.sort_by(f64::total_cmp);
+        let at = |p: f64| times[((times.len() - 1) as f64 * p).round() as usize];
+        let ticks = after
+            .get(&binary)
+            .map_or(0, |a| a.0)
+            .saturating_sub(before.get(&binary).map_or(0, |b| b.0));
+        let peak_mb = after.get(&binary).map_or(0, |a| a.1) as f64 / 1024.0;
+        println!(
+            "{binary:<24} {:>7} {:>9.2} {:>9.2} {:>9.1} {:>12.2}",
+            times.len(),
+            at(0.5),
+            at(0.99),
+            peak_mb,
+            ticks as f64 * tick_ms / times.len() as f64
+        );
+    }
+    println!(
+        "CPU per created request during the POST phase (its event half included), by process:"
+    );
+    let mut per_request: Vec<(String, f64)> = after_posts
+        .iter()
+        .map(|(name, (ticks, _))| {
+            let spent = ticks.saturating_sub(before.get(name).map_or(0, |b| b.0));
+            (name.clone(), spent as f64 * tick_ms / requests as f64)
+        })
+        .filter(|(_, ms)| *ms >= 0.01)
+        .collect();
+    per_request.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let total: f64 = per_request.iter().map(|(_, ms)| ms).sum();
+    for (name, ms) in per_request.iter().take(16) {
+        println!("  {name:<24} {ms:>7.2} ms");
+    }
+    println!("  {:<24} {total:>7.2} ms", "all processes");
+    let status = stack.runner.stop().await;
+    assert!(status.success(), "the runner stopped with {status}");
+}
