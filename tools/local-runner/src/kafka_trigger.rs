@@ -152,10 +152,6 @@ impl MappingRunner {
             // AWS's pollers reconnect within seconds of a broker's return; librdkafka's default
             // backoff grows to 10 s.
             .set("reconnect.backoff.max.ms", "1000")
-            // An idle mapping's long poll: the broker answers a fetch as soon as a record arrives
-            // (fetch.min.bytes 1), so this costs no latency, only wake-ups (30 mappings at the
-            // default 500 ms kept the runner and the broker busy doing nothing).
-            .set("fetch.wait.max.ms", "5000")
             .set(
                 "auto.offset.reset",
                 match mapping.starting_position {
