@@ -8,6 +8,7 @@ pub mod apigw;
 pub mod kafka;
 pub mod moto;
 pub mod outage;
+pub mod procstat;
 pub mod runner;
 pub mod stack;
 pub mod telegram;

@@ -11,65 +11,9 @@
 //!     "$CARGO_TARGET_DIR/local/cost-bench" [requests] [per second]
 
 use servicehub_tests::stack::Stack;
-use servicehub_tests::{TestDatabase, binary_path, new_request};
+use servicehub_tests::{TestDatabase, new_request, procstat};
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::time::{Duration, Instant};
-
-/// CPU ticks (utime + stime) and peak RSS (kB) per process name, for the function binaries of
-/// `bin_dir` by binary name and for everything else by command name.
-fn snapshot(bin_dir: &Path) -> BTreeMap<String, (u64, u64)> {
-    let mut by_name: BTreeMap<String, (u64, u64)> = BTreeMap::new();
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return by_name;
-    };
-    for entry in entries.flatten() {
-        let pid = entry.file_name();
-        let Some(pid) = pid
-            .to_str()
-            .filter(|p| p.bytes().all(|b| b.is_ascii_digit()))
-        else {
-            continue;
-        };
-        let (Ok(stat), Ok(cmdline), Ok(status)) = (
-            std::fs::read_to_string(format!("/proc/{pid}/stat")),
-            std::fs::read(format!("/proc/{pid}/cmdline")),
-            std::fs::read_to_string(format!("/proc/{pid}/status")),
-        ) else {
-            continue;
-        };
-        let program =
-            String::from_utf8_lossy(cmdline.split(|b| *b == 0).next().unwrap_or(&[])).into_owned();
-        let name = match Path::new(&program).strip_prefix(bin_dir) {
-            Ok(binary) => binary.display().to_string(),
-            Err(_) => match stat.find('(').zip(stat.rfind(')')) {
-                Some((open, close)) => stat[open + 1..close].to_owned(),
-                None => continue,
-            },
-        };
-        let fields: Vec<&str> = stat[stat.rfind(')').unwrap_or(0) + 2..]
-            .split_whitespace()
-            .collect();
-        let ticks = fields
-            .get(11)
-            .and_then(|t| t.parse::<u64>().ok())
-            .unwrap_or(0)
-            + fields
-                .get(12)
-                .and_then(|t| t.parse::<u64>().ok())
-                .unwrap_or(0);
-        let peak_kb = status
-            .lines()
-            .find(|l| l.starts_with("VmHWM:"))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|kb| kb.parse().ok())
-            .unwrap_or(0);
-        let slot = by_name.entry(name).or_default();
-        slot.0 += ticks;
-        slot.1 = slot.1.max(peak_kb);
-    }
-    by_name
-}
 
 /// `CreateRequestFunction` -> `create-request`.
 fn binary_of(function: &str) -> String {
@@ -88,11 +32,6 @@ async fn main() {
     let mut args = std::env::args().skip(1);
     let requests: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(300);
     let rate: f64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(20.0);
-    let bin_dir = binary_path("create-request")
-        .parent()
-        .expect("the binaries' folder")
-        .to_path_buf();
-    let tick_ms = 1000.0 / 100.0; // USER_HZ is 100 on Linux.
 
     let db = TestDatabase::new().await;
     let stack = Stack::start(&db.url, &[("LOCAL_RUNNER_LOG", "info")]).await;
@@ -102,7 +41,7 @@ async fn main() {
     let customer = stack.customer().await;
     let body = new_request(&region);
 
-    let before = snapshot(&bin_dir);
+    let before = procstat::processes();
     let started = Instant::now();
     let mut ids = Vec::with_capacity(requests);
     for i in 0..requests {
@@ -124,7 +63,7 @@ async fn main() {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let after_posts = snapshot(&bin_dir);
+    let after_posts = procstat::processes();
     for id in &ids {
         let (status, _) = stack.get(&customer, &format!("/requests/{id}")).await;
         assert_eq!(status, 200);
@@ -133,7 +72,7 @@ async fn main() {
         let (status, _) = stack.get(&customer, "/requests?limit=20").await;
         assert_eq!(status, 200);
     }
-    let after = snapshot(&bin_dir);
+    let after = procstat::processes();
 
     let mut durations: BTreeMap<String, Vec<f64>> = BTreeMap::new();
     for invocation in stack.runner.invocations() {
@@ -152,32 +91,27 @@ async fn main() {
         "{:<24} {:>7} {:>9} {:>9} {:>9} {:>12}",
         "function", "invoked", "p50 ms", "p99 ms", "peak MB", "cpu ms/inv"
     );
+    let spent = procstat::ticks_by_name(&before, &after);
     for (binary, mut times) in durations {
         times.sort_by(f64::total_cmp);
         let at = |p: f64| times[((times.len() - 1) as f64 * p).round() as usize];
-        let ticks = after
-            .get(&binary)
-            .map_or(0, |a| a.0)
-            .saturating_sub(before.get(&binary).map_or(0, |b| b.0));
-        let peak_mb = after.get(&binary).map_or(0, |a| a.1) as f64 / 1024.0;
+        let ticks = spent.get(&binary).copied().unwrap_or(0);
+        let peak_mb = procstat::peak_rss_kb(&after, &binary) as f64 / 1024.0;
         println!(
             "{binary:<24} {:>7} {:>9.2} {:>9.2} {:>9.1} {:>12.2}",
             times.len(),
             at(0.5),
             at(0.99),
             peak_mb,
-            ticks as f64 * tick_ms / times.len() as f64
+            ticks as f64 * procstat::TICK_MS / times.len() as f64
         );
     }
     println!(
         "CPU per created request during the POST phase (its event half included), by process:"
     );
-    let mut per_request: Vec<(String, f64)> = after_posts
-        .iter()
-        .map(|(name, (ticks, _))| {
-            let spent = ticks.saturating_sub(before.get(name).map_or(0, |b| b.0));
-            (name.clone(), spent as f64 * tick_ms / requests as f64)
-        })
+    let mut per_request: Vec<(String, f64)> = procstat::ticks_by_name(&before, &after_posts)
+        .into_iter()
+        .map(|(name, ticks)| (name, ticks as f64 * procstat::TICK_MS / requests as f64))
         .filter(|(_, ms)| *ms >= 0.01)
         .collect();
     per_request.sort_by(|a, b| b.1.total_cmp(&a.1));

@@ -27,7 +27,7 @@
 
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
 use serde_json::{Value, json};
-use servicehub_tests::{new_request, repo_root};
+use servicehub_tests::{new_request, procstat, repo_root};
 use std::collections::{BTreeMap, HashMap};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -378,68 +378,18 @@ fn busy_between(before: Option<(u64, u64)>, after: Option<(u64, u64)>) -> Option
     (t1 > t0).then(|| 100.0 * (b1 - b0) as f64 / (t1 - t0) as f64)
 }
 
-/// Every process's name and CPU ticks (user + system) from /proc: empty off Linux. Python
-/// processes are named by what they run (moto, seeds-design), as all are called `python`.
-fn process_ticks() -> HashMap<u32, (String, u64)> {
-    let mut ticks = HashMap::new();
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return ticks;
-    };
-    for entry in entries.flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|p| p.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
-            continue;
-        };
-        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
-            continue;
-        };
-        let mut name = stat[open + 1..close].to_owned();
-        let fields: Vec<&str> = stat[close + 1..].split_whitespace().collect();
-        let field = |i: usize| fields.get(i).and_then(|v| v.parse::<u64>().ok());
-        let (Some(user), Some(system)) = (field(11), field(12)) else {
-            continue;
-        };
-        if name.starts_with("kworker") {
-            name = "kworker".into();
-        } else if name.starts_with("python") || name == "uvicorn" {
-            let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
-            let cmdline = String::from_utf8_lossy(&cmdline);
-            if cmdline.contains("seeds-design") {
-                name = "seeds-design".into();
-            } else if cmdline.contains("moto") {
-                name = "moto".into();
-            }
-        }
-        ticks.insert(pid, (name, user + system));
-    }
-    ticks
-}
-
-/// CPU per process name between two [`process_ticks`], as a share of the machine's `total`
-/// ticks (all cores), largest first.
+/// CPU per process name between two [`procstat::processes`] samples, as a share of the
+/// machine's `total` ticks (all cores), largest first.
 fn cpu_by_process(
-    before: &HashMap<u32, (String, u64)>,
-    after: &HashMap<u32, (String, u64)>,
+    before: &HashMap<u32, procstat::Sample>,
+    after: &HashMap<u32, procstat::Sample>,
     total: u64,
 ) -> Vec<(String, f64)> {
-    let mut by_name: HashMap<&str, u64> = HashMap::new();
-    for (pid, (name, ticks)) in after {
-        let earlier = match before.get(pid) {
-            Some((same, earlier)) if same == name => *earlier,
-            _ => 0,
-        };
-        *by_name.entry(name).or_default() += ticks.saturating_sub(earlier);
-    }
+    let by_name = procstat::ticks_by_name(before, after);
     let mut shares: Vec<(String, f64)> = by_name
         .into_iter()
         .filter(|(_, ticks)| *ticks > 0 && total > 0)
-        .map(|(name, ticks)| (name.to_owned(), 100.0 * ticks as f64 / total as f64))
+        .map(|(name, ticks)| (name, 100.0 * ticks as f64 / total as f64))
         .collect();
     shares.sort_by(|a, b| b.1.total_cmp(&a.1));
     shares
@@ -494,9 +444,9 @@ async fn measure(
         ));
     }
     tokio::time::sleep_until(window.into()).await;
-    let (cpu_before, processes_before) = (cpu_ticks(), process_ticks());
+    let (cpu_before, processes_before) = (cpu_ticks(), procstat::processes());
     tokio::time::sleep_until(end.into()).await;
-    let (cpu_after, processes_after) = (cpu_ticks(), process_ticks());
+    let (cpu_after, processes_after) = (cpu_ticks(), procstat::processes());
     let cpu_busy = busy_between(cpu_before, cpu_after);
     let total_ticks = match (cpu_before, cpu_after) {
         (Some((_, t0)), Some((_, t1))) => t1.saturating_sub(t0),
