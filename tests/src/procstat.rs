@@ -107,3 +107,21 @@ pub fn peak_rss_kb(samples: &HashMap<u32, Sample>, name: &str) -> u64 {
         .max()
         .unwrap_or(0)
 }
+
+/// The pids of the live children of `parent` whose program is `name` (as [`processes`] names
+/// them): the execution environments the local runner keeps for one function.
+pub fn children_named(parent: u32, name: &str) -> std::collections::BTreeSet<u32> {
+    processes()
+        .into_iter()
+        .filter(|(_, sample)| sample.name == name)
+        .filter(|(pid, _)| parent_of(*pid) == Some(parent))
+        .map(|(pid, _)| pid)
+        .collect()
+}
+
+fn parent_of(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let close = stat.rfind(')')?;
+    // After the command name: state, then the parent's pid.
+    stat[close + 1..].split_whitespace().nth(1)?.parse().ok()
+}

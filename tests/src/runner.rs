@@ -127,6 +127,11 @@ impl LocalRunner {
         }
     }
 
+    /// The runner's process id (its execution environments are its children).
+    pub fn pid(&self) -> u32 {
+        self.child.id().expect("the runner is running")
+    }
+
     /// Every line printed so far.
     pub fn output(&self) -> Vec<String> {
         self.lines.lock().unwrap().clone()

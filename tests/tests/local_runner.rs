@@ -228,3 +228,78 @@ async fn the_real_template_runs_the_slice_behind_its_jwt_authorizer() {
     }
     assert!(stack.runner.stop().await.success());
 }
+
+/// API Gateway runs an integration to its end whatever the client does, and Lambda keeps the
+/// environment warm. A client that hangs up right after sending its request (as `wrk` does at the
+/// end of a round) must find the request committed, its event published, and the next request
+/// served by the same environment.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_client_hanging_up_mid_request_loses_no_write_and_kills_no_environment() {
+    use servicehub_tests::procstat::children_named;
+    use tokio::io::AsyncWriteExt as _;
+
+    let db = TestDatabase::new().await;
+    let region = format!("hangup-{}", Uuid::new_v4().simple());
+    insert_user(&db.pool, "manager", &[&region]).await;
+    let customer = Uuid::now_v7();
+    let token = format!("Bearer {customer} customer {region}");
+    let runner = start_runner(&db).await;
+    let http = reqwest::Client::new();
+    let post = || {
+        http.post(format!("{}/requests", runner.base_url))
+            .header("authorization", &token)
+            .json(&new_request(&region))
+            .send()
+    };
+    assert_eq!(post().await.unwrap().status(), StatusCode::CREATED);
+    let environments = children_named(runner.pid(), "create-request");
+    assert!(!environments.is_empty(), "no create-request environment");
+
+    let body = serde_json::to_vec(&new_request(&region)).unwrap();
+    let address = runner.base_url.trim_start_matches("http://").to_owned();
+    let mut socket = tokio::net::TcpStream::connect(&address).await.unwrap();
+    let head = format!(
+        "POST /requests HTTP/1.1\r\nhost: {address}\r\nauthorization: {token}\r\n\
+         content-type: application/json\r\ncontent-length: {}\r\n\r\n",
+        body.len()
+    );
+    socket.write_all(head.as_bytes()).await.unwrap();
+    socket.write_all(&body).await.unwrap();
+    drop(socket);
+
+    // Both requests committed, their events published and consumed (manager assigned).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (assigned, unpublished): (i64, i64) = sqlx::query_as(
+            "SELECT (SELECT count(*) FROM service_requests
+                      WHERE customer_id = $1 AND status = 'manager_assigned'),
+                    (SELECT count(*) FROM outbox WHERE published_at IS NULL)",
+        )
+        .bind(customer)
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+        if assigned == 2 && unpublished == 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "after 30 s: {assigned} of 2 requests assigned, {unpublished} events unpublished; \
+             runner output:\n{}",
+            runner.output().join("\n")
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        children_named(runner.pid(), "create-request"),
+        environments,
+        "the hang-up cost an environment"
+    );
+    assert_eq!(post().await.unwrap().status(), StatusCode::CREATED);
+    assert_eq!(
+        children_named(runner.pid(), "create-request"),
+        environments,
+        "the next request did not reuse the warm environment"
+    );
+    assert!(runner.stop().await.success());
+}

@@ -5,12 +5,13 @@
 use crate::pool::FunctionPool;
 use crate::template::{AuthorizerDef, HttpRoute};
 use axum::body::{Body, Bytes};
-use axum::extract::{ConnectInfo, Request};
+use axum::extract::Request;
 use axum::response::Response;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use chrono::Utc;
 use http::{HeaderMap, HeaderValue, StatusCode};
+use hyper::body::Incoming;
 use local_lambda::InvokeError;
 use serde_json::{Map, Value, json};
 use std::collections::{BTreeMap, HashMap};
@@ -388,11 +389,7 @@ impl Gateway {
     }
 
     /// Serves one HTTP request.
-    pub async fn handle(
-        self: Arc<Self>,
-        ConnectInfo(peer): ConnectInfo<SocketAddr>,
-        request: Request,
-    ) -> Response {
+    pub async fn handle(self: Arc<Self>, peer: SocketAddr, request: Request) -> Response {
         let started = Instant::now();
         let (parts, body) = request.into_parts();
         let request_id = uuid::Uuid::new_v4().to_string();
@@ -538,22 +535,56 @@ impl Gateway {
     }
 }
 
-/// Serves the gateway on `address` until `shutdown` resolves.
+/// Serves the gateway on `listener` until `shutdown` resolves, then lets the requests under way
+/// finish.
+///
+/// API Gateway runs an integration to its end whatever the client does. Here a client that hangs
+/// up must neither cancel a write half done nor cost a warm environment (dropping an invocation
+/// kills its environment). So each request is served on a task of its own, spawned as soon as its
+/// head is read (hyper calls the service then, whether or not it ever polls the answer), and a
+/// connection whose client closed its side keeps reading the body (`half_close`).
 pub async fn serve(
     gateway: Arc<Gateway>,
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let app =
-        axum::Router::new().fallback(move |info: ConnectInfo<SocketAddr>, request: Request| {
-            gateway.clone().handle(info, request)
+    let connections = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    // Out of file descriptors, a connection reset before accept: not fatal.
+                    tracing::warn!(%error, "accepting a connection failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let gateway = gateway.clone();
+        let service = hyper::service::service_fn(move |request: http::Request<Incoming>| {
+            let task = tokio::spawn(gateway.clone().handle(peer, request.map(Body::new)));
+            async move {
+                Ok::<_, std::convert::Infallible>(task.await.unwrap_or_else(|_| {
+                    gateway_error(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
+                }))
+            }
         });
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+        let connection = hyper::server::conn::http1::Builder::new()
+            .half_close(true)
+            .serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+        let connection = connections.watch(connection);
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::debug!(%error, "connection ended");
+            }
+        });
+    }
+    drop(listener);
+    connections.shutdown().await;
+    Ok(())
 }
 
 #[cfg(test)]
