@@ -27,6 +27,20 @@ const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 /// Suffix of the dead-letter topic that receives records a consumer could not process.
 pub const DLQ_SUFFIX: &str = ".dlq";
 
+/// The catch-all dead-letter topic, for records with no `<topic>.dlq` of their own: records of a
+/// topic outside the table (a trigger pointed at someone else's topic), or of a topic whose twin
+/// was never created. Without it such a record would block its partition for ever.
+pub const UNROUTED_DLQ: &str = "unrouted.dlq";
+
+/// The dead-letter topic a record of `topic` belongs in: its twin for a topic of the table,
+/// otherwise [`UNROUTED_DLQ`].
+pub fn dead_letter_topic(topic: &str) -> String {
+    match Topic::from_name(topic) {
+        Some(topic) => topic.dlq_name(),
+        None => UNROUTED_DLQ.to_owned(),
+    }
+}
+
 impl Topic {
     pub const ALL: [Topic; 6] = [
         Topic::RequestEvents,
@@ -113,11 +127,18 @@ impl TopicSpec {
     }
 }
 
-/// Every topic to create: the six domain topics and their dead-letter twins.
+/// Every topic to create: the six domain topics, their dead-letter twins and [`UNROUTED_DLQ`].
 pub fn all_topic_specs() -> Vec<TopicSpec> {
     Topic::ALL
         .into_iter()
         .flat_map(|t| [t.spec(), t.dlq_spec()])
+        .chain([TopicSpec {
+            name: UNROUTED_DLQ.to_owned(),
+            partitions: 3,
+            retention_ms: 365 * DAY_MS,
+            replication_factor: 3,
+            min_insync_replicas: 2,
+        }])
         .collect()
 }
 
@@ -128,7 +149,10 @@ mod tests {
     #[test]
     fn table_matches_design() {
         let specs = all_topic_specs();
-        assert_eq!(specs.len(), 12);
+        assert_eq!(specs.len(), 13);
+        assert!(specs.iter().any(|s| s.name == UNROUTED_DLQ));
+        assert_eq!(dead_letter_topic("hr-events"), "hr-events.dlq");
+        assert_eq!(dead_letter_topic("AWSKafkaTopic"), UNROUTED_DLQ);
         let request = Topic::RequestEvents.spec();
         assert_eq!((request.partitions, request.retention_ms), (6, 7 * DAY_MS));
         assert_eq!(Topic::AuditEvents.spec().partitions, 6);

@@ -12,6 +12,7 @@ use servicehub_events::Envelope;
 use servicehub_events::catalog::ErrorOccurred;
 use servicehub_events::dlq::dead_letter;
 use servicehub_events::lambda_kafka::{TriggerRecord, decode_trigger};
+use servicehub_events::topic::{UNROUTED_DLQ, dead_letter_topic};
 use thiserror::Error;
 use tracing::Instrument as _;
 
@@ -277,7 +278,13 @@ pub async fn send_to_dlq(
 ) -> Result<(), BatchError> {
     let position = record.position.to_string();
     tracing::error!(%position, %reason, "dead-lettering record");
-    let letter = dead_letter(record, consumer, reason, Utc::now());
+    let mut letter = dead_letter(record, consumer, reason, Utc::now());
+    letter.topic = dead_letter_destination(&record.position.topic, producer)
+        .await
+        .map_err(|reason| BatchError::DeadLetterFailed {
+            position: position.clone(),
+            reason,
+        })?;
     producer
         .send(&letter)
         .await
@@ -304,6 +311,30 @@ pub async fn send_to_dlq(
     };
     producer.send_detached(&audit.to_kafka());
     Ok(())
+}
+
+/// Where a dead letter of a record of `topic` goes: the topic's `.dlq` twin when it is one of
+/// ours and the cluster has it, else [`UNROUTED_DLQ`]. A record from someone else's topic, or
+/// whose twin was never created, must not fail its batch for ever (nor wait out a send to a
+/// topic that does not exist); only a cluster without either topic, or out of reach, fails it.
+async fn dead_letter_destination(topic: &str, producer: &EventProducer) -> Result<String, String> {
+    let own = dead_letter_topic(topic);
+    let candidates = if own == UNROUTED_DLQ {
+        vec![own]
+    } else {
+        vec![own, UNROUTED_DLQ.to_owned()]
+    };
+    for candidate in &candidates {
+        match producer.has_topic(candidate).await {
+            Ok(true) => return Ok(candidate.clone()),
+            Ok(false) => tracing::warn!(topic = %candidate, "dead-letter topic missing"),
+            Err(error) => return Err(format!("cannot look up {candidate}: {error}")),
+        }
+    }
+    Err(format!(
+        "the cluster has none of the dead-letter topics {} (servicehub-admin topics create makes them)",
+        candidates.join(", ")
+    ))
 }
 
 #[cfg(test)]

@@ -62,6 +62,8 @@ impl Drop for Polled {
 pub struct EventProducer {
     polled: Arc<Polled>,
     delivery_timeout: Duration,
+    /// Topics the cluster was seen to have (topics are not deleted under a running system).
+    known_topics: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
 }
 
 impl EventProducer {
@@ -97,9 +99,46 @@ impl EventProducer {
             .map_err(|e| KafkaError::ClientCreation(format!("the delivery thread: {e}")))?;
         Ok(EventProducer {
             polled: Arc::new(Polled { producer, stop }),
+            known_topics: Default::default(),
             // librdkafka fails a record after message.timeout.ms (10 s): a little slack on top.
             delivery_timeout: Duration::from_secs(15),
         })
+    }
+
+    /// Whether the cluster has `topic`, asked once per topic that exists. A send to a missing
+    /// topic would wait `message.timeout.ms` for nothing; this answers within a metadata round
+    /// trip. An unreachable cluster is an error, not a "no".
+    pub async fn has_topic(&self, topic: &str) -> Result<bool, KafkaError> {
+        if self
+            .known_topics
+            .lock()
+            .expect("not poisoned")
+            .contains(topic)
+        {
+            return Ok(true);
+        }
+        let producer = self.polled.producer.clone();
+        let name = topic.to_owned();
+        let exists = tokio::task::spawn_blocking(move || {
+            let metadata = producer
+                .client()
+                .fetch_metadata(Some(&name), Duration::from_secs(5))?;
+            Ok::<_, KafkaError>(
+                metadata
+                    .topics()
+                    .iter()
+                    .any(|t| t.name() == name && t.error().is_none()),
+            )
+        })
+        .await
+        .map_err(|_| KafkaError::MetadataFetch(RDKafkaErrorCode::Fail))??;
+        if exists {
+            self.known_topics
+                .lock()
+                .expect("not poisoned")
+                .insert(topic.to_owned());
+        }
+        Ok(exists)
     }
 
     /// Sends one record and waits until the broker has it (or librdkafka gives up on it after
