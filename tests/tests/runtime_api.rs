@@ -107,3 +107,80 @@ async fn concurrent_invocations_use_at_most_the_configured_environments() {
     assert!(pids.len() >= 2, "invocations ran concurrently");
     pool.shutdown().await;
 }
+
+#[tokio::test]
+async fn payloads_are_held_to_lambdas_6_mb_each_way_and_the_environment_stays() {
+    let pool = FunctionPool::new(probe(Duration::from_secs(10), &[]), 1);
+    let limit = local_lambda::SYNC_PAYLOAD_LIMIT;
+    // A response just under the limit arrives whole; one over it fails the invocation as Lambda
+    // does, and the environment serves the next one.
+    let near = pool
+        .invoke_recorded(&json!({"respond_bytes": limit - 1024}))
+        .await
+        .result
+        .unwrap();
+    let first = pid(&near);
+    assert_eq!(near["filler"].as_str().unwrap().len(), limit - 1024);
+    let over = pool
+        .invoke_recorded(&json!({"respond_bytes": limit}))
+        .await
+        .result;
+    match over {
+        Err(InvokeError::Function { error_type, .. }) => {
+            assert_eq!(error_type, local_lambda::RESPONSE_TOO_LARGE)
+        }
+        other => panic!("a response over 6 MB gave {other:?}"),
+    }
+    assert_eq!(
+        pid(&pool.invoke_recorded(&json!({})).await.result.unwrap()),
+        first
+    );
+
+    // A request payload over the limit is refused before it reaches the function.
+    let padding = "x".repeat(limit);
+    let refused = pool
+        .invoke_recorded(&json!({ "padding": padding }))
+        .await
+        .result;
+    assert!(
+        matches!(refused, Err(InvokeError::RequestTooLarge { limit: l, .. }) if l == limit),
+        "{refused:?}"
+    );
+    let within = pool
+        .invoke_recorded(&json!({ "padding": &padding[..limit - 1024] }))
+        .await
+        .result
+        .unwrap();
+    assert_eq!(pid(&within), first);
+    pool.shutdown().await;
+}
+
+#[tokio::test]
+async fn past_the_concurrency_limit_invocations_are_throttled_below_it_they_wait() {
+    // One environment, two invocations admitted: the second waits for the first, the third is
+    // throttled at once, as Lambda throttles past a function's concurrency.
+    let pool = FunctionPool::with_limit(probe(Duration::from_secs(10), &[]), 1, 2);
+    let slow = |pool: Arc<FunctionPool>| {
+        tokio::spawn(async move { pool.invoke_recorded(&json!({"sleep_ms": 500})).await })
+    };
+    let first = slow(pool.clone());
+    let second = slow(pool.clone());
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let third = pool.invoke_recorded(&json!({})).await;
+    assert!(
+        matches!(third.result, Err(InvokeError::Throttled { limit: 2 })),
+        "{:?}",
+        third.result
+    );
+    assert!(first.await.unwrap().result.is_ok());
+    assert!(second.await.unwrap().result.is_ok());
+    // Once they are done the function takes invocations again.
+    assert!(pool.invoke_recorded(&json!({})).await.result.is_ok());
+
+    let disabled = FunctionPool::with_limit(probe(Duration::from_secs(10), &[]), 1, 0);
+    assert!(matches!(
+        disabled.invoke_recorded(&json!({})).await.result,
+        Err(InvokeError::Throttled { limit: 0 })
+    ));
+    pool.shutdown().await;
+}

@@ -1,7 +1,10 @@
 //! A real Lambda function (lambda_runtime) whose behaviour the payload chooses, for testing the
 //! emulated Runtime API and the runner's environment pool:
 //! `{"sleep_ms": 300}` sleeps, `{"crash": true}` exits the process mid-invocation,
-//! `{"fail": "why"}` returns a handler error; it answers `{"pid": <its process id>}`.
+//! `{"fail": "why"}` returns a handler error, `{"respond_bytes": n}` adds n bytes of filler to the
+//! answer; it answers `{"pid": <its process id>, "received_bytes": <size of the payload>}`.
+//! Behind an HTTP API (a payload 2.0 event) the instructions are the request's JSON body and the
+//! answer is a 200 response with that JSON as its body.
 //! With `PROBE_INIT_FAIL=1` it fails during init, before asking for an invocation.
 //!
 //! As a Lambda REQUEST authorizer (payload `"type": "REQUEST"`), it reads its identity source
@@ -21,6 +24,14 @@ async fn main() -> Result<(), Error> {
         if payload["type"] == "REQUEST" {
             return Ok(authorize(&payload));
         }
+        // Behind an HTTP API the instructions are the request's JSON body.
+        let http = payload["version"] == "2.0" && payload["routeKey"].is_string();
+        let received = payload.to_string().len();
+        let payload = if http {
+            serde_json::from_str(payload["body"].as_str().unwrap_or("{}")).unwrap_or(json!({}))
+        } else {
+            payload
+        };
         if let Some(ms) = payload["sleep_ms"].as_u64() {
             tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
         }
@@ -30,7 +41,19 @@ async fn main() -> Result<(), Error> {
         if let Some(reason) = payload["fail"].as_str() {
             return Err(Error::from(reason.to_owned()));
         }
-        Ok::<_, Error>(json!({ "pid": std::process::id() }))
+        let mut answer = json!({ "pid": std::process::id(), "received_bytes": received });
+        if let Some(bytes) = payload["respond_bytes"].as_u64() {
+            answer["filler"] = json!("x".repeat(bytes as usize));
+        }
+        Ok::<_, Error>(if http {
+            json!({
+                "statusCode": 200,
+                "headers": {"content-type": "application/json"},
+                "body": answer.to_string(),
+            })
+        } else {
+            answer
+        })
     }))
     .await
 }

@@ -19,6 +19,9 @@ use tokio::process::{Child, Command};
 use tokio::sync::{Mutex, mpsc, oneshot};
 use uuid::Uuid;
 
+/// Lambda's limit on a synchronous invocation's request and response payloads (6 MB).
+pub const SYNC_PAYLOAD_LIMIT: usize = 6 * 1024 * 1024;
+
 /// How to start one function's execution environment.
 #[derive(Debug, Clone)]
 pub struct FunctionSpec {
@@ -47,7 +50,16 @@ pub enum InvokeError {
     Crashed(String),
     #[error("the response is not JSON: {0}")]
     NotJson(String),
+    /// Lambda's `RequestEntityTooLargeException`: the payload is over the invocation's limit.
+    #[error("the request payload is {size} bytes, over Lambda's limit of {limit}")]
+    RequestTooLarge { size: usize, limit: usize },
+    /// Lambda's `TooManyRequestsException`: the function's concurrency limit is reached.
+    #[error("Rate Exceeded: {limit} invocations of the function are already under way")]
+    Throttled { limit: usize },
 }
+
+/// What Lambda reports when a function's response is over [`SYNC_PAYLOAD_LIMIT`].
+pub const RESPONSE_TOO_LARGE: &str = "Function.ResponseSizeTooLarge";
 
 type Reply = oneshot::Sender<Result<Bytes, InvokeError>>;
 
@@ -102,7 +114,8 @@ impl LambdaEnvironment {
             .route("/2018-06-01/runtime/invocation/next", get(next_invocation))
             .route(
                 "/2018-06-01/runtime/invocation/{id}/response",
-                post(invocation_response),
+                // The limit is checked by the handler, which fails the invocation as Lambda does.
+                post(invocation_response).layer(axum::extract::DefaultBodyLimit::disable()),
             )
             .route(
                 "/2018-06-01/runtime/invocation/{id}/error",
@@ -186,6 +199,12 @@ impl LambdaEnvironment {
     }
 
     pub async fn invoke_raw(&self, payload: Bytes, request_id: &str) -> Result<Bytes, InvokeError> {
+        if payload.len() > SYNC_PAYLOAD_LIMIT {
+            return Err(InvokeError::RequestTooLarge {
+                size: payload.len(),
+                limit: SYNC_PAYLOAD_LIMIT,
+            });
+        }
         if let Some(error) = self.shared.init_error.lock().await.clone() {
             return Err(InvokeError::Init(error));
         }
@@ -288,17 +307,31 @@ async fn next_invocation(State(shared): State<Arc<Shared>>) -> Response {
     (StatusCode::OK, headers, pending.payload).into_response()
 }
 
+/// A response over [`SYNC_PAYLOAD_LIMIT`] fails the invocation with Lambda's
+/// `Function.ResponseSizeTooLarge` (the runtime is told 413); the environment stays.
 async fn invocation_response(
     State(shared): State<Arc<Shared>>,
     Path(id): Path<String>,
-    body: Bytes,
+    body: axum::body::Body,
 ) -> StatusCode {
-    match shared.in_flight.lock().await.remove(&id) {
-        Some(reply) => {
+    let body = axum::body::to_bytes(body, SYNC_PAYLOAD_LIMIT).await;
+    let Some(reply) = shared.in_flight.lock().await.remove(&id) else {
+        return StatusCode::BAD_REQUEST;
+    };
+    match body {
+        Ok(body) => {
             let _ = reply.send(Ok(body));
             StatusCode::ACCEPTED
         }
-        None => StatusCode::BAD_REQUEST,
+        Err(_) => {
+            let _ = reply.send(Err(InvokeError::Function {
+                error_type: RESPONSE_TOO_LARGE.to_owned(),
+                error_message: format!(
+                    "Response payload size exceeded maximum allowed payload size ({SYNC_PAYLOAD_LIMIT} bytes)."
+                ),
+            }));
+            StatusCode::PAYLOAD_TOO_LARGE
+        }
     }
 }
 

@@ -1,6 +1,8 @@
 //! An emulated API Gateway HTTP API: routes from the template, payload format 2.0 events, the
 //! response mapping (structured or the plain-JSON shortcut), Lambda REQUEST authorizers with their
-//! result cache, and the gateway's own errors (404, 413, 401/403, 502, 504).
+//! bounded result cache, and the gateway's own errors as HTTP API answers them: 404 (no route),
+//! 413 (over 10 MB, or an event over Lambda's 6 MB), 401/403 (authorizer), 500 (a failed or
+//! throttled invocation), 503 (past the integration timeout).
 
 use crate::pool::FunctionPool;
 use crate::template::{AuthorizerDef, HttpRoute};
@@ -368,6 +370,33 @@ pub fn map_response(result: &Value) -> Response {
     builder.body(body).unwrap_or_default()
 }
 
+/// How many authorizer answers the gateway keeps at most. API Gateway's cache is bounded too
+/// (its size is not published); without a bound, a client sending a new token each time would
+/// grow the runner's memory for as long as it runs.
+pub const AUTH_CACHE_CAPACITY: usize = 10_000;
+
+/// Stores an authorizer answer, first dropping the expired ones when the cache is full, then the
+/// one closest to expiry if it is still full.
+fn remember(
+    cache: &mut HashMap<AuthCacheKey, AuthCacheEntry>,
+    key: AuthCacheKey,
+    entry: AuthCacheEntry,
+    now: Instant,
+) {
+    if cache.len() >= AUTH_CACHE_CAPACITY && !cache.contains_key(&key) {
+        cache.retain(|_, (_, until)| *until > now);
+        if cache.len() >= AUTH_CACHE_CAPACITY
+            && let Some(soonest) = cache
+                .iter()
+                .min_by_key(|(_, (_, until))| *until)
+                .map(|(key, _)| key.clone())
+        {
+            cache.remove(&soonest);
+        }
+    }
+    cache.insert(key, entry);
+}
+
 impl Gateway {
     pub fn new(routes: Vec<BoundRoute>) -> Arc<Gateway> {
         Arc::new(Gateway {
@@ -433,15 +462,31 @@ impl Gateway {
             },
         };
         let event = build_event(&incoming, &route_key, &params, authorizer_context.as_ref());
-        let invoked = bound.function.invoke_recorded(&event).await;
+        // On a task of its own: past the integration timeout the gateway answers, and the
+        // invocation runs on (dropping it would kill its environment), as on AWS.
+        let function = bound.function.clone();
+        let invocation = tokio::spawn(async move { function.invoke_recorded(&event).await });
+        let invoked = match tokio::time::timeout(bound.route.integration_timeout, invocation).await
+        {
+            Ok(Ok(invoked)) => invoked,
+            Ok(Err(_)) => {
+                return gateway_error(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error");
+            }
+            Err(_) => {
+                tracing::info!(trigger = "http", function = %bound.function.name(), request_id, route = %route_key, status = 503, outcome = "integration_timeout", "invocation");
+                return gateway_error(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable");
+            }
+        };
         let (response, outcome) = match invoked.result {
             Ok(value) => (map_response(&value), "ok".to_owned()),
-            Err(InvokeError::Timeout(_)) => (
-                gateway_error(StatusCode::GATEWAY_TIMEOUT, "Endpoint request timed out"),
-                "timeout".to_owned(),
+            Err(InvokeError::RequestTooLarge { .. }) => (
+                gateway_error(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large"),
+                "request_too_large".to_owned(),
             ),
+            // A function error, a timeout, a crash, a response over 6 MB or a throttle: HTTP API
+            // answers every failed Lambda invocation this way.
             Err(error) => (
-                gateway_error(StatusCode::BAD_GATEWAY, "Internal Server Error"),
+                gateway_error(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error"),
                 format!("error: {error}"),
             ),
         };
@@ -526,9 +571,12 @@ impl Gateway {
             return Err(gateway_error(StatusCode::FORBIDDEN, "Forbidden"));
         }
         if !definition.result_ttl.is_zero() {
-            self.auth_cache.lock().await.insert(
+            let mut cache = self.auth_cache.lock().await;
+            remember(
+                &mut cache,
                 key,
                 (context.clone(), Instant::now() + definition.result_ttl),
+                Instant::now(),
             );
         }
         Ok(context)
@@ -607,6 +655,42 @@ mod tests {
             match_path("/requests/{id}", "/requests/%D0%B6").unwrap().0["id"],
             "ж"
         );
+    }
+
+    #[test]
+    fn the_authorizer_cache_stays_bounded_dropping_expired_answers_first() {
+        let mut cache = HashMap::new();
+        let now = Instant::now();
+        let key = |i: usize| ("auth".to_owned(), vec![format!("token-{i}")]);
+        let entry = |secs: u64| (Map::new(), now + std::time::Duration::from_secs(secs));
+        for i in 0..AUTH_CACHE_CAPACITY {
+            // Every tenth answer is already expired.
+            let expired = i % 10 == 0;
+            let until = if expired {
+                now
+            } else {
+                now + std::time::Duration::from_secs(300 + i as u64)
+            };
+            cache.insert(key(i), (Map::new(), until));
+        }
+        remember(&mut cache, key(AUTH_CACHE_CAPACITY), entry(300), now);
+        assert_eq!(
+            cache.len(),
+            AUTH_CACHE_CAPACITY - AUTH_CACHE_CAPACITY / 10 + 1
+        );
+        assert!(!cache.contains_key(&key(0)), "expired answers go first");
+        // Full of live answers: the one closest to expiry makes room.
+        while cache.len() < AUTH_CACHE_CAPACITY {
+            let i = cache.len() + 2 * AUTH_CACHE_CAPACITY;
+            remember(&mut cache, key(i), entry(100_000 + i as u64), now);
+        }
+        remember(&mut cache, key(usize::MAX), entry(100_000), now);
+        assert_eq!(cache.len(), AUTH_CACHE_CAPACITY);
+        assert!(
+            !cache.contains_key(&key(AUTH_CACHE_CAPACITY)) && cache.contains_key(&key(1)),
+            "the answer closest to expiry went"
+        );
+        assert!(cache.contains_key(&key(usize::MAX)));
     }
 
     #[test]

@@ -322,9 +322,12 @@ impl MappingRunner {
         );
         let mut shutdown = std::pin::pin!(shutdown.fuse());
         let result = async {
-            while let Some(batch) = self.next_batch(&mut shutdown).await? {
-                if !self.deliver(&*invoker, batch, &mut shutdown).await {
-                    break;
+            'batches: while let Some(batch) = self.next_batch(&mut shutdown).await? {
+                // One after another, so partition order holds across the parts.
+                for part in split_by_payload(batch, PAYLOAD_BUDGET) {
+                    if !self.deliver(&*invoker, part, &mut shutdown).await {
+                        break 'batches;
+                    }
                 }
             }
             Ok(())
@@ -818,6 +821,46 @@ struct Failure {
     done: Vec<ConsumedRecord>,
 }
 
+/// What a batch's records may add up to in the trigger payload: Lambda's 6 MB for a synchronous
+/// invocation, less room for the payload's own fields. AWS's poller cuts batches there too.
+const PAYLOAD_BUDGET: usize = local_lambda::SYNC_PAYLOAD_LIMIT - 16 * 1024;
+
+/// About what `record` adds to the trigger payload: key and value in base64, each header byte as
+/// a JSON number (up to four characters), and the record's other fields.
+fn payload_size(record: &ConsumedRecord) -> usize {
+    let message = &record.message;
+    let base64 = |bytes: Option<&Vec<u8>>| bytes.map_or(0, |b| b.len().div_ceil(3) * 4);
+    let headers: usize = message
+        .headers
+        .iter()
+        .map(|(name, value)| name.len() + 4 * value.len() + 16)
+        .sum();
+    base64(message.key.as_ref())
+        + base64(message.value.as_ref())
+        + headers
+        + message.topic.len()
+        + 200
+}
+
+/// `records` in consecutive parts whose payloads stay within `budget` (a record bigger than the
+/// budget on its own is a part of its own, which Lambda then refuses).
+fn split_by_payload(records: Vec<ConsumedRecord>, budget: usize) -> Vec<Vec<ConsumedRecord>> {
+    let mut parts: Vec<Vec<ConsumedRecord>> = Vec::new();
+    let mut size = 0;
+    for record in records {
+        let record_size = payload_size(&record);
+        match parts.last_mut() {
+            Some(part) if size + record_size <= budget => part.push(record),
+            _ => {
+                parts.push(vec![record]);
+                size = 0;
+            }
+        }
+        size += record_size;
+    }
+    parts
+}
+
 fn judge(
     result: Result<Value, InvokeError>,
     records: &[ConsumedRecord],
@@ -832,6 +875,8 @@ fn judge(
                 InvokeError::Timeout(_) => "timeout",
                 InvokeError::Crashed(_) => "crashed",
                 InvokeError::NotJson(_) => "not_json",
+                InvokeError::RequestTooLarge { .. } => "request_too_large",
+                InvokeError::Throttled { .. } => "throttled",
             };
             return Verdict::Failed {
                 kind,
@@ -1019,6 +1064,40 @@ mod tests {
         assert_eq!(retry_limit(&mapping(-1, Some("arn"))), 10);
         assert_eq!(retry_limit(&mapping(-1, None)), LOCAL_RETRY_CAP);
         assert_eq!(retry_limit(&mapping(50, Some("arn"))), 50);
+    }
+
+    #[test]
+    fn batches_are_cut_where_the_payload_would_pass_lambdas_limit() {
+        let sized = |offset: i64, bytes: usize| {
+            let mut r = record("t", 0, offset);
+            r.message.value = Some(vec![b'x'; bytes]);
+            r
+        };
+        let records: Vec<ConsumedRecord> = (0..10).map(|o| sized(o, 900_000)).collect();
+        let parts = split_by_payload(records, PAYLOAD_BUDGET);
+        // 900,000 bytes are 1.2 MB in base64: five such records to a 6 MB payload.
+        assert_eq!(parts.iter().map(Vec::len).collect::<Vec<_>>(), [5, 5]);
+        let offsets: Vec<i64> = parts.iter().flatten().map(|r| r.offset).collect();
+        assert_eq!(offsets, (0..10).collect::<Vec<_>>(), "order kept");
+        for part in &parts {
+            let payload = serde_json::to_vec(&build_trigger(
+                &KafkaSource::SelfManaged,
+                "127.0.0.1:9092",
+                part,
+            ))
+            .unwrap();
+            assert!(
+                payload.len() <= local_lambda::SYNC_PAYLOAD_LIMIT,
+                "{}",
+                payload.len()
+            );
+        }
+        let alone = split_by_payload(
+            vec![sized(0, 10), sized(1, 7_000_000), sized(2, 10)],
+            PAYLOAD_BUDGET,
+        );
+        assert_eq!(alone.iter().map(Vec::len).collect::<Vec<_>>(), [1, 1, 1]);
+        assert_eq!(split_by_payload(Vec::new(), PAYLOAD_BUDGET).len(), 0);
     }
 
     #[test]

@@ -55,6 +55,10 @@ struct Cli {
     /// Concurrent environments per function when the template reserves no concurrency.
     #[arg(long, default_value_t = 4)]
     max_concurrency: usize,
+    /// Invocations of one function under way or waiting for an environment before the next is
+    /// throttled, when the template reserves no concurrency (Lambda's default account limit).
+    #[arg(long, default_value_t = local_runner::pool::ACCOUNT_CONCURRENCY)]
+    account_concurrency: usize,
     /// Do not poll Kafka.
     #[arg(long)]
     no_kafka: bool,
@@ -210,11 +214,16 @@ async fn main() -> Result<()> {
             timeout: function.timeout,
             memory_mb: function.memory_mb,
         };
-        let max = function
-            .reserved_concurrency
-            .map(|r| r as usize)
-            .unwrap_or(cli.max_concurrency);
-        pools.insert(function.logical_id.clone(), FunctionPool::new(spec, max));
+        // Reserved concurrency is both the environments and the limit; otherwise invocations
+        // past the environments wait, up to the account's limit.
+        let (environments, limit) = match function.reserved_concurrency {
+            Some(reserved) => (reserved as usize, reserved as usize),
+            None => (cli.max_concurrency, cli.account_concurrency),
+        };
+        pools.insert(
+            function.logical_id.clone(),
+            FunctionPool::with_limit(spec, environments, limit),
+        );
     }
     for pool in pools.values() {
         pool.prewarm().await.map_err(anyhow::Error::msg)?;

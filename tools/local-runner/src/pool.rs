@@ -1,30 +1,64 @@
 //! A function's execution environments: up to `max` concurrent ones, started on demand and kept
 //! warm; an environment that timed out, crashed or failed its init is discarded and replaced by
 //! the next invocation, as Lambda does.
+//!
+//! Concurrency as Lambda counts it: at most `concurrency_limit` invocations under way or waiting
+//! for an environment (the function's reserved concurrency, else the account's); one more is
+//! throttled at once (`TooManyRequestsException`). Below that limit an invocation waits for one of
+//! the `max` environments, which stands in for the environments AWS would add.
 
 use crate::Invoked;
 use local_lambda::{FunctionSpec, InvokeError, LambdaEnvironment};
 use serde_json::Value;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 use tokio::sync::{Mutex, Semaphore};
 use uuid::Uuid;
+
+/// Lambda's default concurrency limit per account and Region.
+pub const ACCOUNT_CONCURRENCY: usize = 1000;
 
 pub struct FunctionPool {
     spec: FunctionSpec,
     idle: Mutex<Vec<LambdaEnvironment>>,
     slots: Semaphore,
     max: usize,
+    concurrency_limit: usize,
+    /// Invocations under way or waiting for an environment.
+    admitted: AtomicUsize,
+}
+
+/// Counts an admitted invocation until it ends, however it ends.
+struct Admission<'a>(&'a AtomicUsize);
+
+impl Drop for Admission<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl FunctionPool {
+    /// Up to `max_concurrency` environments, throttling past [`ACCOUNT_CONCURRENCY`].
     pub fn new(spec: FunctionSpec, max_concurrency: usize) -> Arc<FunctionPool> {
+        Self::with_limit(spec, max_concurrency, ACCOUNT_CONCURRENCY)
+    }
+
+    /// Up to `max_concurrency` environments, throttling past `concurrency_limit` invocations
+    /// (0, like a reserved concurrency of 0, throttles every one).
+    pub fn with_limit(
+        spec: FunctionSpec,
+        max_concurrency: usize,
+        concurrency_limit: usize,
+    ) -> Arc<FunctionPool> {
         let max = max_concurrency.max(1);
         Arc::new(FunctionPool {
             spec,
             idle: Mutex::new(Vec::new()),
             slots: Semaphore::new(max),
             max,
+            concurrency_limit,
+            admitted: AtomicUsize::new(0),
         })
     }
 
@@ -40,6 +74,18 @@ impl FunctionPool {
     pub async fn invoke_recorded(&self, payload: &Value) -> Invoked {
         let started = Instant::now();
         let request_id = Uuid::new_v4().to_string();
+        if self.admitted.fetch_add(1, Ordering::SeqCst) >= self.concurrency_limit {
+            self.admitted.fetch_sub(1, Ordering::SeqCst);
+            return Invoked {
+                result: Err(InvokeError::Throttled {
+                    limit: self.concurrency_limit,
+                }),
+                request_id,
+                duration: started.elapsed(),
+                cold_start: None,
+            };
+        }
+        let _admission = Admission(&self.admitted);
         let _slot = self
             .slots
             .acquire()

@@ -54,7 +54,13 @@ pub struct HttpRoute {
     pub path: String,
     /// The Lambda REQUEST authorizer protecting the route, if any.
     pub authorizer: Option<AuthorizerDef>,
+    /// How long the gateway waits for the function (`TimeoutInMillis`, 50 ms to 30 s, default 30 s)
+    /// before it answers 503; the invocation itself runs on.
+    pub integration_timeout: Duration,
 }
+
+/// API Gateway's default (and largest) integration timeout for an HTTP API.
+pub const MAX_INTEGRATION_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A Lambda REQUEST authorizer of an HttpApi (payload format 2.0, simple responses).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -2371,6 +2377,17 @@ impl<'a> Reader<'a> {
                 None => return error(name_path, format!("HttpApi {api} has no authorizer {name}")),
             },
         };
+        let integration_timeout = self
+            .get_integer(
+                properties,
+                "TimeoutInMillis",
+                path,
+                "a number of milliseconds",
+                50..=30_000,
+            )?
+            .map_or(MAX_INTEGRATION_TIMEOUT, |ms| {
+                Duration::from_millis(ms as u64)
+            });
         Ok((
             api,
             HttpRoute {
@@ -2378,6 +2395,7 @@ impl<'a> Reader<'a> {
                 method,
                 path: route_path,
                 authorizer,
+                integration_timeout,
             },
         ))
     }
@@ -3514,24 +3532,28 @@ Resources:
                     method: "ANY".into(),
                     path: "$default".into(),
                     authorizer: None,
+                    integration_timeout: MAX_INTEGRATION_TIMEOUT,
                 },
                 HttpRoute {
                     function: "Files".into(),
                     method: "GET".into(),
                     path: "/files/{proxy+}".into(),
                     authorizer: Some(jwt),
+                    integration_timeout: MAX_INTEGRATION_TIMEOUT,
                 },
                 HttpRoute {
                     function: "Files".into(),
                     method: "PUT".into(),
                     path: "/files/{proxy+}".into(),
                     authorizer: Some(by_name),
+                    integration_timeout: MAX_INTEGRATION_TIMEOUT,
                 },
                 HttpRoute {
                     function: "Files".into(),
                     method: "ANY".into(),
                     path: "/health".into(),
                     authorizer: None,
+                    integration_timeout: MAX_INTEGRATION_TIMEOUT,
                 },
             ]
         );
