@@ -228,3 +228,90 @@ fn scheduled_event_matches_eventbridge() {
             .ends_with(":rule/my-scheduled-rule")
     );
 }
+
+#[test]
+fn http_api_event_matches_aws_behind_a_lambda_authorizer() {
+    let theirs = fixture("example-apigw-v2-request-lambda-authorizer.json");
+    let request = IncomingRequest {
+        method: "GET".into(),
+        path: "/my/path".into(),
+        raw_query: "parameter1=value1&parameter1=value2&parameter2=value".into(),
+        headers: headers(&[
+            ("Header1", "value1"),
+            ("Header2", "value2"),
+            ("cookie", "cookie1; cookie2"),
+            ("user-agent", "agent"),
+            ("host", "id.execute-api.us-east-1.amazonaws.com"),
+            ("content-type", "application/json"),
+        ]),
+        body: Bytes::from_static(b"{\r\n\t\"a\": 1\r\n}"),
+        source_ip: "IP".into(),
+        request_id: "id".into(),
+    };
+    let params = BTreeMap::from([("proxy".to_owned(), "hello/world".to_owned())]);
+    let context = json!({"key": "value"});
+    let mut ours = build_event(&request, "$default", &params, context.as_object());
+    ours["headers"]
+        .as_object_mut()
+        .unwrap()
+        .retain(|k, _| k.starts_with("header"));
+    assert_same(
+        &ours,
+        &theirs,
+        "",
+        PER_REQUEST,
+        &["requestContext.authentication", "stageVariables"],
+    );
+    // What lambda_http hands a handler: the context where its request extensions look for it.
+    let parsed: aws_lambda_events::apigw::ApiGatewayV2httpRequest =
+        serde_json::from_value(ours).unwrap();
+    let authorizer = parsed.request_context.authorizer.unwrap();
+    assert_eq!(authorizer.fields["key"], "value");
+}
+
+/// The MSK trigger payload the runner builds for a record like the one in AWS's sample, compared
+/// with the sample field for field and value for value: nothing in it is per request.
+#[test]
+fn kafka_trigger_payload_matches_aws_msk_event() {
+    use servicehub_events::KafkaMessage;
+    use servicehub_events::lambda_kafka::{ConsumedRecord, KafkaSource, build_trigger};
+    let theirs = fixture("example-kafka-event.json");
+    let record = ConsumedRecord {
+        message: KafkaMessage {
+            topic: "AWSKafkaTopic".into(),
+            key: Some(b"8d5596b4-1813-4238-b24b-6dad8e3d1c0c".to_vec()),
+            headers: vec![("headerKey".into(), b"headerValue".to_vec())],
+            value: Some(b"8d5596b4-1813-4238-b24b-6dad8e3d1c0c".to_vec()),
+        },
+        partition: 0,
+        offset: 0,
+        timestamp: chrono::DateTime::from_timestamp_millis(1_595_035_749_700).unwrap(),
+        timestamp_type: "CREATE_TIME".into(),
+    };
+    let source = KafkaSource::Msk {
+        cluster_arn: theirs["eventSourceArn"].as_str().unwrap().to_owned(),
+    };
+    let servers = theirs["bootstrapServers"].as_str().unwrap();
+    let ours = serde_json::to_value(build_trigger(
+        &source,
+        servers,
+        std::slice::from_ref(&record),
+    ))
+    .unwrap();
+    assert_same(&ours, &theirs, "", &[], &[]);
+
+    // Self-managed Kafka: the same without eventSourceArn (AWS's documented shape).
+    let mut self_managed = theirs.clone();
+    self_managed["eventSource"] = json!("SelfManagedKafka");
+    self_managed
+        .as_object_mut()
+        .unwrap()
+        .remove("eventSourceArn");
+    let ours =
+        serde_json::to_value(build_trigger(&KafkaSource::SelfManaged, servers, &[record])).unwrap();
+    assert_same(&ours, &self_managed, "", &[], &[]);
+
+    // And aws_lambda_events reads it as the MSK event type.
+    let parsed: aws_lambda_events::kafka::KafkaEvent = serde_json::from_value(theirs).unwrap();
+    assert_eq!(parsed.records["AWSKafkaTopic-0"][0].offset, 0);
+}
