@@ -119,7 +119,8 @@ pub fn children_named(parent: u32, name: &str) -> std::collections::BTreeSet<u32
         .collect()
 }
 
-fn parent_of(pid: u32) -> Option<u32> {
+/// The parent's pid of `pid`, if it is alive.
+pub fn parent_of(pid: u32) -> Option<u32> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let close = stat.rfind(')')?;
     // After the command name: state, then the parent's pid.

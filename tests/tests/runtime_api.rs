@@ -184,3 +184,36 @@ async fn past_the_concurrency_limit_invocations_are_throttled_below_it_they_wait
     ));
     pool.shutdown().await;
 }
+
+/// The process state letter of `pid` (`T` when stopped), from /proc.
+fn process_state(pid: u64) -> char {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let close = stat.rfind(')').unwrap();
+    stat[close + 1..].trim_start().chars().next().unwrap()
+}
+
+#[tokio::test]
+async fn an_idle_environment_is_frozen_and_thawed_by_the_next_invocation() {
+    let pool = FunctionPool::new(probe(Duration::from_secs(10), &[]), 1);
+    let first = pid(&pool.invoke_recorded(&json!({})).await.result.unwrap());
+    // Not yet idle long enough: left running.
+    assert_eq!(pool.freeze_idle(Duration::from_secs(60)).await, 0);
+    // The function parks in /invocation/next right after answering; give it a moment.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(pool.freeze_idle(Duration::ZERO).await, 1);
+    // SIGSTOP takes effect as soon as the kernel delivers it.
+    let stopped = async {
+        while process_state(first) != 'T' {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(5), stopped)
+        .await
+        .expect("the idle environment is stopped");
+    assert_eq!(pool.freeze_idle(Duration::ZERO).await, 0, "frozen once");
+    // The next invocation thaws the same environment, which answers as before.
+    let next = pool.invoke_recorded(&json!({"sleep_ms": 10})).await;
+    assert_eq!(pid(&next.result.unwrap()), first);
+    assert_ne!(process_state(first), 'T');
+    pool.shutdown().await;
+}

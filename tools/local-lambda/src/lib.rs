@@ -80,6 +80,8 @@ struct Shared {
     started_at: std::time::Instant,
     /// From spawn to the first `/invocation/next`: Lambda's "Init Duration".
     init_duration: std::sync::OnceLock<Duration>,
+    /// Whether the function is parked in `/invocation/next`, waiting for work.
+    waiting: std::sync::atomic::AtomicBool,
 }
 
 /// One running execution environment: the function's process and its Runtime API endpoint.
@@ -88,6 +90,8 @@ pub struct LambdaEnvironment {
     sender: mpsc::Sender<Pending>,
     shared: Arc<Shared>,
     child: Mutex<Child>,
+    /// Stopped with SIGSTOP between invocations, as Lambda freezes an idle environment.
+    frozen: std::sync::atomic::AtomicBool,
     server: tokio::task::JoinHandle<()>,
     pub runtime_api: SocketAddr,
 }
@@ -107,6 +111,7 @@ impl LambdaEnvironment {
             initialized: std::sync::atomic::AtomicBool::new(false),
             started_at: std::time::Instant::now(),
             init_duration: std::sync::OnceLock::new(),
+            waiting: std::sync::atomic::AtomicBool::new(false),
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let runtime_api = listener.local_addr()?;
@@ -166,6 +171,7 @@ impl LambdaEnvironment {
             sender,
             shared,
             child: Mutex::new(child),
+            frozen: std::sync::atomic::AtomicBool::new(false),
             server,
             runtime_api,
         })
@@ -198,7 +204,43 @@ impl LambdaEnvironment {
         serde_json::from_slice(&bytes).map_err(|e| InvokeError::NotJson(e.to_string()))
     }
 
+    /// Freezes the environment as Lambda does between invocations: the process is stopped
+    /// (SIGSTOP), so an idle function costs no CPU; its timers and background threads wait, as
+    /// they do on AWS. Only an environment parked in `/invocation/next` is frozen, never one in
+    /// its init or its invocation. Returns whether it froze.
+    pub async fn freeze(&self) -> bool {
+        use std::sync::atomic::Ordering::SeqCst;
+        if self.frozen.load(SeqCst) || !self.shared.waiting.load(SeqCst) {
+            return false;
+        }
+        let mut child = self.child.lock().await;
+        // A process that exited (and may be reaped, its pid reused) is not signalled.
+        let (Ok(None), Some(pid)) = (child.try_wait(), child.id()) else {
+            return false;
+        };
+        // SAFETY: kill(2) on our own running child's pid.
+        let stopped = unsafe { libc::kill(pid as libc::pid_t, libc::SIGSTOP) } == 0;
+        self.frozen.store(stopped, SeqCst);
+        stopped
+    }
+
+    /// Thaws a frozen environment (SIGCONT); every invocation does it first.
+    pub async fn thaw(&self) {
+        if self.frozen.swap(false, std::sync::atomic::Ordering::SeqCst) {
+            let child = self.child.lock().await;
+            if let Some(pid) = child.id() {
+                // SAFETY: kill(2) on our own child's pid, not yet reaped (we hold its handle).
+                unsafe { libc::kill(pid as libc::pid_t, libc::SIGCONT) };
+            }
+        }
+    }
+
+    pub fn is_frozen(&self) -> bool {
+        self.frozen.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
     pub async fn invoke_raw(&self, payload: Bytes, request_id: &str) -> Result<Bytes, InvokeError> {
+        self.thaw().await;
         if payload.len() > SYNC_PAYLOAD_LIMIT {
             return Err(InvokeError::RequestTooLarge {
                 size: payload.len(),
@@ -268,7 +310,13 @@ async fn next_invocation(State(shared): State<Arc<Shared>>) -> Response {
         .initialized
         .store(true, std::sync::atomic::Ordering::SeqCst);
     let _ = shared.init_duration.set(shared.started_at.elapsed());
+    shared
+        .waiting
+        .store(true, std::sync::atomic::Ordering::SeqCst);
     let pending = shared.queue.lock().await.recv().await;
+    shared
+        .waiting
+        .store(false, std::sync::atomic::Ordering::SeqCst);
     let Some(pending) = pending else {
         // The environment is going away: like a frozen Lambda sandbox, never answer (an answer
         // without a request id makes lambda_runtime panic); the process is killed right after.

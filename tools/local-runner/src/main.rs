@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 /// Variables of the dev services that replace what the template sets (e.g. a Secrets Manager
@@ -59,6 +59,20 @@ struct Cli {
     /// throttled, when the template reserves no concurrency (Lambda's default account limit).
     #[arg(long, default_value_t = local_runner::pool::ACCOUNT_CONCURRENCY)]
     account_concurrency: usize,
+    /// Freeze an environment (SIGSTOP) once it has been idle this long, as Lambda freezes one
+    /// between invocations, so that idle functions cost no CPU; the next invocation thaws it.
+    /// Also `LOCAL_RUNNER_FREEZE_AFTER_MS`.
+    #[arg(long, env = "LOCAL_RUNNER_FREEZE_AFTER_MS", default_value_t = 1000)]
+    freeze_after_ms: u64,
+    /// Never freeze idle environments (their librdkafka and timer threads then keep waking).
+    /// Also `LOCAL_RUNNER_NO_FREEZE=1`.
+    #[arg(
+        long,
+        env = "LOCAL_RUNNER_NO_FREEZE",
+        action = clap::ArgAction::SetTrue,
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    no_freeze: bool,
     /// Do not poll Kafka.
     #[arg(long)]
     no_kafka: bool,
@@ -256,6 +270,28 @@ async fn main() -> Result<()> {
         }
     };
     let mut tasks = tokio::task::JoinSet::new();
+
+    if !cli.no_freeze {
+        let pools: Vec<Arc<FunctionPool>> = pools.values().cloned().collect();
+        let idle_for = Duration::from_millis(cli.freeze_after_ms);
+        let stop_freezing = shutdown();
+        tasks.spawn(async move {
+            let mut stop_freezing = std::pin::pin!(stop_freezing);
+            let mut tick = tokio::time::interval(
+                idle_for.clamp(Duration::from_millis(100), Duration::from_secs(1)),
+            );
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = stop_freezing.as_mut() => break,
+                    _ = tick.tick() => {}
+                }
+                for pool in &pools {
+                    pool.freeze_idle(idle_for).await;
+                }
+            }
+        });
+    }
 
     let gateway = Gateway::new(routes);
     let stop_gateway = shutdown();

@@ -21,7 +21,8 @@ pub const ACCOUNT_CONCURRENCY: usize = 1000;
 
 pub struct FunctionPool {
     spec: FunctionSpec,
-    idle: Mutex<Vec<LambdaEnvironment>>,
+    /// Warm environments and since when each has been idle.
+    idle: Mutex<Vec<(LambdaEnvironment, Instant)>>,
     slots: Semaphore,
     max: usize,
     concurrency_limit: usize,
@@ -91,7 +92,12 @@ impl FunctionPool {
             .acquire()
             .await
             .expect("the pool's semaphore is never closed");
-        let reused = self.idle.lock().await.pop();
+        let reused = self
+            .idle
+            .lock()
+            .await
+            .pop()
+            .map(|(environment, _)| environment);
         let cold = reused.is_none();
         let environment = match reused {
             Some(environment) => environment,
@@ -121,7 +127,7 @@ impl FunctionPool {
             Err(InvokeError::Timeout(_) | InvokeError::Crashed(_) | InvokeError::Init(_)) => {
                 environment.stop().await
             }
-            _ => self.idle.lock().await.push(environment),
+            _ => self.idle.lock().await.push((environment, Instant::now())),
         }
         Invoked {
             result,
@@ -143,14 +149,28 @@ impl FunctionPool {
                     self.spec.binary.display()
                 )
             })?;
-        self.idle.lock().await.push(environment);
+        self.idle.lock().await.push((environment, Instant::now()));
         Ok(())
+    }
+
+    /// Freezes the environments idle for at least `idle_for` (see [`LambdaEnvironment::freeze`]);
+    /// the next invocation thaws the one it takes. Returns how many froze now.
+    pub async fn freeze_idle(&self, idle_for: std::time::Duration) -> usize {
+        let idle = self.idle.lock().await;
+        let mut frozen = 0;
+        for (environment, since) in idle.iter() {
+            if since.elapsed() >= idle_for && environment.freeze().await {
+                frozen += 1;
+            }
+        }
+        frozen
     }
 
     /// Stops every idle environment (busy ones stop when their invocation ends and the pool drops).
     pub async fn shutdown(&self) {
-        let environments: Vec<LambdaEnvironment> = self.idle.lock().await.drain(..).collect();
-        for environment in environments {
+        let environments: Vec<(LambdaEnvironment, Instant)> =
+            self.idle.lock().await.drain(..).collect();
+        for (environment, _) in environments {
             environment.stop().await;
         }
     }
