@@ -854,3 +854,34 @@ async fn the_sample_payloads_in_events_drive_the_real_functions() {
         "0190a5a4-7b1e-7cc0-8a2b-4c1d2e3f4a5b"
     );
 }
+
+/// A NUL character cannot be stored and has no use in any field: it is a 422 naming the field,
+/// never the 500 PostgreSQL's refusal used to become (issue: `"a\u0000b@x.io"` at login).
+#[tokio::test]
+async fn a_nul_character_in_a_login_or_registration_is_a_422_naming_the_field() {
+    let db = TestDatabase::new().await;
+    let keys = Keys::new().await;
+    let login_fn = keys.start("auth-login", &db, &[]).await;
+    let register_fn = keys.start("auth-register", &db, &[]).await;
+
+    let response = login(&login_fn, "a\u{0}b@x.io", "whatever password").await;
+    assert_eq!(response.status, 422, "{:?}", response.body);
+    assert_eq!(
+        response.header("content-type"),
+        Some("application/problem+json")
+    );
+    assert_eq!(
+        field_codes(&response),
+        [("email".to_owned(), "nul_character".to_owned())]
+    );
+
+    let mut body = customer_body(&email());
+    body["display_name"] = json!("Ann\u{0}");
+    let response = register(&register_fn, &body).await;
+    assert_eq!(response.status, 422, "{:?}", response.body);
+    assert!(
+        field_codes(&response).contains(&("display_name".to_owned(), "nul_character".to_owned())),
+        "{:?}",
+        response.body
+    );
+}

@@ -673,3 +673,78 @@ async fn a_function_whose_configuration_is_missing_reports_an_init_error() {
     );
     env.stop().await;
 }
+
+/// A NUL character in a query parameter or anywhere in a JSON body (a string, a nested key) is a
+/// 422 naming where, before any handler reads it (`GET /requests?region=%00` used to be a 500).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_nul_character_in_a_query_or_a_body_is_a_422_naming_where() {
+    let db = TestDatabase::new().await;
+    let customer = insert_user(&db.pool, "customer", &[]).await;
+    let create_fn = start_function("create-request", &db.url, &[]).await;
+    let list_fn = start_function("list-requests", &db.url, &[]).await;
+    let me = Some(claims(customer, "customer", &[]));
+    let fields = |response: &servicehub_tests::apigw::HttpResponse| -> Vec<(String, String)> {
+        response.body["errors"]
+            .as_array()
+            .unwrap_or(&Vec::new())
+            .iter()
+            .map(|e| {
+                (
+                    e["field"].as_str().unwrap_or_default().to_owned(),
+                    e["code"].as_str().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect()
+    };
+
+    let mut list = request(
+        "GET",
+        "GET /requests",
+        "/requests",
+        None,
+        None,
+        None,
+        me.clone(),
+    );
+    list["rawQueryString"] = json!("region=%00");
+    list["queryStringParameters"] = json!({"region": "\u{0}"});
+    let listed = invoke(&list_fn, &list).await;
+    assert_eq!(listed.status, 422, "{:?}", listed.body);
+    assert_eq!(
+        listed.header("content-type"),
+        Some("application/problem+json")
+    );
+    assert_eq!(
+        fields(&listed),
+        [("region".to_owned(), "nul_character".to_owned())]
+    );
+
+    let mut body = servicehub_tests::new_request("moscow");
+    body["title"] = json!("Не работает\u{0} холодильник");
+    body["budget"] = json!({"amount_minor": 1000, "currency": "RUB", "note\u{0}": "x"});
+    let post = request(
+        "POST",
+        "POST /requests",
+        "/requests",
+        None,
+        Some("application/json"),
+        Some(&body.to_string()),
+        me,
+    );
+    let created = invoke(&create_fn, &post).await;
+    assert_eq!(created.status, 422, "{:?}", created.body);
+    let found = fields(&created);
+    assert!(
+        found.contains(&("title".to_owned(), "nul_character".to_owned())),
+        "{found:?}"
+    );
+    assert!(
+        found.contains(&("budget.note\u{0}".to_owned(), "nul_character".to_owned())),
+        "{found:?}"
+    );
+    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM service_requests")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(stored, 0);
+}

@@ -331,7 +331,11 @@ where
     let span = tracing::info_span!("http", request_id = %info.request_id, correlation_id = %info.correlation_id);
     async move {
         let started = std::time::Instant::now();
-        let response = match handler(request, info.clone()).await {
+        let result = match reject_nul_characters(&request) {
+            Ok(()) => handler(request, info.clone()).await,
+            Err(error) => Err(error),
+        };
+        let response = match result {
             Ok(response) => response,
             Err(error) => {
                 if let Some((kind, retryable)) = error.failure_kind() {
@@ -354,6 +358,73 @@ where
     }
     .instrument(span)
     .await
+}
+
+/// Text with a NUL character can be neither stored (PostgreSQL's text refuses it) nor shown
+/// safely, and no field of this API has a use for it: a NUL anywhere in a query or path
+/// parameter, or in a string or key of a JSON body, is a 422 naming where, before any handler
+/// reads the request (it used to reach the database as a 500).
+fn reject_nul_characters(request: &Request) -> Result<(), ApiError> {
+    let mut errors = ValidationErrors::default();
+    let query = request.query_string_parameters();
+    for (name, value) in query.iter() {
+        if name.contains('\0') || value.contains('\0') {
+            errors.add(name, "nul_character", "must not contain the NUL character");
+        }
+    }
+    let path = request.path_parameters();
+    for (name, value) in path.iter() {
+        if value.contains('\0') {
+            errors.add(name, "nul_character", "must not contain the NUL character");
+        }
+    }
+    // JSON can only carry a NUL as the escape \u0000: parse only bodies that have one.
+    if let Body::Text(text) = request.body()
+        && text.contains("\\u0000")
+        && let Ok(value) = serde_json::from_str::<Value>(text)
+    {
+        nul_fields(&value, "", &mut errors);
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors.into())
+    }
+}
+
+/// Adds an error for every string or key of `value` with a NUL, named by its dotted path.
+fn nul_fields(value: &Value, path: &str, errors: &mut ValidationErrors) {
+    let child = |key: &str| {
+        if path.is_empty() {
+            key.to_owned()
+        } else {
+            format!("{path}.{key}")
+        }
+    };
+    match value {
+        Value::String(text) if text.contains('\0') => {
+            let field = if path.is_empty() { "body" } else { path };
+            errors.add(field, "nul_character", "must not contain the NUL character");
+        }
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                nul_fields(item, &child(&i.to_string()), errors);
+            }
+        }
+        Value::Object(fields) => {
+            for (key, item) in fields {
+                if key.contains('\0') {
+                    errors.add(
+                        child(key),
+                        "nul_character",
+                        "must not contain the NUL character",
+                    );
+                }
+                nul_fields(item, &child(key), errors);
+            }
+        }
+        _ => {}
+    }
 }
 
 /// API Gateway's route key (`GET /requests/{id}`), or the method and path without one.
