@@ -885,3 +885,62 @@ async fn a_nul_character_in_a_login_or_registration_is_a_422_naming_the_field() 
         response.body
     );
 }
+
+/// 200 wrong-password logins for one account at once, over 8 execution environments: the
+/// policy allows 5 failures, so exactly 5 passwords are checked (401) and every other attempt is
+/// refused by the lock (429) without one. Before the attempt was counted ahead of argon2, a
+/// burst got as many checks as it had concurrent environments.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_burst_of_concurrent_guesses_gets_exactly_the_allowed_password_checks() {
+    let db = TestDatabase::new().await;
+    let keys = Keys::new().await;
+    let register_fn = keys.start("auth-register", &db, &[]).await;
+    let address = email();
+    let registered = register(&register_fn, &customer_body(&address)).await;
+    assert_eq!(registered.status, 201, "{:?}", registered.body);
+
+    let mut env: Vec<(String, String)> = keys.env();
+    env.extend([
+        ("DATABASE_URL".to_owned(), db.url.clone()),
+        (
+            "KAFKA_BOOTSTRAP_SERVERS".to_owned(),
+            servicehub_tests::required_env("KAFKA_BOOTSTRAP_SERVERS"),
+        ),
+        ("SERVICE_NAME".to_owned(), "auth-login".to_owned()),
+        ("RUST_LOG".to_owned(), "warn".to_owned()),
+    ]);
+    let pool = local_runner::pool::FunctionPool::new(
+        local_lambda::FunctionSpec {
+            name: "auth-login".into(),
+            binary: servicehub_tests::binary_path("auth-login"),
+            env,
+            timeout: std::time::Duration::from_secs(60),
+            memory_mb: 256,
+        },
+        8,
+    );
+    let attempts: Vec<_> = (0..200)
+        .map(|i| {
+            let pool = pool.clone();
+            let event = post(
+                "/auth/login",
+                &json!({"email": address, "password": format!("guess {i}")}),
+                None,
+            );
+            tokio::spawn(async move { pool.invoke_recorded(&event).await.result })
+        })
+        .collect();
+    let mut statuses = std::collections::BTreeMap::new();
+    for attempt in attempts {
+        let answer = attempt.await.unwrap().expect("the invocation succeeds");
+        *statuses
+            .entry(answer["statusCode"].as_u64().unwrap())
+            .or_insert(0) += 1;
+    }
+    pool.shutdown().await;
+    assert_eq!(
+        statuses,
+        std::collections::BTreeMap::from([(401, 5), (429, 195)]),
+        "answers by status"
+    );
+}

@@ -105,15 +105,23 @@ pub async fn login(
     let policy = auth.config.throttle;
     let now = Utc::now();
 
-    let mut conn = auth.services.pool.acquire().await?;
-    // A plain read (autocommit): the failure path below re-reads under a lock.
-    let state = store::lock_throttle(&mut conn, &input.email).await?;
+    // The attempt counts as a failure before the password is checked, in a transaction of its
+    // own that concurrent attempts on the e-mail wait for: argon2 takes tens of milliseconds, and
+    // if the failure were recorded only after it, a burst of guesses would all pass the gate
+    // before any was counted. A success clears the count.
+    let mut tx = auth.services.pool.begin().await?;
+    store::serialize_throttle(&mut tx, &input.email).await?;
+    let state = store::lock_throttle(&mut tx, &input.email).await?;
     let gate = policy.gate(state.as_ref(), now);
     if let Some(retry_after) = gate.retry_after_seconds() {
         tracing::info!(retry_after, "login refused: the account is locked");
         return Ok(too_many_requests(&info, retry_after));
     }
+    let next = policy.record_failure(state.as_ref(), now);
+    store::save_throttle(&mut tx, &input.email, &next, now).await?;
+    tx.commit().await?;
 
+    let mut conn = auth.services.pool.acquire().await?;
     let credentials = store::credentials_by_email(&mut conn, &input.email).await?;
     let usable = credentials
         .as_ref()
@@ -132,9 +140,6 @@ pub async fn login(
 
     if !verified {
         let mut tx = auth.services.pool.begin().await?;
-        let state = store::lock_throttle(&mut tx, &input.email).await?;
-        let next = policy.record_failure(state.as_ref(), now);
-        store::save_throttle(&mut tx, &input.email, &next, now).await?;
         store::prune_throttle(
             &mut tx,
             now - policy.window.max(policy.lock) - Duration::days(1),

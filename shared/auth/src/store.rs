@@ -312,6 +312,18 @@ pub async fn delete_expired_tokens(
 // ---- login throttling ----
 
 /// The failure state of `email`, locked until the transaction ends.
+/// Makes concurrent logins of one e-mail wait for each other until the caller's transaction
+/// ends, whether or not the e-mail has a throttle row yet (a row lock cannot cover a row that
+/// does not exist). A transaction-scoped advisory lock on the e-mail's hash: a collision only
+/// makes two e-mails wait for each other.
+pub async fn serialize_throttle(conn: &mut PgConnection, email: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('login_throttle:' || $1, 0))")
+        .bind(email)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 pub async fn lock_throttle(
     conn: &mut PgConnection,
     email: &str,
