@@ -944,3 +944,35 @@ async fn a_burst_of_concurrent_guesses_gets_exactly_the_allowed_password_checks(
         "answers by status"
     );
 }
+
+/// A body with 300,000 unknown keys, one of them 1 MB long: the 422 lists the first 100
+/// problems, texts cut short, instead of an answer over Lambda's 6 MB (a 502 at the gateway).
+#[tokio::test]
+async fn a_422_for_a_huge_hostile_body_stays_small() {
+    let db = TestDatabase::new().await;
+    let keys = Keys::new().await;
+    let register_fn = keys.start("auth-register", &db, &[]).await;
+    let mut body = customer_body(&email());
+    let object = body.as_object_mut().unwrap();
+    for i in 0..300_000 {
+        object.insert(format!("k{i}"), json!(1));
+    }
+    object.insert("x".repeat(1024 * 1024), json!(1));
+    let answer = register_fn
+        .invoke(&post("/auth/register", &body, None))
+        .await
+        .expect("the function answers (not a response over 6 MB)");
+    assert_eq!(answer["statusCode"], 422, "{}", &answer.to_string()[..300]);
+    let size = answer["body"].as_str().unwrap().len();
+    assert!(size < 64 * 1024, "a {size}-byte problem");
+    let problem: Value = serde_json::from_str(answer["body"].as_str().unwrap()).unwrap();
+    assert_eq!(problem["errors"].as_array().unwrap().len(), 100);
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("the first 100 are listed"),
+        "{}",
+        problem["detail"]
+    );
+}

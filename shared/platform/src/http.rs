@@ -189,7 +189,7 @@ struct Problem<'a> {
     request_id: &'a str,
     correlation_id: Uuid,
     #[serde(skip_serializing_if = "Option::is_none")]
-    errors: Option<&'a [FieldError]>,
+    errors: Option<Vec<FieldError>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     current_status: Option<RequestStatus>,
 }
@@ -248,6 +248,10 @@ impl ApiError {
                 tracing::warn!(error = %detail, "backing service unavailable");
                 format!("{detail}; retry later")
             }
+            ApiError::Validation(errors) if errors.0.len() > MAX_LISTED_ERRORS => format!(
+                "{} field(s) are invalid; the first {MAX_LISTED_ERRORS} are listed",
+                errors.0.len()
+            ),
             ApiError::Validation(errors) => format!("{} field(s) are invalid", errors.0.len()),
             ApiError::MalformedJson(detail) => {
                 format!("the request body is not valid JSON: {detail}")
@@ -265,7 +269,7 @@ impl ApiError {
             request_id: &info.request_id,
             correlation_id: info.correlation_id,
             errors: match &self {
-                ApiError::Validation(errors) => Some(&errors.0),
+                ApiError::Validation(errors) => Some(listed(&errors.0)),
                 _ => None,
             },
             current_status: match &self {
@@ -289,6 +293,28 @@ impl ApiError {
             ))
             .unwrap_or_else(|_| Response::new(Body::Empty))
     }
+}
+
+/// At most this many field errors go into a 422, each field name and message cut at
+/// [`MAX_ERROR_TEXT`] characters: an input with 300,000 bad keys, or a 1 MB key, must not make
+/// an answer bigger than Lambda's 6 MB (a 502 at the gateway) or than what a client can use.
+pub const MAX_LISTED_ERRORS: usize = 100;
+pub const MAX_ERROR_TEXT: usize = 200;
+
+fn listed(errors: &[FieldError]) -> Vec<FieldError> {
+    let cut = |text: &str| match text.char_indices().nth(MAX_ERROR_TEXT) {
+        Some((end, _)) => format!("{}…", &text[..end]),
+        None => text.to_owned(),
+    };
+    errors
+        .iter()
+        .take(MAX_LISTED_ERRORS)
+        .map(|error| FieldError {
+            field: cut(&error.field),
+            code: error.code,
+            message: cut(&error.message),
+        })
+        .collect()
 }
 
 /// A JSON response with the correlation id echoed.
