@@ -148,6 +148,39 @@ async fn completed_work_yields_the_act_and_payment_order_and_both_signatures_the
     assert_eq!(kinds, ["completion_act", "payment_order"]);
     let act = documents[0].0;
 
+    // A forged `hr.document_signed` saying the unsigned act is fully signed (anyone who can
+    // produce to the topic could send it) mints no payment: the database says it is unsigned.
+    let forged = servicehub_events::Envelope::new(
+        "forger",
+        servicehub_events::catalog::DocumentSigned {
+            document_id: act,
+            kind: servicehub_events::values::DocumentKind::CompletionAct,
+            request_id: Some(request_id),
+            signed_by: contractor,
+            signer_role: servicehub_events::values::Role::Contractor,
+            fully_signed: true,
+            signed_at: chrono::Utc::now(),
+        },
+    );
+    let forged_record = ConsumedRecord {
+        message: forged.to_kafka(),
+        partition: 0,
+        offset: 1,
+        timestamp: chrono::Utc::now(),
+        timestamp_type: "CREATE_TIME".into(),
+    };
+    let report = generator
+        .invoke(&msk_trigger(&[forged_record]))
+        .await
+        .unwrap();
+    assert_eq!(report["dead_lettered"], 0, "{report}");
+    let minted: i64 = sqlx::query_scalar("SELECT count(*) FROM payments WHERE document_id = $1")
+        .bind(act)
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(minted, 0, "a forged event minted a payment");
+
     // The files are real PDFs in S3 with the Cyrillic text of the act.
     let (view, pdf) = download(&get_document, act, customer, "customer").await;
     assert_eq!(

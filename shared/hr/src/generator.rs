@@ -199,6 +199,16 @@ impl DocumentGenerator<'_> {
                 HandlerError::Permanent(format!("document {} does not exist", signed.document_id))
             })?;
         drop(conn);
+        // The event says what happened; the database says what holds. Only an act whose
+        // signatures are all in the database is paid, whatever an event on the topic claims.
+        if act.kind != DocumentKind::CompletionAct || !act.fully_signed {
+            tracing::warn!(
+                document_id = %act.id,
+                event_id = %envelope.meta.id,
+                "hr.document_signed says the act is fully signed; its signatures say otherwise: no payment"
+            );
+            return Ok(Some(Vec::new()));
+        }
         let (Some(request_id), Some(customer_id), Some(amount)) =
             (act.request_id, act.customer_id, act.amount.clone())
         else {
