@@ -277,6 +277,30 @@ async fn a_request_goes_from_manager_assigned_to_completed_with_its_history_and_
     let not_theirs = api.act("start-work", contractor(second), id, None).await;
     assert_eq!(not_theirs.status, 403, "{:?}", not_theirs.body);
 
+    // A contractor whose access is revoked after the assignment can no longer do the work (nor,
+    // rejected, or disabled); with access back, they can.
+    for standing in [
+        "access_revoked = true",
+        "verification_status = 'rejected'",
+        "active = false",
+    ] {
+        sqlx::query(&format!("UPDATE users SET {standing} WHERE id = $1"))
+            .bind(first)
+            .execute(&db.pool)
+            .await
+            .unwrap();
+        let refused = api.act("start-work", contractor(first), id, None).await;
+        assert_eq!(refused.status, 403, "{standing}: {:?}", refused.body);
+        sqlx::query(
+            "UPDATE users SET access_revoked = false, verification_status = 'verified',
+                 active = true WHERE id = $1",
+        )
+        .bind(first)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    }
+
     let started = api.act("start-work", contractor(first), id, None).await;
     assert_eq!((started.status, status(&started)), (200, "in_progress"));
     let bad_completion = api

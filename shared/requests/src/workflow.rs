@@ -21,7 +21,7 @@ use servicehub_events::catalog::{
     ContractorAssigned, RequestCancelled, RequestChanges, RequestClarificationNeeded,
     RequestUpdated, SentToContractors, StatusChanged, UserAction, WorkCompleted, WorkStarted,
 };
-use servicehub_events::values::{Actor, AuditOutcome, RequestStatus};
+use servicehub_events::values::{Actor, AuditOutcome, RequestStatus, Role};
 use servicehub_platform::Services;
 use servicehub_platform::http::{
     ApiError, Identity, RequestInfo, json_body, json_response, path_uuid,
@@ -60,6 +60,16 @@ async fn lock(
         Decision::Allowed => {}
         Decision::Forbidden(why) => return Err(ApiError::Forbidden(why.into())),
         Decision::Hidden => return Err(not_found()),
+    }
+    // Being the assigned contractor is not enough: access revoked, verification rejected or
+    // the account disabled after the assignment ends the right to do the work.
+    if matches!(command, Command::StartWork | Command::CompleteWork)
+        && identity.role == Role::Contractor
+        && !store::contractor_in_good_standing(&mut tx, identity.user_id).await?
+    {
+        return Err(ApiError::Forbidden(
+            "your contractor access is revoked, rejected or disabled".into(),
+        ));
     }
     let actor = Actor::user(identity.user_id, identity.role);
     Ok(Locked {
