@@ -79,11 +79,14 @@ async fn completed_work_yields_the_act_and_payment_order_and_both_signatures_the
         .execute(&db.pool)
         .await
         .unwrap();
-    sqlx::query("UPDATE users SET display_name = 'Мастер Иван' WHERE id = $1")
-        .bind(contractor)
-        .execute(&db.pool)
-        .await
-        .unwrap();
+    sqlx::query(
+        "UPDATE users SET display_name = 'Мастер Иван', verification_status = 'verified'
+         WHERE id = $1",
+    )
+    .bind(contractor)
+    .execute(&db.pool)
+    .await
+    .unwrap();
     let request_id = Uuid::now_v7();
     sqlx::query(
         "INSERT INTO service_requests (id, customer_id, title, description, category, urgency, region,
@@ -228,6 +231,18 @@ async fn completed_work_yields_the_act_and_payment_order_and_both_signatures_the
         403,
         "the request's manager sees the act but does not sign it"
     );
+    // A contractor whose access was revoked since signs nothing (their signature would
+    // release the payment); with access back, they sign.
+    let set_revoked = |revoked: bool| {
+        sqlx::query("UPDATE users SET access_revoked = $2 WHERE id = $1")
+            .bind(contractor)
+            .bind(revoked)
+            .execute(&db.pool)
+    };
+    set_revoked(true).await.unwrap();
+    let refused = invoke(&sign, &sign_as(contractor, "contractor")).await;
+    assert_eq!(refused.status, 403, "{:?}", refused.body);
+    set_revoked(false).await.unwrap();
     let second = invoke(&sign, &sign_as(contractor, "contractor")).await;
     assert_eq!(
         (second.status, second.body["fully_signed"].clone()),

@@ -148,6 +148,16 @@ pub async fn sign(
                 .join(" and ")
         )));
     }
+    // A contractor revoked, rejected or disabled since the document was made signs nothing:
+    // their signature on an act would still release the payment.
+    if identity.role == Role::Contractor
+        && !servicehub_platform::standing::contractor_in_good_standing(&mut tx, identity.user_id)
+            .await?
+    {
+        return Err(ApiError::Forbidden(
+            "your contractor access is revoked, rejected or disabled".into(),
+        ));
+    }
     let now = Utc::now();
     if !store::add_signature(&mut tx, id, identity.user_id, identity.role, now).await? {
         return Err(ApiError::Conflict {

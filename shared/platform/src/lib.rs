@@ -10,6 +10,7 @@ pub mod idempotency_key;
 pub mod kafka;
 pub mod outbox;
 pub mod report;
+pub mod standing;
 pub mod telemetry;
 
 pub use config::Config;

@@ -145,22 +145,6 @@ pub struct StatusChange<'a> {
     pub at: DateTime<Utc>,
 }
 
-/// Whether contractor `id` may work now: active, verified, access not revoked. The row is
-/// share-locked, so a revocation committing meanwhile waits for the caller's transaction.
-pub async fn contractor_in_good_standing(
-    conn: &mut PgConnection,
-    id: Uuid,
-) -> Result<bool, sqlx::Error> {
-    let standing: Option<bool> = sqlx::query_scalar(
-        "SELECT active AND verification_status = 'verified' AND NOT access_revoked
-         FROM users WHERE id = $1 FOR SHARE",
-    )
-    .bind(id)
-    .fetch_optional(conn)
-    .await?;
-    Ok(standing.unwrap_or(false))
-}
-
 pub async fn record_status_change(
     conn: &mut PgConnection,
     change: &StatusChange<'_>,

@@ -65,7 +65,8 @@ async fn lock(
     // the account disabled after the assignment ends the right to do the work.
     if matches!(command, Command::StartWork | Command::CompleteWork)
         && identity.role == Role::Contractor
-        && !store::contractor_in_good_standing(&mut tx, identity.user_id).await?
+        && !servicehub_platform::standing::contractor_in_good_standing(&mut tx, identity.user_id)
+            .await?
     {
         return Err(ApiError::Forbidden(
             "your contractor access is revoked, rejected or disabled".into(),
