@@ -976,3 +976,30 @@ async fn a_422_for_a_huge_hostile_body_stays_small() {
         problem["detail"]
     );
 }
+
+/// Nobody can take the bootstrap admin's e-mail before the first admin login: registering it is
+/// refused as a taken e-mail (in any letter case), and the admin still comes into being.
+#[tokio::test]
+async fn the_bootstrap_admins_email_cannot_be_squatted() {
+    let db = TestDatabase::new().await;
+    let keys = Keys::new().await;
+    let admin_email = email();
+    let password_secret = format!("servicehub-tests/bootstrap-{}", Uuid::new_v4());
+    create_secret(&password_secret, "the very first admin password").await;
+    let bootstrap = [
+        ("BOOTSTRAP_ADMIN_EMAIL", admin_email.as_str()),
+        (
+            "BOOTSTRAP_ADMIN_PASSWORD_SECRET_NAME",
+            password_secret.as_str(),
+        ),
+    ];
+    let register_fn = keys.start("auth-register", &db, &bootstrap).await;
+    for squatted in [admin_email.clone(), admin_email.to_uppercase()] {
+        let response = register(&register_fn, &customer_body(&squatted)).await;
+        assert_eq!(response.status, 409, "{squatted}: {:?}", response.body);
+    }
+    let login_fn = keys.start("auth-login", &db, &bootstrap).await;
+    let response = login(&login_fn, &admin_email, "the very first admin password").await;
+    assert_eq!(response.status, 200, "{:?}", response.body);
+    assert_eq!(response.body["user"]["role"], "admin");
+}

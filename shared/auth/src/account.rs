@@ -66,6 +66,21 @@ async fn create_account(
     info: &RequestInfo,
     action: &str,
 ) -> Result<UserView, ApiError> {
+    // The bootstrap admin's e-mail is reserved: an account taking it before the first admin
+    // login would lock the admin out for good (bootstrap never touches an existing account).
+    // The answer is the one any taken e-mail gets.
+    let taken = || ApiError::Conflict {
+        detail: "an account with this e-mail already exists".into(),
+        current_status: None,
+    };
+    if auth
+        .config
+        .bootstrap_admin
+        .as_ref()
+        .is_some_and(|admin| admin.email == account.email)
+    {
+        return Err(taken());
+    }
     let password = account.password.clone();
     let hash = blocking(move || hash_password(&password))
         .await?
@@ -74,10 +89,7 @@ async fn create_account(
     let now = Utc::now();
     let mut tx = auth.services.pool.begin().await?;
     if !store::insert_user(&mut tx, id, &account, &hash, now).await? {
-        return Err(ApiError::Conflict {
-            detail: "an account with this e-mail already exists".into(),
-            current_status: None,
-        });
+        return Err(taken());
     }
     let view = store::find_user(&mut tx, id)
         .await?
