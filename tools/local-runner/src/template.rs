@@ -59,6 +59,9 @@ pub struct HttpRoute {
     pub integration_timeout: Duration,
 }
 
+/// EventBridge's limit on a rule target's `Input` (characters).
+pub const MAX_SCHEDULE_INPUT_CHARS: usize = 8192;
+
 /// API Gateway's default (and largest) integration timeout for an HTTP API.
 pub const MAX_INTEGRATION_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -2653,10 +2656,22 @@ impl<'a> Reader<'a> {
         }
         let input = match self.get(properties, "Input", path)? {
             None => None,
-            Some((Value::String(text), input_path)) => match serde_json::from_str(&text) {
-                Ok(value) => Some(value),
-                Err(e) => return error(input_path, format!("Input is not valid JSON: {e}")),
-            },
+            Some((Value::String(text), input_path)) => {
+                // EventBridge refuses a target Input longer than this (AWS::Events::Rule).
+                if text.chars().count() > MAX_SCHEDULE_INPUT_CHARS {
+                    return error(
+                        input_path,
+                        format!(
+                            "Input is {} characters; EventBridge allows at most {MAX_SCHEDULE_INPUT_CHARS}",
+                            text.chars().count()
+                        ),
+                    );
+                }
+                match serde_json::from_str(&text) {
+                    Ok(value) => Some(value),
+                    Err(e) => return error(input_path, format!("Input is not valid JSON: {e}")),
+                }
+            }
             Some((value, _)) => Some(value),
         };
         let mut enabled = self.get_bool(properties, "Enabled", path)?.unwrap_or(true);
@@ -3655,6 +3670,16 @@ Resources:
             [
                 "function Report: event Five: ScheduleExpressionTimezone Europe/Moscow is not emulated; the schedule runs in UTC"
             ]
+        );
+
+        let long = format!(r#"'{{"pad": "{}"}}'"#, "x".repeat(MAX_SCHEDULE_INPUT_CHARS));
+        let e = parse_err(
+            &yaml.replace(r#"'{"kind": "nightly", "limit": 10}'"#, &long),
+            &[],
+        );
+        assert!(
+            e.to_string().contains("EventBridge allows at most 8192"),
+            "{e}"
         );
 
         for bad in [
