@@ -3,6 +3,7 @@
 //! letters. Works against the local dev services and production alike.
 
 mod dlq;
+mod lag;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
@@ -36,6 +37,20 @@ enum Command {
     Clickhouse {
         #[command(subcommand)]
         action: ClickhouseAction,
+    },
+    /// Consumer lag of every Kafka event source mapping of a template: per partition the
+    /// committed offset, the end, the lag and the age of the oldest record not yet consumed.
+    Lag {
+        #[arg(long, env = "KAFKA_BOOTSTRAP_SERVERS")]
+        bootstrap_servers: String,
+        #[arg(long, default_value = "template.yaml")]
+        template: std::path::PathBuf,
+        /// JSON object of parameter values (the consumer group names may depend on them).
+        #[arg(long, default_value = "tools/local-parameters.json")]
+        parameters_file: std::path::PathBuf,
+        /// A parameter value, NAME=VALUE (repeatable).
+        #[arg(long = "parameter", value_parser = parse_parameter)]
+        parameters: Vec<(String, String)>,
     },
     /// Dead letters: the records consumers gave up on, in the `<topic>.dlq` topics.
     Dlq {
@@ -124,6 +139,12 @@ enum DbAction {
     },
 }
 
+fn parse_parameter(text: &str) -> Result<(String, String), String> {
+    text.split_once('=')
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .ok_or_else(|| format!("{text:?} is not NAME=VALUE"))
+}
+
 #[tokio::main]
 async fn main() -> Result<()> {
     match Cli::parse().command {
@@ -150,6 +171,23 @@ async fn main() -> Result<()> {
                 },
         } => create_topics(&bootstrap_servers, max_replication).await,
         Command::Dlq { action } => run_dlq(action).await,
+        Command::Lag {
+            bootstrap_servers,
+            template,
+            parameters_file,
+            parameters,
+        } => {
+            let file = parameters_file
+                .exists()
+                .then_some(parameters_file.as_path());
+            let model = lag::load_template(&template, file, &parameters, &bootstrap_servers)?;
+            let rows = tokio::task::spawn_blocking(move || {
+                lag::measure(&bootstrap_servers, &model.kafka_mappings)
+            })
+            .await??;
+            print!("{}", lag::render(&rows));
+            Ok(())
+        }
         Command::Db {
             action: DbAction::Migrate { database_url },
         } => {
