@@ -105,9 +105,10 @@ impl EventProducer {
         })
     }
 
-    /// Whether the cluster has `topic`, asked once per topic that exists. A send to a missing
-    /// topic would wait `message.timeout.ms` for nothing; this answers within a metadata round
-    /// trip. An unreachable cluster is an error, not a "no".
+    /// Whether the cluster has `topic`, asked once per topic that exists: false only when a
+    /// broker answers that it does not know the topic; an unreachable cluster is an error, not a
+    /// "no" (an outage is not a missing topic). A send to a missing topic would wait
+    /// `message.timeout.ms` for nothing; this answers within a metadata round trip.
     pub async fn has_topic(&self, topic: &str) -> Result<bool, KafkaError> {
         if self
             .known_topics
@@ -122,13 +123,11 @@ impl EventProducer {
         let exists = tokio::task::spawn_blocking(move || {
             let metadata = producer
                 .client()
-                .fetch_metadata(Some(&name), Duration::from_secs(5))?;
-            Ok::<_, KafkaError>(
-                metadata
-                    .topics()
-                    .iter()
-                    .any(|t| t.name() == name && t.error().is_none()),
-            )
+                .fetch_metadata(Some(&name), Duration::from_secs(2))?;
+            Ok::<_, KafkaError>(!metadata.topics().iter().any(|t| {
+                t.name() == name
+                    && t.error() == Some(RDKafkaRespErr::RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)
+            }))
         })
         .await
         .map_err(|_| KafkaError::MetadataFetch(RDKafkaErrorCode::Fail))??;
@@ -227,22 +226,6 @@ impl EventProducer {
     /// Whether a reachable broker says `topic` does not exist. False when no broker answers:
     /// an outage is not a missing topic.
     pub async fn topic_is_missing(&self, topic: &str) -> bool {
-        let producer = self.polled.producer.clone();
-        let topic = topic.to_owned();
-        tokio::task::spawn_blocking(move || {
-            match producer
-                .client()
-                .fetch_metadata(Some(&topic), Duration::from_secs(2))
-            {
-                Ok(metadata) => metadata.topics().iter().any(|t| {
-                    t.name() == topic
-                        && t.error()
-                            == Some(RDKafkaRespErr::RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)
-                }),
-                Err(_) => false,
-            }
-        })
-        .await
-        .unwrap_or(false)
+        matches!(self.has_topic(topic).await, Ok(false))
     }
 }
