@@ -106,16 +106,20 @@ pub fn json_body(request: &Request) -> Result<Value, ApiError> {
             return Err(ApiError::UnsupportedMediaType(content_type));
         }
     }
-    let bytes: &[u8] = match request.body() {
-        Body::Empty => b"",
-        Body::Text(text) => text.as_bytes(),
-        Body::Binary(bytes) => bytes,
-        _ => b"",
-    };
+    let bytes = body_bytes(request.body());
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::MalformedJson("the request body is empty".into()));
     }
     serde_json::from_slice(bytes).map_err(|e| ApiError::MalformedJson(e.to_string()))
+}
+
+/// The body's bytes, whether API Gateway passed it as text or base64-decoded binary.
+pub(crate) fn body_bytes(body: &Body) -> &[u8] {
+    match body {
+        Body::Text(text) => text.as_bytes(),
+        Body::Binary(bytes) => bytes,
+        _ => b"",
+    }
 }
 
 /// A UUID path parameter. A value that is not a UUID names no resource: 404.
@@ -404,10 +408,11 @@ fn reject_nul_characters(request: &Request) -> Result<(), ApiError> {
             errors.add(name, "nul_character", "must not contain the NUL character");
         }
     }
-    // JSON can only carry a NUL as the escape \u0000: parse only bodies that have one.
-    if let Body::Text(text) = request.body()
-        && text.contains("\\u0000")
-        && let Ok(value) = serde_json::from_str::<Value>(text)
+    // JSON can only carry a NUL as the escape \u0000: parse only bodies that have one. The
+    // same bytes as json_body reads, whether they came as text or as binary.
+    let body = body_bytes(request.body());
+    if std::str::from_utf8(body).is_ok_and(|text| text.contains("\\u0000"))
+        && let Ok(value) = serde_json::from_slice::<Value>(body)
     {
         nul_fields(&value, "", &mut errors);
     }

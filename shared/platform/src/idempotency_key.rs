@@ -14,7 +14,7 @@
 //! applying it twice.
 
 use crate::Services;
-use crate::http::{ApiError, RequestInfo, respond};
+use crate::http::{ApiError, RequestInfo, body_bytes, respond};
 use lambda_http::{Body, Request, Response};
 use serde_json::{Map, Value};
 use servicehub_domain::validation::ValidationErrors;
@@ -127,14 +127,6 @@ fn parse_key(raw: Option<&str>) -> Result<String, ApiError> {
             );
             Err(errors.into())
         }
-    }
-}
-
-fn body_bytes(body: &Body) -> &[u8] {
-    match body {
-        Body::Text(text) => text.as_bytes(),
-        Body::Binary(bytes) => bytes,
-        _ => b"",
     }
 }
 
