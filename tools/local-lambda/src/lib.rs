@@ -235,10 +235,6 @@ impl LambdaEnvironment {
         }
     }
 
-    pub fn is_frozen(&self) -> bool {
-        self.frozen.load(std::sync::atomic::Ordering::SeqCst)
-    }
-
     pub async fn invoke_raw(&self, payload: Bytes, request_id: &str) -> Result<Bytes, InvokeError> {
         self.thaw().await;
         if payload.len() > SYNC_PAYLOAD_LIMIT {
