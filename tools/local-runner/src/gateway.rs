@@ -571,12 +571,13 @@ impl Gateway {
             return Err(gateway_error(StatusCode::FORBIDDEN, "Forbidden"));
         }
         if !definition.result_ttl.is_zero() {
+            let now = Instant::now();
             let mut cache = self.auth_cache.lock().await;
             remember(
                 &mut cache,
                 key,
-                (context.clone(), Instant::now() + definition.result_ttl),
-                Instant::now(),
+                (context.clone(), now + definition.result_ttl),
+                now,
             );
         }
         Ok(context)

@@ -469,7 +469,7 @@ impl MappingRunner {
             let failure = match verdict {
                 Verdict::Success => {
                     self.log(&records, &call, "ok", None);
-                    self.commit(&records).await;
+                    self.commit(&records);
                     return true;
                 }
                 Verdict::Partial(retry_from) => {
@@ -483,7 +483,7 @@ impl MappingRunner {
                         .map(|((t, p), o)| format!("{t}-{p}@{o}"))
                         .collect::<Vec<_>>()
                         .join(",");
-                    self.commit(&done).await;
+                    self.commit(&done);
                     records = retry;
                     Failure {
                         kind: "batch_item_failures",
@@ -511,7 +511,7 @@ impl MappingRunner {
                 if !self.dead_letter(&records, &reason, shutdown).await {
                     return false;
                 }
-                self.commit(&records).await;
+                self.commit(&records);
                 return true;
             }
             self.log(
@@ -595,34 +595,9 @@ impl MappingRunner {
     }
 
     /// Stores the next offset of every partition of `records` this consumer still owns, for the
-    /// next background commit.
-    async fn commit(&self, records: &[ConsumedRecord]) {
-        let next = next_offsets(records);
-        if next.is_empty() {
-            return;
-        }
-        let consumer = &self.consumer;
-        let mapping = self.mapping.id.clone();
-        let outcome = (|| {
-            if consumer.assignment_lost() {
-                return Err("the group assignment was lost".to_owned());
-            }
-            let assigned = consumer.assignment().map_err(|e| e.to_string())?;
-            let mut list = TopicPartitionList::new();
-            for ((topic, partition), offset) in &next {
-                if assigned.find_partition(topic, *partition).is_none() {
-                    tracing::warn!(%mapping, %topic, partition, offset, "not committing a partition this consumer no longer owns");
-                    continue;
-                }
-                list.add_partition_offset(topic, *partition, Offset::Offset(*offset))
-                    .map_err(|e| e.to_string())?;
-            }
-            if list.count() == 0 {
-                return Ok(());
-            }
-            consumer.store_offsets(&list).map_err(|e| e.to_string())
-        })();
-        if let Err(error) = outcome {
+    /// next background commit (a local call: nothing waits for the broker).
+    fn commit(&self, records: &[ConsumedRecord]) {
+        if let Err(error) = self.store_offsets(&next_offsets(records)) {
             tracing::warn!(
                 mapping = %self.mapping.id,
                 partitions = %describe(records),
@@ -630,6 +605,31 @@ impl MappingRunner {
                 "offsets not committed: the records will be delivered again"
             );
         }
+    }
+
+    fn store_offsets(&self, next: &BTreeMap<(String, i32), i64>) -> Result<(), String> {
+        if next.is_empty() {
+            return Ok(());
+        }
+        if self.consumer.assignment_lost() {
+            return Err("the group assignment was lost".to_owned());
+        }
+        let assigned = self.consumer.assignment().map_err(|e| e.to_string())?;
+        let mut list = TopicPartitionList::new();
+        for ((topic, partition), offset) in next {
+            if assigned.find_partition(topic, *partition).is_none() {
+                tracing::warn!(mapping = %self.mapping.id, %topic, partition, offset, "not committing a partition this consumer no longer owns");
+                continue;
+            }
+            list.add_partition_offset(topic, *partition, Offset::Offset(*offset))
+                .map_err(|e| e.to_string())?;
+        }
+        if list.count() == 0 {
+            return Ok(());
+        }
+        self.consumer
+            .store_offsets(&list)
+            .map_err(|e| e.to_string())
     }
 
     /// Writes every record to the mapping's `kafka://` destination (or `<topic>.dlq`); retries what
