@@ -53,16 +53,10 @@ fn aws_fixture(name: &str) -> Value {
 
 /// template.yaml as `tools/run-local` resolves it, on `database_url` and the dev services.
 fn template(database_url: &str) -> LocalTemplate {
-    let file = repo_root().join("tools/local-parameters.json");
-    let parameters: BTreeMap<String, Value> =
-        serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
-    let mut parameters: BTreeMap<String, String> = parameters
-        .into_iter()
-        .map(|(name, value)| match value {
-            Value::String(text) => (name, text),
-            other => (name, other.to_string()),
-        })
-        .collect();
+    let mut parameters = local_runner::template::read_parameters_file(
+        &repo_root().join("tools/local-parameters.json"),
+    )
+    .expect("the parameters file");
     parameters.insert(
         "KafkaBootstrapServers".into(),
         required_env("KAFKA_BOOTSTRAP_SERVERS"),

@@ -42,7 +42,7 @@ struct Cli {
     #[arg(long)]
     parameters_file: Option<PathBuf>,
     /// A parameter value, NAME=VALUE (repeatable); also from TEMPLATE_PARAMETER_<NAME> variables.
-    #[arg(long = "parameter", value_parser = parse_key_value)]
+    #[arg(long = "parameter", value_parser = template::parse_key_value)]
     parameters: Vec<(String, String)>,
     #[arg(long, default_value = "127.0.0.1")]
     host: IpAddr,
@@ -104,21 +104,6 @@ fn read_json<T: serde::de::DeserializeOwned>(file: &Path, expected: &str) -> Res
     serde_json::from_str(&text).with_context(|| format!("{} is not {expected}", file.display()))
 }
 
-/// A JSON value as a template parameter or an environment variable: a string as it is, anything
-/// else as its JSON text (`8`, `true`).
-fn value_text(value: serde_json::Value) -> String {
-    match value {
-        serde_json::Value::String(text) => text,
-        other => other.to_string(),
-    }
-}
-
-fn parse_key_value(text: &str) -> Result<(String, String), String> {
-    text.split_once('=')
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .ok_or_else(|| format!("{text:?} is not NAME=VALUE"))
-}
-
 #[tokio::main]
 async fn main() -> Result<()> {
     tracing_subscriber::fmt()
@@ -134,10 +119,7 @@ async fn main() -> Result<()> {
     let cli = Cli::parse();
 
     let mut parameters: BTreeMap<String, String> = match &cli.parameters_file {
-        Some(file) => read_json::<BTreeMap<String, serde_json::Value>>(file, "a JSON object")?
-            .into_iter()
-            .map(|(name, value)| (name, value_text(value)))
-            .collect(),
+        Some(file) => template::read_parameters_file(file).map_err(anyhow::Error::msg)?,
         None => BTreeMap::new(),
     };
     for (name, value) in std::env::vars() {
@@ -177,7 +159,7 @@ async fn main() -> Result<()> {
         .map(|(scope, vars)| {
             let vars = vars
                 .into_iter()
-                .map(|(name, value)| (name, value_text(value)))
+                .map(|(name, value)| (name, template::value_text(value)))
                 .collect();
             (scope, vars)
         })

@@ -175,6 +175,34 @@ fn error<T>(path: impl Into<String>, message: impl Into<String>) -> Result<T, Te
 }
 
 /// Reads `input.path` and parses it with [`parse`].
+/// A JSON value as a template parameter or an environment variable: a string as it is, anything
+/// else as its JSON text (`8`, `true`).
+pub fn value_text(value: Value) -> String {
+    match value {
+        Value::String(text) => text,
+        other => other.to_string(),
+    }
+}
+
+/// A parameters file (`tools/local-parameters.json`): a JSON object of parameter values.
+pub fn read_parameters_file(file: &std::path::Path) -> Result<BTreeMap<String, String>, String> {
+    let text =
+        std::fs::read_to_string(file).map_err(|e| format!("reading {}: {e}", file.display()))?;
+    let values: BTreeMap<String, Value> = serde_json::from_str(&text)
+        .map_err(|e| format!("{} is not a JSON object: {e}", file.display()))?;
+    Ok(values
+        .into_iter()
+        .map(|(name, value)| (name, value_text(value)))
+        .collect())
+}
+
+/// `NAME=VALUE` (a `--parameter` flag).
+pub fn parse_key_value(text: &str) -> Result<(String, String), String> {
+    text.split_once('=')
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .ok_or_else(|| format!("{text:?} is not NAME=VALUE"))
+}
+
 pub fn load(input: &TemplateInput) -> Result<LocalTemplate, TemplateError> {
     let text = std::fs::read_to_string(&input.path).or_else(|e| {
         error(

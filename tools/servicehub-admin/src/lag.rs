@@ -42,18 +42,9 @@ pub fn load_template(
     parameters: &[(String, String)],
     bootstrap_servers: &str,
 ) -> Result<LocalTemplate> {
-    let mut values: BTreeMap<String, String> = match parameters_file {
+    let mut values = match parameters_file {
         Some(file) => {
-            let text = std::fs::read_to_string(file)
-                .with_context(|| format!("reading {}", file.display()))?;
-            let json: BTreeMap<String, serde_json::Value> = serde_json::from_str(&text)
-                .with_context(|| format!("{} is not a JSON object", file.display()))?;
-            json.into_iter()
-                .map(|(k, v)| match v {
-                    serde_json::Value::String(s) => (k, s),
-                    other => (k, other.to_string()),
-                })
-                .collect()
+            local_runner::template::read_parameters_file(file).map_err(anyhow::Error::msg)?
         }
         None => BTreeMap::new(),
     };
@@ -72,6 +63,13 @@ pub fn load_template(
 /// Every partition of every enabled mapping, in the template's order.
 pub fn measure(bootstrap_servers: &str, mappings: &[KafkaMappingDef]) -> Result<Vec<PartitionLag>> {
     let mut rows = Vec::new();
+    // One consumer, outside every group, peeks at the oldest unconsumed records.
+    let peek: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap_servers)
+        .set("group.id", "servicehub-admin-lag")
+        .set("enable.auto.commit", "false")
+        .create()
+        .context("creating a Kafka consumer")?;
     for mapping in mappings.iter().filter(|m| m.enabled) {
         // Not subscribed: it reads the group's offsets without joining (nor rebalancing) it.
         let consumer: BaseConsumer = ClientConfig::new()
@@ -110,9 +108,7 @@ pub fn measure(bootstrap_servers: &str, mappings: &[KafkaMappingDef]) -> Result<
                     _ => None,
                 };
                 let oldest_unconsumed = match committed {
-                    Some(offset) if offset < end => {
-                        record_age(bootstrap_servers, topic, partition, offset)?
-                    }
+                    Some(offset) if offset < end => record_age(&peek, topic, partition, offset)?,
                     _ => None,
                 };
                 rows.push(PartitionLag {
@@ -130,19 +126,14 @@ pub fn measure(bootstrap_servers: &str, mappings: &[KafkaMappingDef]) -> Result<
     Ok(rows)
 }
 
-/// How old the record at `offset` is (by its timestamp), peeked at without a group.
+/// How old the record at `offset` is (by its timestamp), peeked at by `peek`, which is assigned
+/// that one partition.
 fn record_age(
-    bootstrap_servers: &str,
+    peek: &BaseConsumer,
     topic: &str,
     partition: i32,
     offset: i64,
 ) -> Result<Option<Duration>> {
-    let peek: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap_servers)
-        .set("group.id", "servicehub-admin-lag")
-        .set("enable.auto.commit", "false")
-        .create()
-        .context("creating a Kafka consumer")?;
     let mut assignment = TopicPartitionList::new();
     assignment.add_partition_offset(topic, partition, Offset::Offset(offset))?;
     peek.assign(&assignment)?;
@@ -150,6 +141,10 @@ fn record_age(
     while Instant::now() < deadline {
         if let Some(message) = peek.poll(Duration::from_millis(200)) {
             let message = message.context("peeking at the oldest unconsumed record")?;
+            // A record fetched for the partition assigned before is not this one.
+            if message.topic() != topic || message.partition() != partition {
+                continue;
+            }
             let Some(millis) = message.timestamp().to_millis() else {
                 return Ok(None);
             };

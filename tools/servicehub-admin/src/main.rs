@@ -49,7 +49,7 @@ enum Command {
         #[arg(long, default_value = "tools/local-parameters.json")]
         parameters_file: std::path::PathBuf,
         /// A parameter value, NAME=VALUE (repeatable).
-        #[arg(long = "parameter", value_parser = parse_parameter)]
+        #[arg(long = "parameter", value_parser = local_runner::template::parse_key_value)]
         parameters: Vec<(String, String)>,
     },
     /// Dead letters: the records consumers gave up on, in the `<topic>.dlq` topics.
@@ -137,12 +137,6 @@ enum DbAction {
         #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
         database_url: String,
     },
-}
-
-fn parse_parameter(text: &str) -> Result<(String, String), String> {
-    text.split_once('=')
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .ok_or_else(|| format!("{text:?} is not NAME=VALUE"))
 }
 
 #[tokio::main]
