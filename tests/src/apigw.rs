@@ -105,6 +105,21 @@ impl HttpResponse {
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers[name].as_str()
     }
+
+    /// The `(field, code)` of every entry of a problem's `errors` list (none when it has none).
+    pub fn field_codes(&self) -> Vec<(String, String)> {
+        self.body["errors"]
+            .as_array()
+            .unwrap_or(&Vec::new())
+            .iter()
+            .map(|e| {
+                (
+                    e["field"].as_str().unwrap_or_default().to_owned(),
+                    e["code"].as_str().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect()
+    }
 }
 
 /// Invokes an HTTP function with `event` and parses its answer.

@@ -110,6 +110,13 @@ pub async fn start_function(
     database_url: &str,
     extra_env: &[(&str, &str)],
 ) -> LambdaEnvironment {
+    LambdaEnvironment::start(function_spec(name, database_url, extra_env))
+        .await
+        .expect("starting the function")
+}
+
+/// How [`start_function`] starts function `name`: for a pool of its environments.
+pub fn function_spec(name: &str, database_url: &str, extra_env: &[(&str, &str)]) -> FunctionSpec {
     let mut env = vec![
         ("DATABASE_URL".to_owned(), database_url.to_owned()),
         (
@@ -130,15 +137,13 @@ pub async fn start_function(
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string())),
     );
-    LambdaEnvironment::start(FunctionSpec {
+    FunctionSpec {
         name: name.to_owned(),
         binary: binary_path(name),
         env,
         timeout: Duration::from_secs(30),
         memory_mb: 256,
-    })
-    .await
-    .expect("starting the function")
+    }
 }
 
 /// The AWS settings of the dev services (moto), for functions that use AWS: endpoint, region,

@@ -72,19 +72,32 @@ pub fn processes() -> HashMap<u32, Sample> {
     samples
 }
 
-/// CPU ticks per process name between two [`processes`] samples: a process that started in
-/// between counts whole, a pid reused by another program counts as new.
+/// CPU ticks per pid between two [`processes`] samples: a process that started in between
+/// counts whole, a pid reused by another program counts as new.
+pub fn ticks_by_pid(
+    before: &HashMap<u32, Sample>,
+    after: &HashMap<u32, Sample>,
+) -> HashMap<u32, u64> {
+    after
+        .iter()
+        .map(|(pid, sample)| {
+            let earlier = match before.get(pid) {
+                Some(same) if same.name == sample.name => same.ticks,
+                _ => 0,
+            };
+            (*pid, sample.ticks.saturating_sub(earlier))
+        })
+        .collect()
+}
+
+/// [`ticks_by_pid`] summed per process name.
 pub fn ticks_by_name(
     before: &HashMap<u32, Sample>,
     after: &HashMap<u32, Sample>,
 ) -> HashMap<String, u64> {
     let mut by_name: HashMap<String, u64> = HashMap::new();
-    for (pid, sample) in after {
-        let earlier = match before.get(pid) {
-            Some(same) if same.name == sample.name => same.ticks,
-            _ => 0,
-        };
-        *by_name.entry(sample.name.clone()).or_default() += sample.ticks.saturating_sub(earlier);
+    for (pid, ticks) in ticks_by_pid(before, after) {
+        *by_name.entry(after[&pid].name.clone()).or_default() += ticks;
     }
     by_name
 }

@@ -7,13 +7,13 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use local_lambda::LambdaEnvironment;
+use local_lambda::{FunctionSpec, LambdaEnvironment};
 use serde_json::{Value, json};
 use servicehub_events::{DomainEvent, Envelope};
 use servicehub_tests::apigw::{HttpResponse, claims, invoke, request};
 use servicehub_tests::kafka::KafkaProbe;
 use servicehub_tests::stack::create_secret;
-use servicehub_tests::{TestDatabase, start_function};
+use servicehub_tests::{TestDatabase, function_spec, start_function};
 use sqlx::Row;
 use std::time::Duration;
 use uuid::Uuid;
@@ -68,10 +68,17 @@ impl Keys {
         db: &TestDatabase,
         extra: &[(&str, &str)],
     ) -> LambdaEnvironment {
+        LambdaEnvironment::start(self.spec(function, db, extra))
+            .await
+            .expect("starting the function")
+    }
+
+    /// How [`Keys::start`] starts `function`: for a pool of its environments.
+    fn spec(&self, function: &str, db: &TestDatabase, extra: &[(&str, &str)]) -> FunctionSpec {
         let mut env = self.env();
         env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        start_function(function, &db.url, &env).await
+        function_spec(function, &db.url, &env)
     }
 
     /// A token signed with this test's key, with any claims.
@@ -168,18 +175,12 @@ async fn refresh(refresh_fn: &LambdaEnvironment, token: &str) -> HttpResponse {
     .await
 }
 
-fn field_codes(response: &HttpResponse) -> Vec<(String, String)> {
-    response.body["errors"]
-        .as_array()
-        .unwrap_or(&Vec::new())
-        .iter()
-        .map(|e| {
-            (
-                e["field"].as_str().unwrap().to_owned(),
-                e["code"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect()
+/// A bootstrap admin's e-mail and the name of a fresh secret holding the password
+/// `the very first admin password`.
+async fn bootstrap_admin() -> (String, String) {
+    let password_secret = format!("servicehub-tests/bootstrap-{}", Uuid::new_v4());
+    create_secret(&password_secret, "the very first admin password").await;
+    (email(), password_secret)
 }
 
 fn user_actions(
@@ -279,7 +280,7 @@ async fn registration_refuses_bad_input_with_field_errors_and_duplicate_emails_w
         Some("application/problem+json")
     );
     assert_eq!(
-        field_codes(&response),
+        response.field_codes(),
         [
             ("email", "invalid_format"),
             ("password", "too_short"),
@@ -295,7 +296,7 @@ async fn registration_refuses_bad_input_with_field_errors_and_duplicate_emails_w
     let response = register(&register_fn, &contractor).await;
     assert_eq!(response.status, 422);
     assert_eq!(
-        field_codes(&response),
+        response.field_codes(),
         [("regions".to_owned(), "required".to_owned())]
     );
 
@@ -406,7 +407,7 @@ async fn login_issues_tokens_the_authorizer_accepts_and_wrong_credentials_get_on
     .await;
     assert_eq!(missing.status, 422);
     assert_eq!(
-        field_codes(&missing),
+        missing.field_codes(),
         [("password".to_owned(), "required".to_owned())]
     );
 }
@@ -671,7 +672,7 @@ async fn me_needs_an_identity_and_create_user_is_for_admins_only() {
     let response = invoke(&create_fn, &post("/users", &no_regions, admin.clone())).await;
     assert_eq!(response.status, 422);
     assert_eq!(
-        field_codes(&response),
+        response.field_codes(),
         [("regions".to_owned(), "required".to_owned())]
     );
     let mut customer_role = manager_body.clone();
@@ -680,7 +681,7 @@ async fn me_needs_an_identity_and_create_user_is_for_admins_only() {
     customer_role.as_object_mut().unwrap().remove("regions");
     let response = invoke(&create_fn, &post("/users", &customer_role, admin.clone())).await;
     assert_eq!(
-        field_codes(&response),
+        response.field_codes(),
         [("role".to_owned(), "invalid_value".to_owned())]
     );
     let duplicate = invoke(&create_fn, &post("/users", &manager_body, admin)).await;
@@ -697,9 +698,7 @@ async fn me_needs_an_identity_and_create_user_is_for_admins_only() {
 async fn the_first_admin_comes_from_configuration_once() {
     let db = TestDatabase::new().await;
     let keys = Keys::new().await;
-    let admin_email = email();
-    let password_secret = format!("servicehub-tests/bootstrap-{}", Uuid::new_v4());
-    create_secret(&password_secret, "the very first admin password").await;
+    let (admin_email, password_secret) = bootstrap_admin().await;
     let bootstrap = [
         ("BOOTSTRAP_ADMIN_EMAIL", admin_email.as_str()),
         (
@@ -871,7 +870,7 @@ async fn a_nul_character_in_a_login_or_registration_is_a_422_naming_the_field() 
         Some("application/problem+json")
     );
     assert_eq!(
-        field_codes(&response),
+        response.field_codes(),
         [("email".to_owned(), "nul_character".to_owned())]
     );
 
@@ -880,7 +879,9 @@ async fn a_nul_character_in_a_login_or_registration_is_a_422_naming_the_field() 
     let response = register(&register_fn, &body).await;
     assert_eq!(response.status, 422, "{:?}", response.body);
     assert!(
-        field_codes(&response).contains(&("display_name".to_owned(), "nul_character".to_owned())),
+        response
+            .field_codes()
+            .contains(&("display_name".to_owned(), "nul_character".to_owned())),
         "{:?}",
         response.body
     );
@@ -899,26 +900,7 @@ async fn a_burst_of_concurrent_guesses_gets_exactly_the_allowed_password_checks(
     let registered = register(&register_fn, &customer_body(&address)).await;
     assert_eq!(registered.status, 201, "{:?}", registered.body);
 
-    let mut env: Vec<(String, String)> = keys.env();
-    env.extend([
-        ("DATABASE_URL".to_owned(), db.url.clone()),
-        (
-            "KAFKA_BOOTSTRAP_SERVERS".to_owned(),
-            servicehub_tests::required_env("KAFKA_BOOTSTRAP_SERVERS"),
-        ),
-        ("SERVICE_NAME".to_owned(), "auth-login".to_owned()),
-        ("RUST_LOG".to_owned(), "warn".to_owned()),
-    ]);
-    let pool = local_runner::pool::FunctionPool::new(
-        local_lambda::FunctionSpec {
-            name: "auth-login".into(),
-            binary: servicehub_tests::binary_path("auth-login"),
-            env,
-            timeout: std::time::Duration::from_secs(60),
-            memory_mb: 256,
-        },
-        8,
-    );
+    let pool = local_runner::pool::FunctionPool::new(keys.spec("auth-login", &db, &[]), 8);
     let attempts: Vec<_> = (0..200)
         .map(|i| {
             let pool = pool.clone();
@@ -983,9 +965,7 @@ async fn a_422_for_a_huge_hostile_body_stays_small() {
 async fn the_bootstrap_admins_email_cannot_be_squatted() {
     let db = TestDatabase::new().await;
     let keys = Keys::new().await;
-    let admin_email = email();
-    let password_secret = format!("servicehub-tests/bootstrap-{}", Uuid::new_v4());
-    create_secret(&password_secret, "the very first admin password").await;
+    let (admin_email, password_secret) = bootstrap_admin().await;
     let bootstrap = [
         ("BOOTSTRAP_ADMIN_EMAIL", admin_email.as_str()),
         (

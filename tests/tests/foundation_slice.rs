@@ -683,19 +683,6 @@ async fn a_nul_character_in_a_query_or_a_body_is_a_422_naming_where() {
     let create_fn = start_function("create-request", &db.url, &[]).await;
     let list_fn = start_function("list-requests", &db.url, &[]).await;
     let me = Some(claims(customer, "customer", &[]));
-    let fields = |response: &servicehub_tests::apigw::HttpResponse| -> Vec<(String, String)> {
-        response.body["errors"]
-            .as_array()
-            .unwrap_or(&Vec::new())
-            .iter()
-            .map(|e| {
-                (
-                    e["field"].as_str().unwrap_or_default().to_owned(),
-                    e["code"].as_str().unwrap_or_default().to_owned(),
-                )
-            })
-            .collect()
-    };
 
     let mut list = request(
         "GET",
@@ -715,7 +702,7 @@ async fn a_nul_character_in_a_query_or_a_body_is_a_422_naming_where() {
         Some("application/problem+json")
     );
     assert_eq!(
-        fields(&listed),
+        listed.field_codes(),
         [("region".to_owned(), "nul_character".to_owned())]
     );
 
@@ -733,7 +720,7 @@ async fn a_nul_character_in_a_query_or_a_body_is_a_422_naming_where() {
     );
     let created = invoke(&create_fn, &post).await;
     assert_eq!(created.status, 422, "{:?}", created.body);
-    let found = fields(&created);
+    let found = created.field_codes();
     assert!(
         found.contains(&("title".to_owned(), "nul_character".to_owned())),
         "{found:?}"

@@ -34,15 +34,10 @@ async fn idle_cost(runner: u32, window: Duration) -> BTreeMap<&'static str, f64>
         }
     };
     let mut ticks: BTreeMap<&'static str, u64> = BTreeMap::new();
-    for (pid, sample) in &after {
-        let Some(group) = group(*pid, &sample.name) else {
-            continue;
-        };
-        let earlier = match before.get(pid) {
-            Some(same) if same.name == sample.name => same.ticks,
-            _ => 0,
-        };
-        *ticks.entry(group).or_default() += sample.ticks.saturating_sub(earlier);
+    for (pid, spent) in procstat::ticks_by_pid(&before, &after) {
+        if let Some(group) = group(pid, &after[&pid].name) {
+            *ticks.entry(group).or_default() += spent;
+        }
     }
     let seconds = window.as_secs_f64();
     ticks

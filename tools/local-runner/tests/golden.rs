@@ -89,6 +89,28 @@ fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
     map
 }
 
+/// The request behind AWS's `/my/path` fixtures (query, cookies, two headers), with `extra`
+/// headers and `body`.
+fn my_path_request(method: &str, extra: &[(&str, &str)], body: Bytes) -> IncomingRequest {
+    let mut pairs = vec![
+        ("Header1", "value1"),
+        ("Header2", "value2"),
+        ("cookie", "cookie1; cookie2"),
+        ("user-agent", "agent"),
+        ("host", "id.execute-api.us-east-1.amazonaws.com"),
+    ];
+    pairs.extend_from_slice(extra);
+    IncomingRequest {
+        method: method.into(),
+        path: "/my/path".into(),
+        raw_query: "parameter1=value1&parameter1=value2&parameter2=value".into(),
+        headers: headers(&pairs),
+        body,
+        source_ip: "IP".into(),
+        request_id: "id".into(),
+    }
+}
+
 const PER_REQUEST: &[&str] = &[
     "requestContext.requestId",
     "requestContext.time",
@@ -173,21 +195,7 @@ fn http_api_event_matches_aws_with_query_cookies_path_parameters_body_and_author
 #[test]
 fn authorizer_event_matches_aws_request_authorizer_payload_2() {
     let theirs = fixture("example-apigw-v2-custom-authorizer-v2-request.json");
-    let request = IncomingRequest {
-        method: "POST".into(),
-        path: "/my/path".into(),
-        raw_query: "parameter1=value1&parameter1=value2&parameter2=value".into(),
-        headers: headers(&[
-            ("Header1", "value1"),
-            ("Header2", "value2"),
-            ("cookie", "cookie1; cookie2"),
-            ("user-agent", "agent"),
-            ("host", "id.execute-api.us-east-1.amazonaws.com"),
-        ]),
-        body: Bytes::new(),
-        source_ip: "IP".into(),
-        request_id: "id".into(),
-    };
+    let request = my_path_request("POST", &[], Bytes::new());
     let params = BTreeMap::from([("parameter1".to_owned(), "value1".to_owned())]);
     let mut ours = build_authorizer_event(
         &request,
@@ -232,22 +240,11 @@ fn scheduled_event_matches_eventbridge() {
 #[test]
 fn http_api_event_matches_aws_behind_a_lambda_authorizer() {
     let theirs = fixture("example-apigw-v2-request-lambda-authorizer.json");
-    let request = IncomingRequest {
-        method: "GET".into(),
-        path: "/my/path".into(),
-        raw_query: "parameter1=value1&parameter1=value2&parameter2=value".into(),
-        headers: headers(&[
-            ("Header1", "value1"),
-            ("Header2", "value2"),
-            ("cookie", "cookie1; cookie2"),
-            ("user-agent", "agent"),
-            ("host", "id.execute-api.us-east-1.amazonaws.com"),
-            ("content-type", "application/json"),
-        ]),
-        body: Bytes::from_static(b"{\r\n\t\"a\": 1\r\n}"),
-        source_ip: "IP".into(),
-        request_id: "id".into(),
-    };
+    let request = my_path_request(
+        "GET",
+        &[("content-type", "application/json")],
+        Bytes::from_static(b"{\r\n\t\"a\": 1\r\n}"),
+    );
     let params = BTreeMap::from([("proxy".to_owned(), "hello/world".to_owned())]);
     let context = json!({"key": "value"});
     let mut ours = build_event(&request, "$default", &params, context.as_object());
