@@ -19,11 +19,20 @@
 #                    e-mail tools/local-parameters.json sets (admin@servicehub.local)
 #                    servicehub/telegram-bot-token (= $TELEGRAM_BOT_TOKEN, default a fake token for the
 #                    fake Bot API; created once): the bot token notify sends Telegram messages with
+#                    servicehub/kafka-scram {"username":"servicehub","password":"servicehub-local-scram"}
+#                    (= $KAFKA_SCRAM_USERNAME / $KAFKA_SCRAM_PASSWORD; updated when it differs): the
+#                    SASL/SCRAM-SHA-512 login of a Lambda Kafka event source mapping (BASIC_AUTH /
+#                    SASL_SCRAM_512_AUTH); DEV ONLY, the user of tools/dev-services' local broker
+#                    servicehub/kafka-ca {"certificate":"<PEM>"} (the CA in $KAFKA_CA_LOCATION, updated
+#                    when it differs; skipped when that is unset): SERVER_ROOT_CA_CERTIFICATE
 #   SES (v1)         email identity noreply@servicehub.local, domain identity servicehub.local
 #
 # Env: AWS_ENDPOINT_URL, AWS_REGION / AWS_DEFAULT_REGION (default eu-central-1), DOCUMENTS_BUCKET,
-#      DATABASE_URL, BOOTSTRAP_ADMIN_PASSWORD, TELEGRAM_BOT_TOKEN, AWS_CLI (the aws executable; default: `aws` on PATH).
-# Output: progress on stderr; on stdout one line `ON_FAILURE_QUEUE_URL=<url>` for callers to pick up.
+#      DATABASE_URL, BOOTSTRAP_ADMIN_PASSWORD, TELEGRAM_BOT_TOKEN, AWS_CLI (the aws executable; default: `aws` on PATH),
+#      KAFKA_SCRAM_USERNAME, KAFKA_SCRAM_PASSWORD, KAFKA_CA_LOCATION (a PEM file; tools/dev-services
+#      passes $SERVICEHUB_RUN_DIR/kafka-tls/ca.pem).
+# Output: progress on stderr; on stdout the lines `ON_FAILURE_QUEUE_URL=<url>`, `KAFKA_SCRAM_SECRET_ARN=<arn>`
+# and (with KAFKA_CA_LOCATION) `KAFKA_CA_SECRET_ARN=<arn>` for callers to pick up.
 set -euo pipefail
 
 region="${AWS_REGION:-${AWS_DEFAULT_REGION:-eu-central-1}}"
@@ -36,6 +45,12 @@ admin_password="${BOOTSTRAP_ADMIN_PASSWORD:-local-first-login-2026}"
 telegram_secret="servicehub/telegram-bot-token"
 telegram_token="${TELEGRAM_BOT_TOKEN:-123456789:local-fake-telegram-bot-token}"
 database_url="${DATABASE_URL:-postgres://servicehub:servicehub@127.0.0.1:55432/servicehub}"
+kafka_scram_secret="servicehub/kafka-scram"
+kafka_ca_secret="servicehub/kafka-ca"
+# DEV ONLY: the SCRAM user of the local broker (tools/dev-services), a published password.
+kafka_scram_username="${KAFKA_SCRAM_USERNAME:-servicehub}"
+kafka_scram_password="${KAFKA_SCRAM_PASSWORD:-servicehub-local-scram}"
+kafka_ca_location="${KAFKA_CA_LOCATION:-}"
 ses_email="noreply@servicehub.local"
 ses_domain="servicehub.local"
 
@@ -145,9 +160,57 @@ else
     say "secret ${db_secret}: created"
 fi
 
+# The Kafka secrets, in the JSON a Lambda Kafka event source mapping reads. One call when the secret
+# is new (the AWS CLI takes ~0.4 s per call); the ARN goes to stdout.
+json_string() {
+    local s="$1"
+    s="${s//\\/\\\\}"
+    s="${s//\"/\\\"}"
+    s="${s//$'\r'/}"
+    s="${s//$'\t'/\\t}"
+    s="${s//$'\n'/\\n}"
+    printf '"%s"' "${s}"
+}
+# ensure_json_secret NAME DESCRIPTION VALUE: prints the secret's ARN.
+ensure_json_secret() {
+    local name="$1" description="$2" value="$3" arn current got
+    if arn="$(awsx secretsmanager create-secret --name "${name}" --description "${description}" \
+        --secret-string "${value}" --query ARN 2>/dev/null)"; then
+        say "secret ${name}: created"
+    else
+        got="$(awsx secretsmanager get-secret-value --secret-id "${name}" --query '[ARN, SecretString]')" || return 1
+        arn="${got%%$'\t'*}"
+        current="${got#*$'\t'}"
+        if [[ "${current}" == "${value}" ]]; then
+            say "secret ${name}: exists"
+        else
+            awsx secretsmanager put-secret-value --secret-id "${name}" --secret-string "${value}" >/dev/null || return 1
+            say "secret ${name}: updated"
+        fi
+    fi
+    printf '%s\n' "${arn}"
+}
+kafka_scram_arn="$(ensure_json_secret "${kafka_scram_secret}" \
+    "SASL/SCRAM-SHA-512 login for Kafka (local dev broker only)" \
+    "{\"username\":$(json_string "${kafka_scram_username}"),\"password\":$(json_string "${kafka_scram_password}")}")"
+kafka_ca_arn=""
+if [[ -n "${kafka_ca_location}" ]]; then
+    [[ -r "${kafka_ca_location}" ]] || {
+        say "KAFKA_CA_LOCATION=${kafka_ca_location}: not readable"
+        exit 2
+    }
+    kafka_ca_arn="$(ensure_json_secret "${kafka_ca_secret}" \
+        "root CA of the Kafka brokers' TLS certificates (local)" \
+        "{\"certificate\":$(json_string "$(<"${kafka_ca_location}")")}")"
+else
+    say "secret ${kafka_ca_secret}: skipped (no KAFKA_CA_LOCATION)"
+fi
+
 # SES v1 identities (verification is idempotent; emulators mark them verified at once).
 awsx ses verify-email-identity --email-address "${ses_email}" >/dev/null
 awsx ses verify-domain-identity --domain "${ses_domain}" >/dev/null
 say "ses identities ${ses_email}, ${ses_domain}: verified"
 
 printf 'ON_FAILURE_QUEUE_URL=%s\n' "${queue_url}"
+printf 'KAFKA_SCRAM_SECRET_ARN=%s\n' "${kafka_scram_arn}"
+[[ -z "${kafka_ca_arn}" ]] || printf 'KAFKA_CA_SECRET_ARN=%s\n' "${kafka_ca_arn}"
