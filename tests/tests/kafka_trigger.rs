@@ -183,6 +183,7 @@ impl Fixture {
             on_failure_destination: None,
             report_batch_item_failures: false,
             maximum_retry_attempts: -1,
+            source_access: Vec::new(),
             enabled: true,
         }
     }
@@ -545,6 +546,7 @@ async fn a_batch_that_keeps_failing_is_dead_lettered_and_the_mapping_moves_on() 
     let probe = fixture.probe("log", &[]).await;
     let mapping = KafkaMappingDef {
         maximum_retry_attempts: 2,
+        source_access: Vec::new(),
         on_failure_destination: Some(
             "arn:aws:sqs:eu-central-1:000000000000:servicehub-on-failure".into(),
         ),

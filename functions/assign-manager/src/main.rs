@@ -9,7 +9,7 @@ use servicehub_requests::assign_manager::AssignManager;
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     telemetry::init();
-    let services = Services::from_env("assign-manager")?;
+    let services = Services::from_env("assign-manager").await?;
     let (services, handler) = (
         &services,
         &AssignManager {

@@ -14,7 +14,7 @@ async fn main() -> Result<(), Error> {
     telemetry::init();
     // The sink has no database: only Kafka (for dead letters) and ClickHouse.
     let config = Config::without_database_from_env("audit-sink")?;
-    let producer = EventProducer::new(&config)?;
+    let producer = EventProducer::connect(&config).await?;
     let reporter = Reporter::from_config(&config, &producer);
     let clickhouse_config = ClickHouseConfig::from_env()?;
     tracing::info!(?clickhouse_config, "services ready");

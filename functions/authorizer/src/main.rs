@@ -14,7 +14,7 @@ use servicehub_platform::telemetry;
 async fn main() -> Result<(), Error> {
     telemetry::init();
     let authorizer = Authorizer::from_env().await?;
-    let reporter = Reporter::from_env("authorizer")?;
+    let reporter = Reporter::from_env("authorizer").await?;
     let (authorizer, reporter) = (&authorizer, &reporter);
     run(service_fn(|event: LambdaEvent<Value>| async move {
         let decision = reporter.observe("authorize", 1, authorizer.handle(&event.payload));

@@ -7,7 +7,7 @@ use servicehub_requests::create;
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     telemetry::init();
-    let services = Services::from_env("create-request")?;
+    let services = Services::from_env("create-request").await?;
     run(service_fn(|request: Request| async {
         Ok::<_, Error>(
             respond_once(&services, request, |request, info| {

@@ -9,7 +9,7 @@ use servicehub_platform::{http::respond, telemetry};
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     telemetry::init();
-    let reporter = Reporter::from_env("get-audit")?;
+    let reporter = Reporter::from_env("get-audit").await?;
     // Without a usable CLICKHOUSE_URL the function still answers (401/403/422 as usual, 503 to
     // admins) rather than failing every cold start.
     let clickhouse = match ClickHouseConfig::from_env() {

@@ -11,7 +11,7 @@ use servicehub_platform::{Services, http::respond, telemetry};
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     telemetry::init();
-    let services = Services::from_env("get-document")?;
+    let services = Services::from_env("get-document").await?;
     let files = DocumentFiles::from_env().await?;
     run(service_fn(|request: Request| async {
         Ok::<_, Error>(

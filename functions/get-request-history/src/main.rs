@@ -7,7 +7,7 @@ use servicehub_requests::history;
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     telemetry::init();
-    let services = Services::from_env("get-request-history")?;
+    let services = Services::from_env("get-request-history").await?;
     run(service_fn(|request: Request| async {
         Ok::<_, Error>(
             respond(&services.reporter, request, |request, info| {

@@ -14,7 +14,7 @@ use servicehub_platform::{Services, telemetry};
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     telemetry::init();
-    let services = Services::from_env("hr-documents")?;
+    let services = Services::from_env("hr-documents").await?;
     let files = DocumentFiles::from_env().await?;
     let (services, handler) = (
         &services,

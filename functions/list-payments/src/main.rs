@@ -7,7 +7,7 @@ use servicehub_platform::{Services, http::respond, telemetry};
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     telemetry::init();
-    let services = Services::from_env("list-payments")?;
+    let services = Services::from_env("list-payments").await?;
     run(service_fn(|request: Request| async {
         Ok::<_, Error>(
             respond(&services.reporter, request, |request, info| {

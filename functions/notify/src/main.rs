@@ -15,7 +15,7 @@ use servicehub_platform::{Services, telemetry};
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     telemetry::init();
-    let services = Services::from_env("notify")?;
+    let services = Services::from_env("notify").await?;
     let config = NotifyConfig::from_env()?;
     let channels = Channels::from_config(&config).await?;
     let (services, config, handler) = (

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     telemetry::init();
-    let services = Services::from_env("outbox-relay")?;
+    let services = Services::from_env("outbox-relay").await?;
     let batch_size = env_number("OUTBOX_RELAY_BATCH_SIZE", 500)?;
     let retention_hours = env_number("OUTBOX_RETENTION_HOURS", 72)?;
     let key_retention_hours = env_number("IDEMPOTENCY_KEY_RETENTION_HOURS", 24)?;

@@ -10,7 +10,7 @@ use servicehub_platform::{Services, telemetry};
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     telemetry::init();
-    let services = Services::from_env("security-check")?;
+    let services = Services::from_env("security-check").await?;
     let (services, handler) = (
         &services,
         &AssignmentCheck {

@@ -7,7 +7,7 @@ use servicehub_platform::{Services, idempotency_key::respond_once, telemetry};
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     telemetry::init();
-    let services = Services::from_env("sign-document")?;
+    let services = Services::from_env("sign-document").await?;
     run(service_fn(|request: Request| async {
         Ok::<_, Error>(
             respond_once(&services, request, |request, info| {

@@ -7,7 +7,7 @@ use servicehub_requests::workflow;
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     telemetry::init();
-    let services = Services::from_env("update-request")?;
+    let services = Services::from_env("update-request").await?;
     run(service_fn(|request: Request| async {
         Ok::<_, Error>(
             respond(&services.reporter, request, |request, info| {

@@ -31,7 +31,7 @@ impl AuthServices {
     pub async fn from_env(
         default_service_name: &str,
     ) -> Result<AuthServices, Box<dyn std::error::Error + Send + Sync>> {
-        let services = Services::from_env(default_service_name)?;
+        let services = Services::from_env(default_service_name).await?;
         let config = AuthConfig::from_env()?;
         let secrets = Secrets::from_env().await;
         let signing_key = SigningKey::new(

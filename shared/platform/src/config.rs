@@ -1,6 +1,7 @@
 //! Configuration from environment variables (12-factor). In AWS the template sets them; secrets
 //! arrive through Secrets Manager dynamic references, never as literals in the template.
 
+use crate::kafka_connection::KafkaSettings;
 use std::collections::BTreeMap;
 use std::time::Duration;
 use thiserror::Error;
@@ -26,10 +27,8 @@ pub struct Config {
     /// before the function answers 503 (an API) or retries its batch (a consumer): an
     /// unreachable database fails fast instead of running into the function's timeout.
     pub database_acquire_timeout: Duration,
-    pub kafka_bootstrap_servers: String,
-    /// Extra librdkafka properties from `KAFKA_PROPERTY_<NAME>` variables, e.g.
-    /// `KAFKA_PROPERTY_SECURITY_PROTOCOL=SSL` becomes `security.protocol=SSL`.
-    pub kafka_properties: BTreeMap<String, String>,
+    /// Where the Kafka cluster is and how producers authenticate (`KAFKA_*`, `MSK_CLUSTER_ARN`).
+    pub kafka: KafkaSettings,
     /// How often the function publishes its buffered `audit.performance_metric` events
     /// (`PERFORMANCE_METRICS_FLUSH_SECONDS`, default 60; 0 publishes after every invocation).
     pub performance_metrics_flush: Duration,
@@ -47,10 +46,12 @@ impl std::fmt::Debug for Config {
             .field("database_url", &"<redacted>")
             .field("database_max_connections", &self.database_max_connections)
             .field("database_acquire_timeout", &self.database_acquire_timeout)
-            .field("kafka_bootstrap_servers", &self.kafka_bootstrap_servers)
+            .field("kafka_bootstrap_servers", &self.kafka.bootstrap_servers)
+            .field("msk_cluster_arn", &self.kafka.msk_cluster_arn)
+            .field("kafka_auth", &self.kafka.auth)
             .field(
                 "kafka_properties",
-                &self.kafka_properties.keys().collect::<Vec<_>>(),
+                &self.kafka.properties.keys().collect::<Vec<_>>(),
             )
             .field("performance_metrics_flush", &self.performance_metrics_flush)
             .field("outbox_publish_budget", &self.outbox_publish_budget)
@@ -119,16 +120,7 @@ impl Config {
         };
         let database_acquire_timeout = millis("DATABASE_ACQUIRE_TIMEOUT_MS", 2000, 1)?;
         let outbox_publish_budget = millis("OUTBOX_PUBLISH_BUDGET_MS", 200, 0)?;
-        let kafka_properties = vars
-            .iter()
-            .filter_map(|(name, value)| {
-                let property = name.strip_prefix("KAFKA_PROPERTY_")?;
-                Some((
-                    property.to_ascii_lowercase().replace('_', "."),
-                    value.clone(),
-                ))
-            })
-            .collect();
+        let kafka = KafkaSettings::read(&vars, get)?;
         Ok(Config {
             service_name: get("SERVICE_NAME").unwrap_or_else(|| default_service_name.to_owned()),
             database_url: if with_database {
@@ -138,8 +130,7 @@ impl Config {
             },
             database_max_connections,
             database_acquire_timeout,
-            kafka_bootstrap_servers: require("KAFKA_BOOTSTRAP_SERVERS")?,
-            kafka_properties,
+            kafka,
             performance_metrics_flush,
             outbox_publish_budget,
         })
@@ -171,7 +162,7 @@ mod tests {
         .unwrap();
         assert_eq!(config.service_name, "create-request");
         assert_eq!(config.database_max_connections, 4);
-        assert_eq!(config.kafka_properties["security.protocol"], "SSL");
+        assert_eq!(config.kafka.properties["security.protocol"], "SSL");
         assert_eq!(config.performance_metrics_flush, Duration::from_secs(60));
         assert_eq!(config.outbox_publish_budget, Duration::from_millis(200));
         assert!(

@@ -2,8 +2,10 @@
 //! awaited before a function returns, so an invocation that succeeded has its records on the broker.
 
 use crate::config::Config;
+use crate::kafka_connection::{ClientSettings, IamTokens, KafkaAuth, KafkaSetupError};
 use futures::channel::oneshot;
 use futures::future::join_all;
+use rdkafka::client::OAuthToken;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer as _, ProducerContext};
@@ -29,12 +31,49 @@ pub struct ProduceError {
 /// longer one only spins 1/10 as often.
 const POLL_INTERVAL: Duration = Duration::from_secs(1);
 
+/// How long a function's init waits for an authenticating cluster to accept or refuse it.
+const ACCEPTANCE_BUDGET: Duration = Duration::from_secs(5);
+
 type DeliverySender = oneshot::Sender<Result<(), KafkaError>>;
 
-/// Completes each record's delivery future from librdkafka's delivery report.
-struct DeliveryContext;
+/// Completes each record's delivery future from librdkafka's delivery report, signs MSK IAM
+/// tokens when librdkafka asks for one, and remembers the cluster refusing the client.
+struct DeliveryContext {
+    iam: Option<IamTokens>,
+    refusal: std::sync::Mutex<Option<String>>,
+}
 
-impl ClientContext for DeliveryContext {}
+impl ClientContext for DeliveryContext {
+    // Only OAUTHBEARER (KAFKA_AUTH=iam) ever asks for a token.
+    const ENABLE_REFRESH_OAUTH_TOKEN: bool = true;
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        let refused = matches!(
+            error.rdkafka_error_code(),
+            Some(RDKafkaErrorCode::Authentication | RDKafkaErrorCode::SSL)
+        ) || reason.contains("SSL handshake failed");
+        if refused {
+            *self.refusal.lock().expect("not poisoned") = Some(reason.to_owned());
+        }
+        tracing::warn!(%error, reason, "librdkafka");
+    }
+
+    fn generate_oauth_token(
+        &self,
+        _oauthbearer_config: Option<&str>,
+    ) -> Result<OAuthToken, Box<dyn std::error::Error>> {
+        let iam = self
+            .iam
+            .as_ref()
+            .ok_or("OAUTHBEARER needs KAFKA_AUTH=iam")?;
+        let (token, lifetime_ms) = iam.token()?;
+        Ok(OAuthToken {
+            token,
+            principal_name: String::new(),
+            lifetime_ms,
+        })
+    }
+}
 
 impl ProducerContext for DeliveryContext {
     type DeliveryOpaque = Box<DeliverySender>;
@@ -64,14 +103,38 @@ pub struct EventProducer {
     delivery_timeout: Duration,
     /// Topics the cluster was seen to have (topics are not deleted under a running system).
     known_topics: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
+    bootstrap_servers: Arc<str>,
 }
 
 impl EventProducer {
-    pub fn new(config: &Config) -> Result<EventProducer, KafkaError> {
+    /// A producer for a configuration that needs nothing looked up in AWS (a bootstrap string,
+    /// no secrets, no IAM): tests and local tools. Functions use [`EventProducer::connect`].
+    pub fn new(config: &Config) -> Result<EventProducer, KafkaSetupError> {
+        EventProducer::with_settings(&config.service_name, config.kafka.resolve_locally()?)
+    }
+
+    /// The producer a function builds once per execution environment: looks up what
+    /// `KAFKA_AUTH`, `MSK_CLUSTER_ARN` and the secrets name, and when the cluster authenticates
+    /// clients, checks that it accepts this one, so wrong credentials are an init error naming
+    /// the setting to fix. An unreachable cluster is not an error here: the outbox keeps what
+    /// cannot be published until it is back.
+    pub async fn connect(config: &Config) -> Result<EventProducer, KafkaSetupError> {
+        let settings = config.kafka.resolve().await?;
+        let auth = settings.auth;
+        let producer = EventProducer::with_settings(&config.service_name, settings.clone())?;
+        if auth != KafkaAuth::Plaintext {
+            producer.check_accepted(&settings).await?;
+        }
+        Ok(producer)
+    }
+
+    fn with_settings(
+        service_name: &str,
+        settings: ClientSettings,
+    ) -> Result<EventProducer, KafkaSetupError> {
         let mut client = ClientConfig::new();
         client
-            .set("bootstrap.servers", &config.kafka_bootstrap_servers)
-            .set("client.id", &config.service_name)
+            .set("client.id", service_name)
             .set("acks", "all")
             .set("enable.idempotence", "true")
             .set("compression.type", "lz4")
@@ -82,11 +145,16 @@ impl EventProducer {
             // librdkafka backs reconnects off up to 10 s by default: after a broker outage the
             // producer would sit idle for that long after the broker is back.
             .set("reconnect.backoff.max.ms", "1000");
-        for (name, value) in &config.kafka_properties {
+        // Secrets among the properties are not logged: ClientConfig's Debug is never used.
+        for (name, value) in &settings.properties {
             client.set(name, value);
         }
+        let context = DeliveryContext {
+            iam: settings.iam,
+            refusal: Default::default(),
+        };
         let producer: Arc<BaseProducer<DeliveryContext>> =
-            Arc::new(client.create_with_context(DeliveryContext)?);
+            Arc::new(client.create_with_context(context)?);
         let stop = Arc::new(AtomicBool::new(false));
         let (polled_producer, polled_stop) = (producer.clone(), stop.clone());
         std::thread::Builder::new()
@@ -98,11 +166,68 @@ impl EventProducer {
             })
             .map_err(|e| KafkaError::ClientCreation(format!("the delivery thread: {e}")))?;
         Ok(EventProducer {
+            bootstrap_servers: settings.properties["bootstrap.servers"].as_str().into(),
             polled: Arc::new(Polled { producer, stop }),
             known_topics: Default::default(),
             // librdkafka fails a record after message.timeout.ms (10 s): a little slack on top.
             delivery_timeout: Duration::from_secs(15),
         })
+    }
+
+    /// Waits (at most [`ACCEPTANCE_BUDGET`]) until a broker answers a metadata request or the
+    /// cluster refuses the client. The connection it opens is the one the first send uses, so
+    /// on a healthy cluster this moves work earlier rather than adding it.
+    async fn check_accepted(&self, settings: &ClientSettings) -> Result<(), KafkaSetupError> {
+        let deadline = Instant::now() + ACCEPTANCE_BUDGET;
+        loop {
+            let producer = self.polled.producer.clone();
+            let answered = tokio::task::spawn_blocking(move || {
+                producer
+                    .client()
+                    .fetch_metadata(None, Duration::from_millis(500))
+                    .is_ok()
+            })
+            .await
+            .unwrap_or(false);
+            if answered {
+                return Ok(());
+            }
+            let refusal = self
+                .polled
+                .producer
+                .context()
+                .refusal
+                .lock()
+                .expect("not poisoned")
+                .take();
+            if let Some(reason) = refusal {
+                return Err(settings.refused(reason));
+            }
+            if Instant::now() >= deadline {
+                tracing::warn!(
+                    "no Kafka broker answered within {ACCEPTANCE_BUDGET:?}; publishing goes on trying (the outbox keeps what waits)"
+                );
+                return Ok(());
+            }
+        }
+    }
+
+    /// The bootstrap string in use (given, or discovered from the MSK cluster).
+    pub fn bootstrap_servers(&self) -> &str {
+        &self.bootstrap_servers
+    }
+
+    /// How many brokers and topics the cluster has (one metadata request).
+    pub async fn describe_cluster(&self) -> Result<(usize, usize), KafkaError> {
+        let producer = self.polled.producer.clone();
+        tokio::task::spawn_blocking(move || {
+            let metadata = producer
+                .client()
+                .fetch_metadata(None, Duration::from_secs(5))?;
+            Ok((metadata.brokers().len(), metadata.topics().len()))
+        })
+        .await
+        .map_err(|_| KafkaError::MetadataFetch(RDKafkaErrorCode::Fail))?
     }
 
     /// Whether the cluster has `topic`, asked once per topic that exists: false only when a

@@ -8,6 +8,7 @@ pub mod http;
 pub mod idempotency;
 pub mod idempotency_key;
 pub mod kafka;
+pub mod kafka_connection;
 pub mod outbox;
 pub mod report;
 pub mod standing;
@@ -34,10 +35,10 @@ pub struct Services {
 impl Services {
     /// Reads the configuration and builds the pool and the producer. An error here is an init
     /// error: Lambda reports it and retries the environment.
-    pub fn from_env(default_service_name: &str) -> Result<Services, BoxError> {
+    pub async fn from_env(default_service_name: &str) -> Result<Services, BoxError> {
         let config = Config::from_env(default_service_name)?;
         let pool = db::pool(&config)?;
-        let producer = kafka::EventProducer::new(&config)?;
+        let producer = kafka::EventProducer::connect(&config).await?;
         let reporter = std::sync::Arc::new(report::Reporter::from_config(&config, &producer));
         tracing::info!(?config, "services ready");
         Ok(Services {

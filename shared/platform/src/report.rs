@@ -54,9 +54,9 @@ impl Reporter {
 
     /// For a function without [`crate::Services`] (no database): reads the Kafka settings and
     /// builds its own producer.
-    pub fn from_env(default_service_name: &str) -> Result<Reporter, crate::BoxError> {
+    pub async fn from_env(default_service_name: &str) -> Result<Reporter, crate::BoxError> {
         let config = crate::Config::without_database_from_env(default_service_name)?;
-        let producer = EventProducer::new(&config)?;
+        let producer = EventProducer::connect(&config).await?;
         Ok(Reporter::from_config(&config, &producer))
     }
 

@@ -54,6 +54,7 @@
 //! `batch_item_failures`, `invalid_batch_item_failures`).
 
 use crate::Invoke;
+use crate::kafka_access::AccessProperties;
 use crate::template::{KafkaMappingDef, KafkaSourceDef, StartingPosition};
 use chrono::{DateTime, TimeZone, Utc};
 use futures::FutureExt;
@@ -127,6 +128,16 @@ impl MappingRunner {
         mapping: KafkaMappingDef,
         bootstrap_servers: String,
     ) -> Result<MappingRunner, TriggerError> {
+        MappingRunner::with_access(mapping, bootstrap_servers, &AccessProperties::new())
+    }
+
+    /// As [`MappingRunner::new`], the poller authenticating with `access` (the mapping's
+    /// `SourceAccessConfigurations`, resolved by [`crate::kafka_access::resolve`]).
+    pub fn with_access(
+        mapping: KafkaMappingDef,
+        bootstrap_servers: String,
+        access: &AccessProperties,
+    ) -> Result<MappingRunner, TriggerError> {
         let invalid = |reason: &str| TriggerError::Invalid {
             mapping: mapping.id.clone(),
             reason: reason.to_owned(),
@@ -146,7 +157,11 @@ impl MappingRunner {
             source,
         };
         let client_id = format!("local-runner-{}", mapping.id);
-        let consumer: StreamConsumer<MappingContext> = ClientConfig::new()
+        let mut config = ClientConfig::new();
+        for (name, value) in access {
+            config.set(name, value);
+        }
+        let consumer: StreamConsumer<MappingContext> = config
             .set("bootstrap.servers", &bootstrap_servers)
             .set("client.id", &client_id)
             .set("group.id", &mapping.consumer_group_id)
@@ -169,7 +184,7 @@ impl MappingRunner {
                 revoked: Mutex::new(Vec::new()),
             })
             .map_err(|e| kafka("creating the consumer", e))?;
-        let producer = dead_letter_producer(&bootstrap_servers)
+        let producer = dead_letter_producer(&bootstrap_servers, access)
             .map_err(|e| kafka("creating the dead-letter producer", e))?;
         let (source, payload_servers) = match &mapping.source {
             KafkaSourceDef::Msk { cluster_arn } => (
@@ -706,17 +721,26 @@ impl MappingRunner {
 /// The dead-letter producer of every mapping on `bootstrap_servers`: one per cluster, not one per
 /// mapping. Each rdkafka `FutureProducer` keeps a polling thread that spins briefly every 100 ms
 /// (about 1 % of a core when idle); thirty mappings made that a third of a core.
-fn dead_letter_producer(bootstrap_servers: &str) -> Result<FutureProducer, KafkaError> {
-    static PRODUCERS: std::sync::OnceLock<Mutex<HashMap<String, FutureProducer>>> =
+fn dead_letter_producer(
+    bootstrap_servers: &str,
+    access: &AccessProperties,
+) -> Result<FutureProducer, KafkaError> {
+    type Key = (String, AccessProperties);
+    static PRODUCERS: std::sync::OnceLock<Mutex<HashMap<Key, FutureProducer>>> =
         std::sync::OnceLock::new();
+    let key = (bootstrap_servers.to_owned(), access.clone());
     let mut producers = PRODUCERS
         .get_or_init(Default::default)
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    if let Some(producer) = producers.get(bootstrap_servers) {
+    if let Some(producer) = producers.get(&key) {
         return Ok(producer.clone());
     }
-    let producer: FutureProducer = ClientConfig::new()
+    let mut config = ClientConfig::new();
+    for (name, value) in access {
+        config.set(name, value);
+    }
+    let producer: FutureProducer = config
         .set("bootstrap.servers", bootstrap_servers)
         .set("client.id", "local-runner-dead-letters")
         .set("acks", "all")
@@ -724,7 +748,7 @@ fn dead_letter_producer(bootstrap_servers: &str) -> Result<FutureProducer, Kafka
         .set("message.timeout.ms", "10000")
         .set("reconnect.backoff.max.ms", "1000")
         .create()?;
-    producers.insert(bootstrap_servers.to_owned(), producer.clone());
+    producers.insert(key, producer.clone());
     Ok(producer)
 }
 
@@ -1048,6 +1072,7 @@ mod tests {
             on_failure_destination: destination.map(str::to_owned),
             report_batch_item_failures: false,
             maximum_retry_attempts: retries,
+            source_access: Vec::new(),
             enabled: true,
         }
     }

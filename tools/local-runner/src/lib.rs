@@ -2,6 +2,7 @@
 //! execution environment (the real binary behind an emulated Runtime API), fronted by an emulated
 //! API Gateway HTTP API, Kafka event source mappings and EventBridge schedules.
 
+pub mod kafka_access;
 pub mod kafka_trigger;
 pub mod template;
 

@@ -303,6 +303,10 @@ async fn main() -> Result<()> {
         let bootstrap = kafka.clone().context(
             "KAFKA_BOOTSTRAP_SERVERS is not set: start the dev services or pass --no-kafka",
         )?;
+        // Secrets Manager (moto locally) for the mappings' SourceAccessConfigurations; resolved
+        // once per distinct configuration.
+        let mut secrets = None;
+        let mut accesses = std::collections::HashMap::new();
         for mapping in model.kafka_mappings.iter().filter(|m| m.enabled) {
             println!(
                 "  Kafka     {:<40} -> {} (group {}, batch {}, window {:?})",
@@ -312,8 +316,30 @@ async fn main() -> Result<()> {
                 mapping.batch_size,
                 mapping.maximum_batching_window
             );
-            let runner = MappingRunner::new(mapping.clone(), bootstrap.clone())
-                .map_err(|e| anyhow::anyhow!("{}: {e}", mapping.id))?;
+            if !accesses.contains_key(&mapping.source_access) {
+                let access = if mapping.source_access.is_empty() {
+                    Default::default()
+                } else {
+                    if secrets.is_none() {
+                        let aws =
+                            aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+                        secrets = Some(aws_sdk_secretsmanager::Client::new(&aws));
+                    }
+                    local_runner::kafka_access::resolve(
+                        &mapping.source_access,
+                        secrets.as_ref().expect("just created"),
+                    )
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", mapping.id))?
+                };
+                accesses.insert(mapping.source_access.clone(), access);
+            }
+            let runner = MappingRunner::with_access(
+                mapping.clone(),
+                bootstrap.clone(),
+                &accesses[&mapping.source_access],
+            )
+            .map_err(|e| anyhow::anyhow!("{}: {e}", mapping.id))?;
             let starting = if cli.skip_backlog {
                 runner.skip_backlog().await
             } else {

@@ -108,7 +108,18 @@ pub struct KafkaMappingDef {
     pub report_batch_item_failures: bool,
     /// -1 (the AWS default) means unbounded; locally capped, see the kafka_trigger module.
     pub maximum_retry_attempts: i64,
+    /// `SourceAccessConfigurations`: how the poller authenticates (SASL/SCRAM, a client
+    /// certificate, a private CA), each naming its Secrets Manager secret. VPC entries are kept
+    /// but mean nothing locally.
+    pub source_access: Vec<SourceAccess>,
     pub enabled: bool,
+}
+
+/// One `SourceAccessConfigurations` entry, e.g. `SASL_SCRAM_512_AUTH` with its secret's ARN.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct SourceAccess {
+    pub kind: String,
+    pub uri: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -2552,6 +2563,37 @@ impl<'a> Reader<'a> {
             )?
             .unwrap_or(-1);
         let enabled = self.get_bool(properties, "Enabled", path)?.unwrap_or(true);
+        let mut source_access = Vec::new();
+        match self.get(properties, "SourceAccessConfigurations", path)? {
+            None => {}
+            Some((Value::Array(entries), list_path)) => {
+                for (i, entry) in entries.iter().enumerate() {
+                    let entry_path = index_path(&list_path, i);
+                    let Value::Object(entry) = entry else {
+                        return error(
+                            entry_path,
+                            format!("expected a mapping, got {}", describe(entry)),
+                        );
+                    };
+                    let field = |key| -> Result<String, TemplateError> {
+                        match self.get_string(entry, key, &entry_path)? {
+                            Some(value) if !value.is_empty() => Ok(value),
+                            _ => error(join_path(&entry_path, key), "missing"),
+                        }
+                    };
+                    source_access.push(SourceAccess {
+                        kind: field("Type")?,
+                        uri: field("URI")?,
+                    });
+                }
+            }
+            Some((value, list_path)) => {
+                return error(
+                    list_path,
+                    format!("expected a list, got {}", describe(&value)),
+                );
+            }
+        }
         Ok(KafkaMappingDef {
             id,
             function: function.logical_id.clone(),
@@ -2564,6 +2606,7 @@ impl<'a> Reader<'a> {
             on_failure_destination,
             report_batch_item_failures,
             maximum_retry_attempts,
+            source_access,
             enabled,
         })
     }
@@ -2920,7 +2963,13 @@ mod tests {
             pairs(&[
                 ("AWS_ENDPOINT_URL", "http://127.0.0.1:55000"),
                 ("DATABASE_URL", DATABASE_URL),
+                // KafkaProducerAuth auto: MSK IAM in msk mode, with the cluster to discover.
+                ("KAFKA_AUTH", "iam"),
+                ("KAFKA_AUTH_SECRET_ARN", ""),
                 ("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:59092"),
+                ("KAFKA_CA_SECRET_ARN", ""),
+                ("KAFKA_SASL_MECHANISM", "SCRAM-SHA-512"),
+                ("MSK_CLUSTER_ARN", CLUSTER_ARN),
                 // Number parameters' defaults, as strings.
                 ("OUTBOX_PUBLISH_BUDGET_MS", "200"),
                 ("PERFORMANCE_METRICS_FLUSH_SECONDS", "60"),
@@ -2987,6 +3036,7 @@ mod tests {
                 on_failure_destination: Some("kafka://request-events.dlq".into()),
                 report_batch_item_failures: false,
                 maximum_retry_attempts: 10,
+                source_access: Vec::new(),
                 enabled: true,
             }
         );
@@ -3018,10 +3068,13 @@ mod tests {
             &[
                 ("KafkaMode", "self-managed"),
                 ("KafkaBootstrapServers", "127.0.0.1:59092"),
-                // Only read by SourceAccessConfigurations, which the runner ignores.
                 (
                     "SelfManagedKafkaSecretArn",
                     "arn:aws:secretsmanager:eu-central-1:000000000000:secret:kafka",
+                ),
+                (
+                    "KafkaServerRootCaSecretArn",
+                    "arn:aws:secretsmanager:eu-central-1:000000000000:secret:ca",
                 ),
                 ("VpcSubnetIds", "subnet-1,subnet-2"),
                 ("VpcSecurityGroupIds", "sg-1"),
@@ -3055,6 +3108,40 @@ mod tests {
         assert_eq!(mapping.maximum_batching_window, Duration::ZERO);
         assert_eq!(mapping.starting_position, StartingPosition::TrimHorizon);
         assert!(mapping.on_failure_destination.is_some());
+        // SourceAccessConfigurations in order, AWS::NoValue entries (a third subnet) dropped.
+        let access = |kind: &str, uri: &str| SourceAccess {
+            kind: kind.into(),
+            uri: uri.into(),
+        };
+        assert_eq!(
+            mapping.source_access,
+            [
+                access("VPC_SUBNET", "subnet:subnet-1"),
+                access("VPC_SUBNET", "subnet:subnet-2"),
+                access("VPC_SECURITY_GROUP", "security_group:sg-1"),
+                access(
+                    "SASL_SCRAM_512_AUTH",
+                    "arn:aws:secretsmanager:eu-central-1:000000000000:secret:kafka"
+                ),
+                access(
+                    "SERVER_ROOT_CA_CERTIFICATE",
+                    "arn:aws:secretsmanager:eu-central-1:000000000000:secret:ca"
+                ),
+            ]
+        );
+        // Producers authenticate as the trigger does: SCRAM with its secret, the same CA.
+        let producer = &function(&template, "CreateRequestFunction").environment;
+        assert_eq!(producer["KAFKA_AUTH"], "scram");
+        assert_eq!(producer["KAFKA_SASL_MECHANISM"], "SCRAM-SHA-512");
+        assert_eq!(
+            producer["KAFKA_AUTH_SECRET_ARN"],
+            "arn:aws:secretsmanager:eu-central-1:000000000000:secret:kafka"
+        );
+        assert_eq!(
+            producer["KAFKA_CA_SECRET_ARN"],
+            "arn:aws:secretsmanager:eu-central-1:000000000000:secret:ca"
+        );
+        assert_eq!(producer["MSK_CLUSTER_ARN"], "");
         assert_eq!(template.warnings, Vec::<String>::new());
 
         // Several brokers: the template splits them, the mapping joins them again.
@@ -3163,11 +3250,11 @@ mod tests {
 
     #[test]
     fn real_template_errors_name_what_is_missing() {
-        let e = real(&[("MskClusterArn", CLUSTER_ARN)], &[]).unwrap_err();
+        let e = real(&[("KafkaMode", "self-managed")], &[]).unwrap_err();
         assert_eq!(
             e.to_string(),
-            "Globals.Function.Environment.Variables.KAFKA_BOOTSTRAP_SERVERS.Ref: parameter \
-             KafkaBootstrapServers has no value: it has no Default and none was given"
+            "Rules.SelfManagedNeedsBootstrapServers.Assertions[0]: KafkaBootstrapServers is \
+             required when KafkaMode is self-managed."
         );
         // The template's Rules hold locally too.
         let e = real(&[("KafkaBootstrapServers", "127.0.0.1:59092")], &[]).unwrap_err();
@@ -3835,6 +3922,7 @@ Resources:
                 on_failure_destination: Some("arn:aws:sqs:eu-central-1:000000000000:Queue".into()),
                 report_batch_item_failures: true,
                 maximum_retry_attempts: 3,
+                source_access: Vec::new(),
                 enabled: false,
             }
         );

@@ -267,14 +267,14 @@ pub async fn replay(
     })
 }
 
-/// The producer of the replays: the Kafka settings of the environment (`KAFKA_PROPERTY_*`), at
-/// `bootstrap_servers`.
-pub fn producer(bootstrap_servers: &str, database_url: &str) -> Result<EventProducer> {
+/// The producer of the replays: the Kafka settings of the environment (`KAFKA_AUTH`,
+/// `KAFKA_PROPERTY_*`, ...), at `bootstrap_servers`.
+pub async fn producer(bootstrap_servers: &str, database_url: &str) -> Result<EventProducer> {
     let mut vars: Vec<(String, String)> = std::env::vars().collect();
     vars.push(("KAFKA_BOOTSTRAP_SERVERS".into(), bootstrap_servers.into()));
     vars.push(("DATABASE_URL".into(), database_url.into()));
     let config = Config::from_vars(vars, "servicehub-admin")?;
-    Ok(EventProducer::new(&config)?)
+    Ok(EventProducer::connect(&config).await?)
 }
 
 /// `<partition>:<offset>`.

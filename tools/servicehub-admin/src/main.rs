@@ -52,6 +52,11 @@ enum Command {
         #[arg(long = "parameter", value_parser = local_runner::template::parse_key_value)]
         parameters: Vec<(String, String)>,
     },
+    /// Connects to Kafka exactly as a function does (`KAFKA_BOOTSTRAP_SERVERS` or
+    /// `MSK_CLUSTER_ARN` discovery, `KAFKA_AUTH` and its secrets, `KAFKA_PROPERTY_*`) and says
+    /// where it connected and what it found; fails with the setting to fix when the cluster
+    /// refuses the credentials. Run it with a function's environment before a deploy.
+    KafkaCheck,
     /// Dead letters: the records consumers gave up on, in the `<topic>.dlq` topics.
     Dlq {
         #[command(subcommand)]
@@ -165,6 +170,7 @@ async fn main() -> Result<()> {
                 },
         } => create_topics(&bootstrap_servers, max_replication).await,
         Command::Dlq { action } => run_dlq(action).await,
+        Command::KafkaCheck => kafka_check().await,
         Command::Lag {
             bootstrap_servers,
             template,
@@ -305,7 +311,7 @@ async fn run_dlq(action: DlqAction) -> Result<()> {
             positions,
             all,
         } => {
-            let producer = dlq::producer(&bootstrap_servers, &database_url)?;
+            let producer = dlq::producer(&bootstrap_servers, &database_url).await?;
             let pool = sqlx::PgPool::connect(&database_url)
                 .await
                 .context("connecting to the database")?;
@@ -329,5 +335,27 @@ async fn run_dlq(action: DlqAction) -> Result<()> {
             }
         }
     }
+    Ok(())
+}
+
+async fn kafka_check() -> Result<()> {
+    let config = servicehub_platform::Config::without_database_from_env("servicehub-admin")?;
+    let producer = servicehub_platform::kafka::EventProducer::connect(&config).await?;
+    let (brokers, topics) = producer
+        .describe_cluster()
+        .await
+        .context("no broker answered")?;
+    println!(
+        "connected to {} with KAFKA_AUTH={}{}: {brokers} brokers, {topics} topics",
+        producer.bootstrap_servers(),
+        config.kafka.auth,
+        match (
+            &config.kafka.bootstrap_servers,
+            &config.kafka.msk_cluster_arn
+        ) {
+            (None, Some(cluster)) => format!(" (bootstrap string of {cluster})"),
+            _ => String::new(),
+        }
+    );
     Ok(())
 }
