@@ -161,6 +161,46 @@ async fn the_runner_answers_401_without_a_token_404_for_unknown_routes_and_stops
 async fn the_real_template_runs_the_slice_behind_its_jwt_authorizer() {
     let db = TestDatabase::new().await;
     let stack = Stack::start(&db.url, &[]).await;
+    seed_scenario_1(&stack).await;
+    assert!(stack.runner.stop().await.success());
+}
+
+/// Seed scenario 1 on a secured cluster, as on MSK: every function's producer and every trigger's
+/// poller reach Kafka only through the dev services' SASL_SSL listener, authenticating with
+/// SCRAM-SHA-512 from the Secrets Manager secret the self-managed trigger names and verifying the
+/// brokers with the private CA of KafkaServerRootCaSecretArn (KafkaProducerAuth auto).
+#[tokio::test(flavor = "multi_thread")]
+async fn seed_scenario_1_runs_with_every_producer_and_trigger_on_sasl_ssl() {
+    let db = TestDatabase::new().await;
+    let sasl_ssl = servicehub_tests::required_env("KAFKA_SASL_SSL_BOOTSTRAP_SERVERS");
+    let scram = servicehub_tests::required_env("KAFKA_SCRAM_SECRET_ARN");
+    let ca = servicehub_tests::required_env("KAFKA_CA_SECRET_ARN");
+    let stack = Stack::start_with_parameters(
+        &db.url,
+        // Where the runner's pollers and (through the template) the producers connect.
+        &[("KAFKA_BOOTSTRAP_SERVERS", &sasl_ssl)],
+        &[
+            ("KafkaMode", "self-managed"),
+            ("KafkaBootstrapServers", &sasl_ssl),
+            ("SelfManagedKafkaSecretArn", &scram),
+            ("SelfManagedKafkaAuthType", "SASL_SCRAM_512_AUTH"),
+            ("KafkaServerRootCaSecretArn", &ca),
+            ("KafkaProducerAuth", "auto"),
+        ],
+    )
+    .await;
+    seed_scenario_1(&stack).await;
+    let output = stack.runner.output().join("\n");
+    assert!(
+        !output.contains("Authentication failed") && !output.contains("SSL handshake failed"),
+        "{output}"
+    );
+    assert!(stack.runner.stop().await.success());
+}
+
+/// A customer files a request behind the JWT authorizer; it reaches manager_assigned through the
+/// template's Kafka trigger, and the customer and the manager get their e-mails (moto's SES).
+async fn seed_scenario_1(stack: &Stack) {
     let region = format!("runner-{}", stack.id);
     let admin = stack.admin().await;
     let manager = stack.create_manager(&admin, &[&region]).await;
@@ -226,7 +266,6 @@ async fn the_real_template_runs_the_slice_behind_its_jwt_authorizer() {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    assert!(stack.runner.stop().await.success());
 }
 
 /// API Gateway runs an integration to its end whatever the client does, and Lambda keeps the

@@ -162,10 +162,24 @@ impl KafkaSettings {
         Ok(settings)
     }
 
+    /// The secrets this mode reads: none in plaintext (a CA or credentials in the environment
+    /// are then not for this client), the credentials only where the mode has some.
+    fn auth_secret(&self) -> Option<&String> {
+        self.auth_secret
+            .as_ref()
+            .filter(|_| self.auth.needs_secret())
+    }
+
+    fn ca_secret(&self) -> Option<&String> {
+        self.ca_secret
+            .as_ref()
+            .filter(|_| self.auth != KafkaAuth::Plaintext)
+    }
+
     fn needs_aws(&self) -> bool {
         self.bootstrap_servers.is_none()
-            || self.auth_secret.is_some()
-            || self.ca_secret.is_some()
+            || self.auth_secret().is_some()
+            || self.ca_secret().is_some()
             || self.auth == KafkaAuth::Iam
     }
 
@@ -191,11 +205,11 @@ impl KafkaSettings {
             (None, None) => unreachable!("KafkaSettings::read requires one of them"),
         };
         let secrets = aws_sdk_secretsmanager::Client::new(&aws);
-        let credentials = match &self.auth_secret {
+        let credentials = match self.auth_secret() {
             Some(arn) => Some(read_secret(&secrets, "KAFKA_AUTH_SECRET_ARN", arn).await?),
             None => None,
         };
-        let ca = match &self.ca_secret {
+        let ca = match self.ca_secret() {
             Some(arn) => {
                 let secret = read_secret(&secrets, "KAFKA_CA_SECRET_ARN", arn).await?;
                 Some(secret.field("certificate")?.to_owned())
@@ -530,6 +544,25 @@ mod tests {
             iam.unwrap().resolve_locally(),
             Err(KafkaSetupError::NeedsLookup(KafkaAuth::Iam))
         ));
+    }
+
+    #[test]
+    fn secrets_in_the_environment_that_the_mode_does_not_use_are_not_looked_up() {
+        let plaintext = settings(&[
+            ("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:59092"),
+            ("KAFKA_AUTH_SECRET_ARN", "arn:scram"),
+            ("KAFKA_CA_SECRET_ARN", "arn:ca"),
+        ])
+        .unwrap();
+        let client = plaintext.resolve_locally().expect("nothing to look up");
+        assert_eq!(client.properties["security.protocol"], "PLAINTEXT");
+        let tls = settings(&[
+            ("KAFKA_BOOTSTRAP_SERVERS", "b:9094"),
+            ("KAFKA_AUTH", "tls"),
+            ("KAFKA_AUTH_SECRET_ARN", "arn:scram"),
+        ])
+        .unwrap();
+        assert!(tls.resolve_locally().is_ok(), "tls has no credentials");
     }
 
     #[test]
