@@ -260,3 +260,47 @@ async fn delete_secret(name: &str) {
         .await
         .expect("deleting a test secret");
 }
+
+/// The operator's commands reach a secured cluster the way the functions do (`KAFKA_AUTH` and
+/// its secrets from the environment): topics, dead letters and lag over SASL_SSL.
+#[tokio::test(flavor = "multi_thread")]
+async fn operator_commands_authenticate_as_the_functions_do() {
+    let sasl_ssl = required_env("KAFKA_SASL_SSL_BOOTSTRAP_SERVERS");
+    let run = |args: &[&str]| {
+        let output = std::process::Command::new(binary_path("servicehub-admin"))
+            .current_dir(servicehub_tests::repo_root())
+            .args(args)
+            .env("KAFKA_BOOTSTRAP_SERVERS", &sasl_ssl)
+            .env("KAFKA_AUTH", "scram")
+            .env(
+                "KAFKA_AUTH_SECRET_ARN",
+                required_env("KAFKA_SCRAM_SECRET_ARN"),
+            )
+            .env("RUST_BACKTRACE", "0")
+            .output()
+            .expect("running servicehub-admin");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(output.status.success(), "{args:?}: {text}");
+        text
+    };
+    let topics = run(&["topics", "create", "--bootstrap-servers", &sasl_ssl]);
+    assert!(topics.contains("exists  request-events\n"), "{topics}");
+    let letters = run(&[
+        "dlq",
+        "list",
+        "--topic",
+        "request-events.dlq",
+        "--limit",
+        "1",
+    ]);
+    assert!(letters.contains("dead letter"), "{letters}");
+    let lag = run(&["lag"]);
+    assert!(
+        lag.contains("mappings,") && lag.contains("total lag"),
+        "{lag}"
+    );
+}

@@ -36,14 +36,27 @@ const ACCEPTANCE_BUDGET: Duration = Duration::from_secs(5);
 
 type DeliverySender = oneshot::Sender<Result<(), KafkaError>>;
 
-/// Completes each record's delivery future from librdkafka's delivery report, signs MSK IAM
-/// tokens when librdkafka asks for one, and remembers the cluster refusing the client.
-struct DeliveryContext {
+/// The context of every servicehub Kafka client: signs MSK IAM tokens when librdkafka asks for
+/// one, remembers the cluster refusing the client, and (for the producer) completes each record's
+/// delivery future from librdkafka's delivery report. Operator tools' consumers use it too, so
+/// they authenticate exactly as the functions do.
+pub struct KafkaClientContext {
     iam: Option<IamTokens>,
     refusal: std::sync::Mutex<Option<String>>,
 }
 
-impl ClientContext for DeliveryContext {
+impl KafkaClientContext {
+    pub fn new(settings: &ClientSettings) -> KafkaClientContext {
+        KafkaClientContext {
+            iam: settings.iam.clone(),
+            refusal: Default::default(),
+        }
+    }
+}
+
+impl rdkafka::consumer::ConsumerContext for KafkaClientContext {}
+
+impl ClientContext for KafkaClientContext {
     // Only OAUTHBEARER (KAFKA_AUTH=iam) ever asks for a token.
     const ENABLE_REFRESH_OAUTH_TOKEN: bool = true;
 
@@ -75,7 +88,7 @@ impl ClientContext for DeliveryContext {
     }
 }
 
-impl ProducerContext for DeliveryContext {
+impl ProducerContext for KafkaClientContext {
     type DeliveryOpaque = Box<DeliverySender>;
 
     fn delivery(&self, result: &DeliveryResult<'_>, sender: Box<DeliverySender>) {
@@ -87,7 +100,7 @@ impl ProducerContext for DeliveryContext {
 /// The producer and the thread that serves its delivery reports; the thread stops within a
 /// poll once the last clone of the [`EventProducer`] is gone.
 struct Polled {
-    producer: Arc<BaseProducer<DeliveryContext>>,
+    producer: Arc<BaseProducer<KafkaClientContext>>,
     stop: Arc<AtomicBool>,
 }
 
@@ -145,15 +158,9 @@ impl EventProducer {
             // librdkafka backs reconnects off up to 10 s by default: after a broker outage the
             // producer would sit idle for that long after the broker is back.
             .set("reconnect.backoff.max.ms", "1000");
-        // Secrets among the properties are not logged: ClientConfig's Debug is never used.
-        for (name, value) in &settings.properties {
-            client.set(name, value);
-        }
-        let context = DeliveryContext {
-            iam: settings.iam,
-            refusal: Default::default(),
-        };
-        let producer: Arc<BaseProducer<DeliveryContext>> =
+        settings.apply_to(&mut client);
+        let context = KafkaClientContext::new(&settings);
+        let producer: Arc<BaseProducer<KafkaClientContext>> =
             Arc::new(client.create_with_context(context)?);
         let stop = Arc::new(AtomicBool::new(false));
         let (polled_producer, polled_stop) = (producer.clone(), stop.clone());

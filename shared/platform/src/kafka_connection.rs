@@ -107,6 +107,17 @@ pub struct KafkaSettings {
 }
 
 impl KafkaSettings {
+    /// The settings of the process's environment (operator tools; functions read them as part
+    /// of their [`crate::Config`]).
+    pub fn from_env() -> Result<KafkaSettings, ConfigError> {
+        KafkaSettings::from_vars(std::env::vars().collect())
+    }
+
+    pub fn from_vars(vars: BTreeMap<String, String>) -> Result<KafkaSettings, ConfigError> {
+        let get = |name: &'static str| vars.get(name).filter(|v| !v.trim().is_empty()).cloned();
+        KafkaSettings::read(&vars, get)
+    }
+
     /// Reads the settings from the environment's variables (`get` answers non-empty values).
     pub(crate) fn read(
         vars: &BTreeMap<String, String>,
@@ -311,6 +322,14 @@ pub struct ClientSettings {
 }
 
 impl ClientSettings {
+    /// Sets these properties on `config` (after the client's own, so the environment's
+    /// `KAFKA_PROPERTY_*` win). Secrets among them: `ClientConfig`'s Debug is never logged.
+    pub fn apply_to(&self, config: &mut rdkafka::ClientConfig) {
+        for (name, value) in &self.properties {
+            config.set(name, value);
+        }
+    }
+
     /// What went wrong when the cluster refused the client during its check, in terms of the
     /// setting to fix.
     pub fn refused(&self, reason: String) -> KafkaSetupError {

@@ -1,10 +1,11 @@
 //! `servicehub-admin dlq`: inspect the dead-letter topics and replay chosen records to their
 //! source topic with their original key, value and headers, each at most once.
 
+use crate::kafka::AdminConsumer;
 use anyhow::{Context, Result, bail};
-use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::consumer::Consumer;
 use rdkafka::message::Message;
-use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+use rdkafka::{Offset, TopicPartitionList};
 use servicehub_events::KafkaMessage;
 use servicehub_events::dlq::DeadLetter;
 use servicehub_events::topic::all_topic_specs;
@@ -23,18 +24,18 @@ pub struct Stored {
     pub message: KafkaMessage,
 }
 
-fn consumer(bootstrap_servers: &str) -> Result<BaseConsumer> {
-    ClientConfig::new()
-        .set("bootstrap.servers", bootstrap_servers)
-        .set("group.id", "servicehub-admin-dlq")
-        .set("enable.auto.commit", "false")
-        .set("enable.partition.eof", "false")
-        .create()
-        .context("creating a Kafka consumer")
+fn consumer(bootstrap_servers: &str) -> Result<AdminConsumer> {
+    crate::kafka::consumer(
+        crate::kafka::client_config()
+            .set("bootstrap.servers", bootstrap_servers)
+            .set("group.id", "servicehub-admin-dlq")
+            .set("enable.auto.commit", "false")
+            .set("enable.partition.eof", "false"),
+    )
 }
 
 /// Reads `topic` from `start` (per partition) up to the end each partition has now.
-fn read(consumer: &BaseConsumer, topic: &str, start: &BTreeMap<i32, i64>) -> Result<Vec<Stored>> {
+fn read(consumer: &AdminConsumer, topic: &str, start: &BTreeMap<i32, i64>) -> Result<Vec<Stored>> {
     let mut assignment = TopicPartitionList::new();
     let mut remaining = BTreeMap::new();
     for (&partition, &from) in start {
@@ -78,7 +79,7 @@ fn read(consumer: &BaseConsumer, topic: &str, start: &BTreeMap<i32, i64>) -> Res
     Ok(records)
 }
 
-fn partitions(consumer: &BaseConsumer, topic: &str) -> Result<Vec<i32>> {
+fn partitions(consumer: &AdminConsumer, topic: &str) -> Result<Vec<i32>> {
     let metadata = consumer
         .fetch_metadata(Some(topic), TIMEOUT)
         .with_context(|| format!("reading the metadata of {topic}"))?;

@@ -6,9 +6,9 @@
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use local_runner::template::{KafkaMappingDef, LocalTemplate, TemplateInput};
-use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::consumer::Consumer;
 use rdkafka::message::Message;
-use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+use rdkafka::{Offset, TopicPartitionList};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -64,21 +64,21 @@ pub fn load_template(
 pub fn measure(bootstrap_servers: &str, mappings: &[KafkaMappingDef]) -> Result<Vec<PartitionLag>> {
     let mut rows = Vec::new();
     // One consumer, outside every group, peeks at the oldest unconsumed records.
-    let peek: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap_servers)
-        .set("group.id", "servicehub-admin-lag")
-        .set("enable.auto.commit", "false")
-        .create()
-        .context("creating a Kafka consumer")?;
+    let peek = crate::kafka::consumer(
+        crate::kafka::client_config()
+            .set("bootstrap.servers", bootstrap_servers)
+            .set("group.id", "servicehub-admin-lag")
+            .set("enable.auto.commit", "false"),
+    )?;
     for mapping in mappings.iter().filter(|m| m.enabled) {
         // Not subscribed: it reads the group's offsets without joining (nor rebalancing) it.
-        let consumer: BaseConsumer = ClientConfig::new()
-            .set("bootstrap.servers", bootstrap_servers)
-            .set("group.id", &mapping.consumer_group_id)
-            .set("enable.auto.commit", "false")
-            .set("enable.partition.eof", "false")
-            .create()
-            .context("creating a Kafka consumer")?;
+        let consumer = crate::kafka::consumer(
+            crate::kafka::client_config()
+                .set("bootstrap.servers", bootstrap_servers)
+                .set("group.id", &mapping.consumer_group_id)
+                .set("enable.auto.commit", "false")
+                .set("enable.partition.eof", "false"),
+        )?;
         for topic in &mapping.topics {
             let metadata = consumer
                 .fetch_metadata(Some(topic), TIMEOUT)
@@ -129,7 +129,7 @@ pub fn measure(bootstrap_servers: &str, mappings: &[KafkaMappingDef]) -> Result<
 /// How old the record at `offset` is (by its timestamp), peeked at by `peek`, which is assigned
 /// that one partition.
 fn record_age(
-    peek: &BaseConsumer,
+    peek: &crate::kafka::AdminConsumer,
     topic: &str,
     partition: i32,
     offset: i64,

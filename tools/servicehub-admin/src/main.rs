@@ -3,13 +3,12 @@
 //! letters. Works against the local dev services and production alike.
 
 mod dlq;
+mod kafka;
 mod lag;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
-use rdkafka::ClientConfig;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
 use rdkafka::types::RDKafkaErrorCode;
 use servicehub_events::topic::all_topic_specs;
 use std::time::Duration;
@@ -181,6 +180,7 @@ async fn main() -> Result<()> {
                 .exists()
                 .then_some(parameters_file.as_path());
             let model = lag::load_template(&template, file, &parameters, &bootstrap_servers)?;
+            kafka::connect_to(&bootstrap_servers).await?;
             let rows = tokio::task::spawn_blocking(move || {
                 lag::measure(&bootstrap_servers, &model.kafka_mappings)
             })
@@ -228,9 +228,10 @@ async fn main() -> Result<()> {
 }
 
 async fn create_topics(bootstrap_servers: &str, max_replication: Option<i32>) -> Result<()> {
-    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+    kafka::connect_to(bootstrap_servers).await?;
+    let admin: AdminClient<_> = kafka::client_config()
         .set("bootstrap.servers", bootstrap_servers)
-        .create()
+        .create_with_context(kafka::context())
         .context("creating the Kafka admin client")?;
     let metadata = admin
         .inner()
@@ -279,6 +280,16 @@ async fn create_topics(bootstrap_servers: &str, max_replication: Option<i32>) ->
 }
 
 async fn run_dlq(action: DlqAction) -> Result<()> {
+    let (DlqAction::List {
+        bootstrap_servers, ..
+    }
+    | DlqAction::Show {
+        bootstrap_servers, ..
+    }
+    | DlqAction::Replay {
+        bootstrap_servers, ..
+    }) = &action;
+    kafka::connect_to(bootstrap_servers).await?;
     match action {
         DlqAction::List {
             bootstrap_servers,
