@@ -263,15 +263,33 @@ pub fn password_of(role: &str) -> String {
 }
 
 pub async fn create_secret(name: &str, value: &str) {
-    required_env("AWS_ENDPOINT_URL");
-    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    aws_sdk_secretsmanager::Client::new(&config)
+    secrets_manager()
+        .await
         .create_secret()
         .name(name)
         .secret_string(value)
         .send()
         .await
         .expect("creating a secret in moto");
+}
+
+/// moto's Secrets Manager (`AWS_ENDPOINT_URL`).
+async fn secrets_manager() -> aws_sdk_secretsmanager::Client {
+    required_env("AWS_ENDPOINT_URL");
+    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    aws_sdk_secretsmanager::Client::new(&config)
+}
+
+/// Deletes a secret a test created (moto keeps every secret for the life of its process).
+pub async fn delete_secret(name: &str) {
+    secrets_manager()
+        .await
+        .delete_secret()
+        .secret_id(name)
+        .force_delete_without_recovery(true)
+        .send()
+        .await
+        .expect("deleting a test secret");
 }
 
 /// Starts consumer group `group` at the end of `topic`: the template's triggers read from

@@ -8,7 +8,7 @@
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::IntoResponse;
 use serde_json::{Value, json};
-use servicehub_tests::stack::create_secret;
+use servicehub_tests::stack::{create_secret, delete_secret};
 use servicehub_tests::{binary_path, required_env};
 use std::sync::{Arc, Mutex};
 use uuid::Uuid;
@@ -248,17 +248,6 @@ async fn wrong_credentials_or_an_unknown_ca_fail_the_init_naming_the_setting_to_
     for secret in [wrong, shapeless] {
         delete_secret(&secret).await;
     }
-}
-
-async fn delete_secret(name: &str) {
-    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    aws_sdk_secretsmanager::Client::new(&config)
-        .delete_secret()
-        .secret_id(name)
-        .force_delete_without_recovery(true)
-        .send()
-        .await
-        .expect("deleting a test secret");
 }
 
 /// The operator's commands reach a secured cluster the way the functions do (`KAFKA_AUTH` and
