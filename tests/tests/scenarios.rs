@@ -433,6 +433,35 @@ async fn scenario_2_contractor_assigned_told_checked_audited_and_unverified_one_
     let fridge = w.dispatched_request(&customer, &manager, FRIDGE).await;
     let washer = w.dispatched_request(&customer, &manager, WASHER).await;
 
+    // The dispatch offered both requests to both verified contractors of the region: each is
+    // told once, with what they need to decide and nothing of the customer's contacts.
+    for contractor in [&ivan, &petr] {
+        for request in [fridge, washer] {
+            assert_eq!(
+                w.sent_notifications(contractor, Some(request), "offer", 1)
+                    .await,
+                [row("offer.contractor", "telegram", contractor.chat)]
+            );
+        }
+        let offers = w
+            .telegrams(contractor, &format!("Новая заявка для вас: «{FRIDGE}»"))
+            .await;
+        assert_eq!(offers.len(), 1, "{offers:?}");
+        assert_contains_all(
+            &offers[0],
+            &[
+                "appliance-repair",
+                REGION,
+                "Бюджет: 5000.00 RUB",
+                "Примите её",
+            ],
+        );
+        assert!(
+            !offers[0].contains("Ленина"),
+            "no address before assignment: {offers:?}"
+        );
+    }
+
     let fridge_workflow = KafkaProbe::new("workflow-events");
     let washer_workflow = KafkaProbe::new("workflow-events");
     let fridge_audit = KafkaProbe::new("audit-events");
@@ -507,7 +536,11 @@ async fn scenario_2_contractor_assigned_told_checked_audited_and_unverified_one_
         )]
     );
     let sent = pick(notifications, 2, move |e| match &e.data {
-        DomainEvent::TelegramSent(s) => s.context.request_id == Some(fridge),
+        // The offers of the dispatch went out by Telegram too.
+        DomainEvent::TelegramSent(s) => {
+            s.context.request_id == Some(fridge)
+                && s.context.template == "contractor_assigned.contractor"
+        }
         DomainEvent::EmailSent(s) => {
             s.context.request_id == Some(fridge)
                 && s.context.template == "contractor_assigned.customer"

@@ -2,6 +2,7 @@
 //! ([`RequestFacts`]) and each recipient's contacts; this module only decides.
 
 use crate::templates::{Template, Vars};
+use chrono::{DateTime, Utc};
 use servicehub_domain::contractors::AssignmentRefusal;
 use servicehub_events::DomainEvent;
 use servicehub_events::values::{DocumentKind, Money, NotificationChannel, Role};
@@ -16,6 +17,18 @@ pub struct RequestFacts {
     pub customer_id: Uuid,
     pub manager_id: Option<Uuid>,
     pub contractor_id: Option<Uuid>,
+    /// What an offered contractor needs to decide (never the customer's contact details).
+    pub offer: OfferFacts,
+}
+
+/// The request's status, category, city, time window and budget.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct OfferFacts {
+    pub status: String,
+    pub category: String,
+    pub city: String,
+    pub preferred: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    pub budget: Option<Money>,
 }
 
 /// One message to one recipient, before the recipient's channels and language are known.
@@ -38,6 +51,7 @@ pub fn request_of(event: &DomainEvent) -> Option<Uuid> {
         DomainEvent::RequestCreated(e) => Some(e.request_id),
         DomainEvent::RequestClarificationNeeded(e) => Some(e.request_id),
         DomainEvent::ManagerAssigned(e) => Some(e.request_id),
+        DomainEvent::SentToContractors(e) => Some(e.request_id),
         DomainEvent::ContractorAssigned(e) => Some(e.request_id),
         DomainEvent::WorkCompleted(e) => Some(e.request_id),
         DomainEvent::AccessRevoked(e) => e.request_id,
@@ -143,6 +157,43 @@ pub fn plan(
                 Some(e.request_id),
                 vars,
             )]
+        }
+        DomainEvent::SentToContractors(e) => {
+            // Offers are news only while the request still waits for a contractor: not once one
+            // took it or it was cancelled (a late or redelivered event).
+            let Some(facts) = request
+                .filter(|r| r.offer.status == "sent_to_contractors" && r.contractor_id.is_none())
+            else {
+                return vec![];
+            };
+            let mut vars = request_vars(e.request_id, facts.title.clone());
+            vars.insert("category", facts.offer.category.clone());
+            vars.insert("region", facts.offer.city.clone());
+            if let Some((from, to)) = facts.offer.preferred {
+                vars.insert(
+                    "window",
+                    format!(
+                        "{} – {} UTC",
+                        from.format("%Y-%m-%d %H:%M"),
+                        to.format("%Y-%m-%d %H:%M")
+                    ),
+                );
+            }
+            if let Some(budget) = &facts.offer.budget {
+                vars.insert("budget", money(budget));
+            }
+            e.contractor_ids
+                .iter()
+                .map(|&contractor| {
+                    intent(
+                        contractor,
+                        Template::OfferContractor,
+                        &by_event,
+                        Some(e.request_id),
+                        vars.clone(),
+                    )
+                })
+                .collect()
         }
         DomainEvent::ContractorAssigned(e) => {
             // Announced only while it stands: not when security-check reverts it (the
@@ -434,7 +485,6 @@ impl Language {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::Utc;
     use servicehub_events::catalog::*;
     use servicehub_events::values::{Actor, Priority, Urgency};
 
@@ -484,6 +534,13 @@ mod tests {
             customer_id: customer,
             manager_id: manager,
             contractor_id: contractor,
+            offer: OfferFacts {
+                status: "manager_assigned".into(),
+                category: "Ремонт техники".into(),
+                city: "Москва".into(),
+                preferred: None,
+                budget: None,
+            },
         }
     }
 
@@ -523,6 +580,71 @@ mod tests {
             [(manager, Template::NewRequestManager)]
         );
         assert_eq!(from_assignment[0].dedup_key, intents[1].dedup_key);
+    }
+
+    #[test]
+    fn an_offer_reaches_every_offered_contractor_with_what_they_need_while_it_is_open() {
+        let (event, request, customer, manager, ivan) = ids();
+        let pyotr = Uuid::now_v7();
+        let sent = DomainEvent::SentToContractors(SentToContractors {
+            request_id: request,
+            manager_id: manager,
+            contractor_ids: vec![ivan, pyotr],
+            region: "Москва".into(),
+            category: "Ремонт техники".into(),
+            sent_at: Utc::now(),
+        });
+        let mut open = facts(request, customer, Some(manager), None);
+        open.offer.status = "sent_to_contractors".into();
+        let from = Utc::now() + chrono::Duration::days(3);
+        open.offer.preferred = Some((from, from + chrono::Duration::hours(3)));
+        open.offer.budget = Some(Money {
+            amount_minor: 500_000,
+            currency: "RUB".into(),
+        });
+        let intents = plan(event, &sent, Some(&open), None);
+        assert_eq!(
+            who(&intents),
+            [
+                (ivan, Template::OfferContractor),
+                (pyotr, Template::OfferContractor)
+            ]
+        );
+        let vars = &intents[0].vars;
+        assert_eq!(vars["category"], "Ремонт техники");
+        assert_eq!(vars["region"], "Москва");
+        assert_eq!(vars["budget"], "5000.00 RUB");
+        assert!(vars["window"].ends_with(" UTC"), "{vars:?}");
+        assert!(
+            !vars.contains_key("address"),
+            "no customer contact details before assignment"
+        );
+        let text = crate::templates::render(Template::OfferContractor, Language::En, "Ivan", vars);
+        assert!(text.body.contains("5000.00 RUB"), "{text:?}");
+
+        // Taken by someone, cancelled, or gone: no offer goes out (a late or replayed event).
+        let mut taken = open.clone();
+        taken.contractor_id = Some(ivan);
+        taken.offer.status = "contractor_assigned".into();
+        let mut cancelled = open.clone();
+        cancelled.offer.status = "cancelled".into();
+        for facts in [Some(&taken), Some(&cancelled), None] {
+            assert_eq!(plan(event, &sent, facts, None), vec![]);
+        }
+        // Without a window or a budget the message says so rather than leaving a blank.
+        open.offer.preferred = None;
+        open.offer.budget = None;
+        let intents = plan(event, &sent, Some(&open), None);
+        let text = crate::templates::render(
+            Template::OfferContractor,
+            Language::Ru,
+            "Иван",
+            &intents[0].vars,
+        );
+        assert!(
+            text.body.contains("по договорённости") && text.body.contains("не указан"),
+            "{text:?}"
+        );
     }
 
     #[test]

@@ -1,8 +1,8 @@
 //! The SQL of notifications: the request's parties, the recipients' contacts, and the
 //! `notifications` table that makes every message go out at most once.
 
-use crate::plan::{Contact, Language, RequestFacts};
-use servicehub_events::values::{NotificationChannel, Role};
+use crate::plan::{Contact, Language, OfferFacts, RequestFacts};
+use servicehub_events::values::{Money, NotificationChannel, Role};
 use sqlx::{PgPool, Postgres, Row, Transaction};
 use std::time::Duration;
 use uuid::Uuid;
@@ -12,7 +12,9 @@ pub async fn request_facts(
     request_id: Uuid,
 ) -> Result<Option<RequestFacts>, sqlx::Error> {
     let row = sqlx::query(
-        "SELECT id, title, region, customer_id, manager_id, contractor_id FROM service_requests WHERE id = $1",
+        "SELECT id, title, region, customer_id, manager_id, contractor_id, status,
+                category, city, preferred_from, preferred_to, budget_amount_minor, budget_currency
+         FROM service_requests WHERE id = $1",
     )
     .bind(request_id)
     .fetch_optional(pool)
@@ -25,6 +27,25 @@ pub async fn request_facts(
             customer_id: row.try_get("customer_id")?,
             manager_id: row.try_get("manager_id")?,
             contractor_id: row.try_get("contractor_id")?,
+            offer: OfferFacts {
+                status: row.try_get("status")?,
+                category: row.try_get("category")?,
+                city: row.try_get("city")?,
+                preferred: match (row.try_get("preferred_from")?, row.try_get("preferred_to")?) {
+                    (Some(from), Some(to)) => Some((from, to)),
+                    _ => None,
+                },
+                budget: match (
+                    row.try_get::<Option<i64>, _>("budget_amount_minor")?,
+                    row.try_get::<Option<String>, _>("budget_currency")?,
+                ) {
+                    (Some(amount_minor), Some(currency)) => Some(Money {
+                        amount_minor,
+                        currency,
+                    }),
+                    _ => None,
+                },
+            },
         })
     })
     .transpose()

@@ -14,6 +14,7 @@ pub enum Template {
     RequestCreatedCustomer,
     NewRequestManager,
     ClarificationNeededCustomer,
+    OfferContractor,
     ContractorAssignedContractor,
     ContractorAssignedCustomer,
     WorkCompletedCustomer,
@@ -30,10 +31,11 @@ pub enum Template {
 }
 
 impl Template {
-    pub const ALL: [Template; 16] = [
+    pub const ALL: [Template; 17] = [
         Template::RequestCreatedCustomer,
         Template::NewRequestManager,
         Template::ClarificationNeededCustomer,
+        Template::OfferContractor,
         Template::ContractorAssignedContractor,
         Template::ContractorAssignedCustomer,
         Template::WorkCompletedCustomer,
@@ -54,6 +56,7 @@ impl Template {
             Template::RequestCreatedCustomer => "request_created.customer",
             Template::NewRequestManager => "request_created.manager",
             Template::ClarificationNeededCustomer => "clarification_needed.customer",
+            Template::OfferContractor => "offer.contractor",
             Template::ContractorAssignedContractor => "contractor_assigned.contractor",
             Template::ContractorAssignedCustomer => "contractor_assigned.customer",
             Template::WorkCompletedCustomer => "work_completed.customer",
@@ -150,6 +153,9 @@ fn reason(vars: &Vars, language: Language) -> String {
 /// use what the plan puts in for them, and the tests render every one of them.
 pub fn render(template: Template, language: Language, name: &str, vars: &Vars) -> Rendered {
     let v = |key: &str| vars.get(key).map(String::as_str).unwrap_or("");
+    fn or<'a>(value: &'a str, otherwise: &'a str) -> &'a str {
+        if value.is_empty() { otherwise } else { value }
+    }
     let title = v("title");
     let reference = v("request_ref");
     let kind = document_kind(v("document_kind"), language);
@@ -199,6 +205,28 @@ pub fn render(template: Template, language: Language, name: &str, vars: &Vars) -
             format!(
                 "Hello {name},\n\nthe manager needs a clarification of your request \"{title}\" (no. {reference}):\n\n{}",
                 v("question")
+            ),
+        ),
+        (OfferContractor, Ru) => (
+            format!("Новая заявка для вас: «{title}»"),
+            format!(
+                "Здравствуйте, {name}!\n\nМенеджер предлагает вам заявку «{title}» (№ {reference}): {}, {}. \
+                 Время: {}. Бюджет: {}.\nПримите её в приложении, пока её не взял другой исполнитель.",
+                v("category"),
+                v("region"),
+                or(v("window"), "по договорённости"),
+                or(v("budget"), "не указан")
+            ),
+        ),
+        (OfferContractor, En) => (
+            format!("A new request for you: \"{title}\""),
+            format!(
+                "Hello {name},\n\na manager offers you the request \"{title}\" (no. {reference}): {}, {}. \
+                 Time: {}. Budget: {}.\nAccept it in the app before another contractor takes it.",
+                v("category"),
+                v("region"),
+                or(v("window"), "by arrangement"),
+                or(v("budget"), "not given")
             ),
         ),
         (ContractorAssignedContractor, Ru) => (
