@@ -87,6 +87,26 @@ pub fn build_profile() -> String {
 
 /// Where cargo put the function binaries: beside this test executable's `deps/` folder, or beside
 /// this binary (the benchmarks).
+/// Runs `servicehub-admin` with `args` in the repository root, the test's environment minus
+/// `unset` plus `env`: whether it succeeded, and its stdout followed by its stderr.
+pub fn run_admin(args: &[&str], env: &[(&str, &str)], unset: &[&str]) -> (bool, String) {
+    let mut command = std::process::Command::new(binary_path("servicehub-admin"));
+    command.current_dir(repo_root()).args(args);
+    for name in unset {
+        command.env_remove(name);
+    }
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let output = command.output().expect("running servicehub-admin");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.success(), text)
+}
+
 pub fn binary_path(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("the test executable's path");
     let parent = exe.parent().expect("the executable's folder");

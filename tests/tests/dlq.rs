@@ -9,28 +9,24 @@ use servicehub_events::dlq::{DeadLetter, HEADER_REPLAYED_FROM, dead_letter_of};
 use servicehub_platform::Config;
 use servicehub_platform::kafka::EventProducer;
 use servicehub_tests::kafka::KafkaProbe;
-use servicehub_tests::{TestDatabase, binary_path, required_env};
+use servicehub_tests::{TestDatabase, required_env, run_admin};
 use std::time::Duration;
 use uuid::Uuid;
 
 const WAIT: Duration = Duration::from_secs(15);
 
 fn admin(db: &TestDatabase, args: &[&str]) -> (bool, String) {
-    let output = std::process::Command::new(binary_path("servicehub-admin"))
-        .args(args)
-        .env("DATABASE_URL", &db.url)
-        .env(
-            "KAFKA_BOOTSTRAP_SERVERS",
-            required_env("KAFKA_BOOTSTRAP_SERVERS"),
-        )
-        .output()
-        .expect("running servicehub-admin");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    (output.status.success(), text)
+    run_admin(
+        args,
+        &[
+            ("DATABASE_URL", &db.url),
+            (
+                "KAFKA_BOOTSTRAP_SERVERS",
+                &required_env("KAFKA_BOOTSTRAP_SERVERS"),
+            ),
+        ],
+        &[],
+    )
 }
 
 #[tokio::test]

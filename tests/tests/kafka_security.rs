@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::IntoResponse;
 use serde_json::{Value, json};
 use servicehub_tests::stack::{create_secret, delete_secret};
-use servicehub_tests::{binary_path, required_env};
+use servicehub_tests::{required_env, run_admin};
 use std::sync::{Arc, Mutex};
 use uuid::Uuid;
 
@@ -100,26 +100,19 @@ fn cluster_arn() -> String {
 /// Runs `servicehub-admin kafka-check` with a function's Kafka settings `env` (and nothing of the
 /// dev services' `KAFKA_BOOTSTRAP_SERVERS` unless given); its exit status and stdout + stderr.
 fn kafka_check(env: &[(&str, &str)]) -> (bool, String) {
-    let mut command = std::process::Command::new(binary_path("servicehub-admin"));
-    command
-        .arg("kafka-check")
+    let mut env = env.to_vec();
+    env.extend([("RUST_LOG", "error"), ("RUST_BACKTRACE", "0")]);
+    run_admin(
+        &["kafka-check"],
+        &env,
         // The dev services' env file names their SCRAM and CA secrets with the variables the
         // functions read: each case gives exactly the settings it means.
-        .env_remove("KAFKA_BOOTSTRAP_SERVERS")
-        .env_remove("KAFKA_CA_SECRET_ARN")
-        .env_remove("KAFKA_AUTH_SECRET_ARN")
-        .env_remove("RUST_BACKTRACE")
-        .env("RUST_LOG", "error");
-    for (name, value) in env {
-        command.env(name, value);
-    }
-    let output = command.output().expect("running servicehub-admin");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    (output.status.success(), text)
+        &[
+            "KAFKA_BOOTSTRAP_SERVERS",
+            "KAFKA_CA_SECRET_ARN",
+            "KAFKA_AUTH_SECRET_ARN",
+        ],
+    )
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -255,25 +248,19 @@ async fn wrong_credentials_or_an_unknown_ca_fail_the_init_naming_the_setting_to_
 #[tokio::test(flavor = "multi_thread")]
 async fn operator_commands_authenticate_as_the_functions_do() {
     let sasl_ssl = required_env("KAFKA_SASL_SSL_BOOTSTRAP_SERVERS");
+    let scram = required_env("KAFKA_SCRAM_SECRET_ARN");
     let run = |args: &[&str]| {
-        let output = std::process::Command::new(binary_path("servicehub-admin"))
-            .current_dir(servicehub_tests::repo_root())
-            .args(args)
-            .env("KAFKA_BOOTSTRAP_SERVERS", &sasl_ssl)
-            .env("KAFKA_AUTH", "scram")
-            .env(
-                "KAFKA_AUTH_SECRET_ARN",
-                required_env("KAFKA_SCRAM_SECRET_ARN"),
-            )
-            .env("RUST_BACKTRACE", "0")
-            .output()
-            .expect("running servicehub-admin");
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
+        let (ok, text) = run_admin(
+            args,
+            &[
+                ("KAFKA_BOOTSTRAP_SERVERS", &sasl_ssl),
+                ("KAFKA_AUTH", "scram"),
+                ("KAFKA_AUTH_SECRET_ARN", &scram),
+                ("RUST_BACKTRACE", "0"),
+            ],
+            &[],
         );
-        assert!(output.status.success(), "{args:?}: {text}");
+        assert!(ok, "{args:?}: {text}");
         text
     };
     let topics = run(&["topics", "create", "--bootstrap-servers", &sasl_ssl]);

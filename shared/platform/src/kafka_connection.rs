@@ -389,8 +389,6 @@ impl IamTokens {
 
 #[derive(Debug, Error)]
 pub enum KafkaSetupError {
-    #[error("{0}")]
-    Config(#[from] ConfigError),
     #[error(
         "KAFKA_AUTH={0} looks up secrets or the bootstrap string in AWS: use EventProducer::connect"
     )]
