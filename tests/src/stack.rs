@@ -273,6 +273,19 @@ pub async fn create_secret(name: &str, value: &str) {
         .expect("creating a secret in moto");
 }
 
+/// Rotates a secret the way `aws secretsmanager put-secret-value` does: the new value becomes
+/// `AWSCURRENT`, the one it replaces `AWSPREVIOUS`.
+pub async fn put_secret_value(name: &str, value: &str) {
+    secrets_manager()
+        .await
+        .put_secret_value()
+        .secret_id(name)
+        .secret_string(value)
+        .send()
+        .await
+        .expect("putting a secret value in moto");
+}
+
 /// moto's Secrets Manager (`AWS_ENDPOINT_URL`).
 async fn secrets_manager() -> aws_sdk_secretsmanager::Client {
     required_env("AWS_ENDPOINT_URL");

@@ -727,7 +727,7 @@ async fn the_authorizer_denies_missing_malformed_expired_tampered_and_foreign_to
     let db = TestDatabase::new().await;
     let keys = Keys::new().await;
     let authorizer = keys.start("authorizer", &db, &[]).await;
-    let user = Uuid::now_v7();
+    let user = insert_account(&db, "manager", &["Москва"]).await;
     let now = chrono::Utc::now().timestamp();
     let claims_at = |iat: i64, exp: i64, aud: &str| {
         json!({
@@ -778,6 +778,160 @@ async fn the_authorizer_denies_missing_malformed_expired_tampered_and_foreign_to
     }
 }
 
+/// An account as an operator's tooling would leave it: `role` and `regions`, active.
+async fn insert_account(db: &TestDatabase, role: &str, regions: &[&str]) -> Uuid {
+    let id = Uuid::now_v7();
+    sqlx::query(
+        "INSERT INTO users (id, role, display_name, regions) VALUES ($1, $2, 'someone', $3)",
+    )
+    .bind(id)
+    .bind(role)
+    .bind(regions.iter().map(|r| r.to_string()).collect::<Vec<_>>())
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    id
+}
+
+/// A genuine token is not enough: the account must still exist and be active, and the role and
+/// regions handed on are the account's current ones (issue: a disabled or demoted user kept access
+/// until the token expired). API Gateway caches each answer for `AuthorizerCacheSeconds`, so that
+/// is how long a change can take to be felt.
+#[tokio::test]
+async fn the_authorizer_hands_on_the_account_as_it_is_now() {
+    let db = TestDatabase::new().await;
+    let keys = Keys::new().await;
+    let authorizer = keys.start("authorizer", &db, &[]).await;
+    let user = insert_account(&db, "manager", &["Москва", "Тверь"]).await;
+    let now = chrono::Utc::now().timestamp();
+    let token = |sub: Uuid| {
+        let claims = json!({
+            "sub": sub.to_string(), "iss": "servicehub", "aud": "servicehub-api", "iat": now,
+            "nbf": now, "exp": now + 900, "jti": Uuid::now_v7().to_string(), "role": "manager",
+            "regions": ["Москва", "Тверь"]
+        });
+        format!("Bearer {}", keys.sign(&claims))
+    };
+    let bearer = token(user);
+    let answer = authorize(&authorizer, Some(&bearer)).await;
+    assert_eq!(answer["isAuthorized"], true, "{answer}");
+
+    // Demoted and moved: the token still says manager of Москва and Тверь.
+    sqlx::query("UPDATE users SET role = 'customer', regions = '{Казань}' WHERE id = $1")
+        .bind(user)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    let answer = authorize(&authorizer, Some(&bearer)).await;
+    assert_eq!(
+        answer,
+        json!({"isAuthorized": true, "context": {"sub": user.to_string(), "role": "customer", "regions": ["Казань"]}})
+    );
+
+    // Disabled: refused, though the token is genuine and unexpired.
+    sqlx::query("UPDATE users SET active = false WHERE id = $1")
+        .bind(user)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        authorize(&authorizer, Some(&bearer)).await,
+        json!({"isAuthorized": false})
+    );
+    // An account that does not exist (deleted, or never did): refused.
+    assert_eq!(
+        authorize(&authorizer, Some(&token(Uuid::now_v7()))).await,
+        json!({"isAuthorized": false})
+    );
+}
+
+/// Rotating the signing key with `aws secretsmanager put-secret-value` needs no restart (issue: one
+/// key and no `kid`, so a rotation gave random 403s until every environment restarted). Tokens carry
+/// the key's version id as `kid`; the authorizer accepts the current and the previous version and
+/// looks the secret up again when a token names a version it has not seen.
+#[tokio::test]
+async fn the_signing_key_rotates_without_restarting_anything() {
+    let db = TestDatabase::new().await;
+    let keys = Keys::new().await;
+    let register_fn = keys.start("auth-register", &db, &[]).await;
+    // Signers re-read the key every second here (JWT_KEY_REFRESH_SECONDS, default 300).
+    let login_fn = keys
+        .start("auth-login", &db, &[("JWT_KEY_REFRESH_SECONDS", "1")])
+        .await;
+    let authorizer = keys.start("authorizer", &db, &[]).await;
+    let address = email();
+    assert_eq!(
+        register(&register_fn, &customer_body(&address))
+            .await
+            .status,
+        201
+    );
+    let access_token = || async {
+        let response = login(&login_fn, &address, PASSWORD).await;
+        assert_eq!(response.status, 200, "{:?}", response.body);
+        response.body["access_token"].as_str().unwrap().to_owned()
+    };
+    let kid = |token: &str| jsonwebtoken::decode_header(token).unwrap().kid.unwrap();
+    let accepted = |token: String| {
+        let authorizer = &authorizer;
+        async move {
+            authorize(authorizer, Some(&format!("Bearer {token}"))).await["isAuthorized"] == true
+        }
+    };
+
+    let first = access_token().await;
+    assert!(accepted(first.clone()).await);
+
+    let rotate = || async {
+        let new_key = format!("{}{}", Uuid::new_v4().simple(), Uuid::new_v4().simple());
+        servicehub_tests::stack::put_secret_value(&keys.secret_name, &new_key).await;
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        new_key
+    };
+    let second_key = rotate().await;
+    let second = access_token().await;
+    assert_ne!(kid(&first), kid(&second), "signed with the new version");
+    // The same authorizer environment: the new key is found, the previous one still honoured.
+    assert!(accepted(second.clone()).await, "new key");
+    assert!(accepted(first.clone()).await, "previous key");
+
+    // A forged key id, or the right id with another key's signature: refused.
+    let now = chrono::Utc::now().timestamp();
+    let claims = jsonwebtoken::decode::<Value>(
+        &second,
+        &jsonwebtoken::DecodingKey::from_secret(second_key.as_bytes()),
+        &{
+            let mut validation = jsonwebtoken::Validation::new(Algorithm::HS256);
+            validation.set_audience(&["servicehub-api"]);
+            validation
+        },
+    )
+    .unwrap()
+    .claims;
+    assert!(claims["exp"].as_i64().unwrap() > now);
+    let signed = |kid: &str, key: &[u8]| {
+        let mut header = Header::new(Algorithm::HS256);
+        header.kid = Some(kid.to_owned());
+        jsonwebtoken::encode(&header, &claims, &EncodingKey::from_secret(key)).unwrap()
+    };
+    assert!(accepted(signed(&kid(&second), second_key.as_bytes())).await);
+    assert!(!accepted(signed(&Uuid::new_v4().to_string(), second_key.as_bytes())).await);
+    assert!(
+        !accepted(signed(
+            &kid(&second),
+            b"somebody else's key, 32 bytes or more"
+        ))
+        .await
+    );
+
+    // Rotated again: the first key is neither current nor previous any more.
+    rotate().await;
+    let third = access_token().await;
+    assert!(accepted(third).await, "newest key");
+    assert!(accepted(second).await, "previous key");
+    assert!(!accepted(first).await, "retired key");
+}
+
 #[tokio::test]
 async fn without_its_signing_key_the_authorizer_fails_instead_of_guessing() {
     let db = TestDatabase::new().await;
@@ -790,10 +944,21 @@ async fn without_its_signing_key_the_authorizer_fails_instead_of_guessing() {
     env.push(("RUST_LOG".into(), "off".into()));
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let authorizer = start_function("authorizer", &db.url, &env).await;
+    // A well-formed token: there is no key to check it with. (A malformed one needs no key to be
+    // refused.)
+    let token = Keys {
+        secret_name: String::new(),
+        key: b"any key of 32 bytes or more, for the shape".to_vec(),
+    }
+    .sign(&json!({"sub": Uuid::now_v7().to_string(), "exp": 4_000_000_000_i64}));
     let result = authorizer
-        .invoke(&authorizer_event(Some("Bearer x.y.z")))
+        .invoke(&authorizer_event(Some(&format!("Bearer {token}"))))
         .await;
     assert!(result.is_err(), "{result:?}");
+    let malformed = authorizer
+        .invoke(&authorizer_event(Some("Bearer x.y.z")))
+        .await;
+    assert_eq!(malformed.unwrap(), json!({"isAuthorized": false}));
 }
 
 #[tokio::test]
@@ -843,6 +1008,19 @@ async fn the_sample_payloads_in_events_drive_the_real_functions() {
     let sample_keys =
         Keys::with_key("sample-only HS256 key for events/authorizer.json, 32+ bytes").await;
     let sample_authorizer = sample_keys.start("authorizer", &db, &[]).await;
+    // ... for an account that exists.
+    assert_eq!(
+        sample_authorizer
+            .invoke(&load("authorizer.json"))
+            .await
+            .unwrap(),
+        json!({"isAuthorized": false})
+    );
+    sqlx::query("INSERT INTO users (id, role, display_name) VALUES ($1, 'customer', 'sample')")
+        .bind(Uuid::parse_str("0190a5a4-7b1e-7cc0-8a2b-4c1d2e3f4a5b").unwrap())
+        .execute(&db.pool)
+        .await
+        .unwrap();
     let answer = sample_authorizer
         .invoke(&load("authorizer.json"))
         .await

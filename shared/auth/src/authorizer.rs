@@ -6,13 +6,21 @@
 //! to the route's function as `requestContext.authorizer.lambda`, where
 //! `servicehub_platform::http::RequestInfo` reads the caller's `Identity`. Anything else answers
 //! `{"isAuthorized": false}` (API Gateway: 403; a request without the header never reaches the
-//! authorizer and gets 401). No database: a token is good until it expires.
+//! authorizer and gets 401).
+//!
+//! A valid signature is not enough: the account must still exist and be active, and the role and
+//! regions handed on are the account's current ones, read from the database. API Gateway caches
+//! an answer per Authorization header for `ReauthorizeEvery` seconds (the template's
+//! `AuthorizerCacheSeconds`), so a disabled or demoted user is refused at the latest that long
+//! after the change, instead of when their token expires.
 
 use crate::config::AuthConfig;
-use crate::secrets::{SecretError, Secrets, SigningKey};
-use crate::token::{JwtCodec, Principal, VerifyError};
+use crate::secrets::{SecretError, Secrets, SigningKeys};
+use crate::store::{self, Credentials};
+use crate::token::{JwtCodec, Principal, VerifyError, key_id};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
+use sqlx::PgPool;
 
 /// The bearer token of an authorizer event, if it carries one.
 pub fn bearer_token(event: &Value) -> Option<&str> {
@@ -43,6 +51,34 @@ pub fn bearer_token(event: &Value) -> Option<&str> {
 pub enum Denial {
     NoBearerToken,
     Invalid(VerifyError),
+    /// The token is genuine but its account no longer exists.
+    UnknownAccount,
+    /// The token is genuine but its account was disabled.
+    AccountDisabled,
+}
+
+/// Why the authorizer could not decide. The invocation fails and API Gateway answers 500 without
+/// caching anything; a denial would be cached for the whole `ReauthorizeEvery` period.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthorizerError {
+    #[error(transparent)]
+    Secret(#[from] SecretError),
+    #[error("reading the account failed: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+/// The principal to hand on for a verified token, from what the database says about its account
+/// now (`None`: no such account).
+pub fn current_principal(
+    verified: Principal,
+    account: Option<Credentials>,
+) -> Result<Principal, Denial> {
+    let account = account.ok_or(Denial::UnknownAccount)?;
+    if !account.active {
+        return Err(Denial::AccountDisabled);
+    }
+    debug_assert_eq!(account.principal.user_id, verified.user_id);
+    Ok(account.principal)
 }
 
 /// The decision for `event` at `now`.
@@ -66,25 +102,33 @@ pub fn simple_response(decision: &Result<Principal, Denial>) -> Value {
     }
 }
 
-/// The authorizer function's state: the signing key, fetched once per execution environment.
+/// The authorizer function's state: the signing key, fetched once per execution environment, and
+/// a small pool to read accounts with.
 pub struct Authorizer {
-    signing_key: SigningKey,
+    signing_keys: SigningKeys,
+    pool: PgPool,
 }
 
 impl Authorizer {
     pub async fn from_env() -> Result<Authorizer, Box<dyn std::error::Error + Send + Sync>> {
         let config = AuthConfig::from_env()?;
+        let platform = servicehub_platform::config::Config::from_env("authorizer")?;
         let secrets = Secrets::from_env().await;
         Ok(Authorizer {
-            signing_key: SigningKey::new(secrets, config.jwt_secret_name, config.tokens),
+            signing_keys: SigningKeys::new(
+                secrets,
+                config.jwt_secret_name,
+                config.tokens,
+                config.jwt_key_refresh,
+            ),
+            pool: servicehub_platform::db::pool(&platform)?,
         })
     }
 
-    /// Answers one authorizer event. Only an unavailable signing key is an error (the invocation
-    /// fails and API Gateway answers 500): a bad token is a plain denial.
-    pub async fn handle(&self, event: &Value) -> Result<Value, SecretError> {
-        let codec = self.signing_key.codec().await?;
-        let decision = decide(codec, event, Utc::now());
+    /// Answers one authorizer event. Only an unavailable signing key or database is an error (the
+    /// invocation fails and API Gateway answers 500): a bad token or account is a plain denial.
+    pub async fn handle(&self, event: &Value) -> Result<Value, AuthorizerError> {
+        let decision = self.decide(event).await?;
         let route = event
             .get("routeKey")
             .and_then(Value::as_str)
@@ -96,6 +140,26 @@ impl Authorizer {
             Err(denial) => tracing::info!(route, ?denial, "not authorized"),
         }
         Ok(simple_response(&decision))
+    }
+
+    async fn decide(&self, event: &Value) -> Result<Result<Principal, Denial>, AuthorizerError> {
+        let Some(token) = bearer_token(event) else {
+            return Ok(Err(Denial::NoBearerToken));
+        };
+        let kid = match key_id(token) {
+            Ok(kid) => kid,
+            Err(error) => return Ok(Err(Denial::Invalid(error))),
+        };
+        let Some(codec) = self.signing_keys.verifier(kid.as_deref()).await? else {
+            return Ok(Err(Denial::Invalid(VerifyError::UnknownKey)));
+        };
+        let verified = match decide(&codec, event, Utc::now()) {
+            Ok(verified) => verified,
+            Err(denial) => return Ok(Err(denial)),
+        };
+        let mut conn = self.pool.acquire().await?;
+        let account = store::credentials_by_id(&mut conn, verified.user_id).await?;
+        Ok(current_principal(verified, account))
     }
 }
 
@@ -207,6 +271,45 @@ mod tests {
         assert_eq!(
             decide(&codec, &event(Some(&format!("Bearer {token}"))), later),
             Err(Denial::Invalid(VerifyError::Expired))
+        );
+    }
+
+    #[test]
+    fn the_account_as_it_is_now_decides() {
+        let verified = Principal {
+            user_id: Uuid::now_v7(),
+            role: Role::Manager,
+            regions: vec!["Москва".into()],
+        };
+        let account = |role, regions: &[&str], active| Credentials {
+            principal: Principal {
+                user_id: verified.user_id,
+                role,
+                regions: regions.iter().map(|r| r.to_string()).collect(),
+            },
+            password_hash: None,
+            active,
+        };
+        assert_eq!(
+            current_principal(verified.clone(), None),
+            Err(Denial::UnknownAccount)
+        );
+        assert_eq!(
+            current_principal(
+                verified.clone(),
+                Some(account(Role::Manager, &["Москва"], false))
+            ),
+            Err(Denial::AccountDisabled)
+        );
+        // Demoted and moved since the token was issued: what holds now is handed on.
+        let now_customer = current_principal(
+            verified.clone(),
+            Some(account(Role::Customer, &["Казань"], true)),
+        )
+        .unwrap();
+        assert_eq!(
+            (now_customer.role, now_customer.regions),
+            (Role::Customer, vec!["Казань".to_owned()])
         );
     }
 }

@@ -26,6 +26,9 @@ pub struct AuthConfig {
     /// Secrets Manager secret (name or ARN) holding the HS256 key (its SecretString bytes, or its
     /// SecretBinary), at least 32 bytes.
     pub jwt_secret_name: String,
+    /// How often the signing keys are read again (`JWT_KEY_REFRESH_SECONDS`, default 300): after
+    /// a rotation, new tokens are signed with the new key within this long.
+    pub jwt_key_refresh: std::time::Duration,
     pub tokens: TokenSettings,
     pub throttle: ThrottlePolicy,
     pub bootstrap_admin: Option<BootstrapAdmin>,
@@ -94,6 +97,9 @@ impl AuthConfig {
         Ok(AuthConfig {
             jwt_secret_name: get("JWT_SECRET_NAME")
                 .unwrap_or_else(|| DEFAULT_JWT_SECRET_NAME.into()),
+            jwt_key_refresh: seconds("JWT_KEY_REFRESH_SECONDS", 300)?
+                .to_std()
+                .expect("positive"),
             tokens: TokenSettings {
                 issuer: get("JWT_ISSUER").unwrap_or(defaults.issuer),
                 audience: get("JWT_AUDIENCE").unwrap_or(defaults.audience),

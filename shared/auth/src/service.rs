@@ -2,7 +2,7 @@
 //! helpers their use cases share.
 
 use crate::config::AuthConfig;
-use crate::secrets::{Secrets, SigningKey};
+use crate::secrets::{Secrets, SigningKeys};
 use chrono::{DateTime, Utc};
 use lambda_http::{Body, Response};
 use serde::Serialize;
@@ -20,7 +20,7 @@ pub struct AuthServices {
     pub services: Services,
     pub config: AuthConfig,
     pub secrets: Secrets,
-    pub signing_key: SigningKey,
+    pub signing_keys: SigningKeys,
     /// Set once the bootstrap admin has been checked in this execution environment.
     pub(crate) bootstrap_done: OnceCell<()>,
 }
@@ -34,17 +34,18 @@ impl AuthServices {
         let services = Services::from_env(default_service_name).await?;
         let config = AuthConfig::from_env()?;
         let secrets = Secrets::from_env().await;
-        let signing_key = SigningKey::new(
+        let signing_keys = SigningKeys::new(
             secrets.clone(),
             config.jwt_secret_name.clone(),
             config.tokens.clone(),
+            config.jwt_key_refresh,
         );
         tracing::info!(?config, "auth settings");
         Ok(AuthServices {
             services,
             config,
             secrets,
-            signing_key,
+            signing_keys,
             bootstrap_done: OnceCell::new(),
         })
     }

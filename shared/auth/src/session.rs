@@ -101,7 +101,7 @@ pub async fn login(
     let body = json_body(&request)?;
     let input = LoginInput::parse(&body)?;
     // The key first: an outage of Secrets Manager must not count as a failed login.
-    let codec = auth.signing_key.codec().await?;
+    let codec = auth.signing_keys.signer().await?;
     let policy = auth.config.throttle;
     let now = Utc::now();
 
@@ -181,7 +181,7 @@ pub async fn login(
     store::clear_throttle(&mut tx, &input.email).await?;
     store::delete_expired_tokens(&mut tx, user_id, now).await?;
     let family_id = Uuid::now_v7();
-    let (tokens, _) = issue_tokens(&mut tx, codec, principal.clone(), family_id, now).await?;
+    let (tokens, _) = issue_tokens(&mut tx, &codec, principal.clone(), family_id, now).await?;
     let audit = Audit {
         actor: Actor::user(user_id, principal.role),
         action: "auth.login",
@@ -204,7 +204,7 @@ pub async fn refresh(
 ) -> Result<Response<Body>, ApiError> {
     let body = json_body(&request)?;
     let input = RefreshInput::parse(&body)?;
-    let codec = auth.signing_key.codec().await?;
+    let codec = auth.signing_keys.signer().await?;
     let now = Utc::now();
     let hash = refresh_token_hash(&input.refresh_token);
 
@@ -250,7 +250,7 @@ pub async fn refresh(
         return Err(ApiError::Unauthorized(BAD_REFRESH_TOKEN.into()));
     };
     let (tokens, successor) =
-        issue_tokens(&mut tx, codec, credentials.principal, token.family_id, now).await?;
+        issue_tokens(&mut tx, &codec, credentials.principal, token.family_id, now).await?;
     store::mark_rotated(&mut tx, token.id, successor, now).await?;
     tx.commit().await?;
     Ok(json_response(200, &tokens, &info, None))

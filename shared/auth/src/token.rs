@@ -92,10 +92,14 @@ pub enum VerifyError {
     WrongAudience,
     #[error("the token's claims are invalid: {0}")]
     InvalidClaims(String),
+    #[error("the token names a signing key that is neither current nor previous")]
+    UnknownKey,
 }
 
-/// Issues and verifies access tokens with one HS256 key.
+/// Issues and verifies access tokens with one HS256 key, named in the tokens' `kid` header when it
+/// has an id (the Secrets Manager version it came from), so verifiers find it after a rotation.
 pub struct JwtCodec {
+    kid: Option<String>,
     encoding: EncodingKey,
     decoding: DecodingKey,
     validation: Validation,
@@ -105,6 +109,7 @@ pub struct JwtCodec {
 impl std::fmt::Debug for JwtCodec {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("JwtCodec")
+            .field("kid", &self.kid)
             .field("key", &"<redacted>")
             .field("settings", &self.settings)
             .finish()
@@ -132,11 +137,22 @@ impl JwtCodec {
         validation.validate_exp = false;
         validation.validate_nbf = false;
         Ok(JwtCodec {
+            kid: None,
             encoding: EncodingKey::from_secret(key),
             decoding: DecodingKey::from_secret(key),
             validation,
             settings,
         })
+    }
+
+    /// The codec with key id `kid`, written into the header of every token it issues.
+    pub fn with_kid(mut self, kid: impl Into<String>) -> JwtCodec {
+        self.kid = Some(kid.into());
+        self
+    }
+
+    pub fn kid(&self) -> Option<&str> {
+        self.kid.as_deref()
     }
 
     pub fn settings(&self) -> &TokenSettings {
@@ -162,7 +178,9 @@ impl JwtCodec {
             role: principal.role.as_str().to_owned(),
             regions: principal.regions.clone(),
         };
-        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+        let mut header = Header::new(Algorithm::HS256);
+        header.kid = self.kid.clone();
+        let token = jsonwebtoken::encode(&header, &claims, &self.encoding)
             .map_err(|e| SignError(e.to_string()))?;
         Ok(IssuedAccessToken {
             token,
@@ -215,6 +233,14 @@ impl JwtCodec {
     pub fn verify(&self, token: &str) -> Result<Principal, VerifyError> {
         self.verify_at(token, Utc::now())
     }
+}
+
+/// The `kid` of a token's header, read without verifying anything (it only chooses the key to
+/// verify with).
+pub fn key_id(token: &str) -> Result<Option<String>, VerifyError> {
+    jsonwebtoken::decode_header(token)
+        .map(|header| header.kid)
+        .map_err(|_| VerifyError::Malformed)
 }
 
 /// A new opaque refresh token (256 random bits, base64url) and the SHA-256 that is stored.
@@ -422,5 +448,17 @@ mod tests {
         assert_eq!(hash_a, refresh_token_hash(&a));
         assert_eq!(hash_a.len(), 32);
         assert_ne!(hash_a, a.as_bytes());
+    }
+
+    #[test]
+    fn a_codec_with_a_key_id_names_it_in_every_token() {
+        let token = codec().issue(&manager(), now()).unwrap().token;
+        assert_eq!(key_id(&token), Ok(None));
+        let named = codec().with_kid("version-7");
+        let token = named.issue(&manager(), now()).unwrap().token;
+        assert_eq!(key_id(&token), Ok(Some("version-7".to_owned())));
+        // The id only chooses the key: the signature is what is checked.
+        assert!(codec().verify_at(&token, now()).is_ok());
+        assert_eq!(key_id("not a token"), Err(VerifyError::Malformed));
     }
 }
