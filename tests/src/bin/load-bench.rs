@@ -208,6 +208,27 @@ async fn post(
     Ok((status, answer))
 }
 
+/// POST to a public route the way a well-behaved client does: the template throttles them
+/// (PublicRouteRateLimit, PublicRouteBurstLimit), so a 429 waits and tries again, a while.
+async fn post_public(
+    client: &reqwest::Client,
+    base: &str,
+    path: &str,
+    body: &Value,
+) -> Result<(u16, Value), String> {
+    let mut delay = Duration::from_millis(100);
+    for _ in 0..30 {
+        match post(client, base, path, None, body).await? {
+            (429, _) => {
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(2));
+            }
+            answer => return Ok(answer),
+        }
+    }
+    Err(format!("POST {path}: still throttled after 30 attempts"))
+}
+
 async fn login(
     client: &reqwest::Client,
     base: &str,
@@ -215,7 +236,7 @@ async fn login(
     password: &str,
 ) -> Result<String, String> {
     let body = json!({"email": email, "password": password});
-    match post(client, base, "/auth/login", None, &body).await? {
+    match post_public(client, base, "/auth/login", &body).await? {
         (200, answer) => answer["access_token"]
             .as_str()
             .map(|token| format!("Bearer {token}"))
@@ -250,9 +271,17 @@ async fn jwt_setup(target: &Target, options: &Options) -> Result<Vec<String>, St
         (status, answer) => return Err(format!("POST /users (a manager): {status} {answer}")),
     }
     let mut customers = tokio::task::JoinSet::new();
+    // Fewer at once than the public routes' reserved concurrency (PublicRouteConcurrency, 10):
+    // past it their invocations are throttled and HTTP API answers 500.
+    let signing_up = Arc::new(tokio::sync::Semaphore::new(8));
     for i in 0..options.connections {
         let (client, base, run) = (client.clone(), base.to_owned(), run.clone());
+        let signing_up = signing_up.clone();
         customers.spawn(async move {
+            let _turn = signing_up
+                .acquire_owned()
+                .await
+                .map_err(|e| e.to_string())?;
             let email = format!("customer-{run}-{i}@load-bench.local");
             let password = "the load-bench customer's password";
             let body = json!({
@@ -261,7 +290,7 @@ async fn jwt_setup(target: &Target, options: &Options) -> Result<Vec<String>, St
                 "display_name": format!("Покупатель {i}"),
                 "role": "customer",
             });
-            match post(&client, &base, "/auth/register", None, &body).await? {
+            match post_public(&client, &base, "/auth/register", &body).await? {
                 (201, _) => login(&client, &base, &email, password).await,
                 (status, answer) => Err(format!("POST /auth/register: {status} {answer}")),
             }

@@ -1,11 +1,11 @@
 //! An emulated API Gateway HTTP API: routes from the template, payload format 2.0 events, the
 //! response mapping (structured or the plain-JSON shortcut), Lambda REQUEST authorizers with their
 //! bounded result cache, and the gateway's own errors as HTTP API answers them: 404 (no route),
-//! 413 (over 10 MB, or an event over Lambda's 6 MB), 401/403 (authorizer), 500 (a failed or
-//! throttled invocation), 503 (past the integration timeout).
+//! 413 (over 10 MB, or an event over Lambda's 6 MB), 401/403 (authorizer), 429 (past the route's
+//! throttling), 500 (a failed or throttled invocation), 503 (past the integration timeout).
 
 use crate::pool::FunctionPool;
-use crate::template::{AuthorizerDef, HttpRoute};
+use crate::template::{AuthorizerDef, HttpRoute, RouteThrottle};
 use axum::body::{Body, Bytes};
 use axum::extract::Request;
 use axum::response::Response;
@@ -39,7 +39,44 @@ type AuthCacheEntry = (Map<String, Value>, Instant);
 
 pub struct Gateway {
     routes: Vec<BoundRoute>,
+    /// One bucket per throttled route, by the route's index.
+    buckets: Vec<Option<std::sync::Mutex<TokenBucket>>>,
     auth_cache: Mutex<HashMap<AuthCacheKey, AuthCacheEntry>>,
+}
+
+/// A route's throttle as API Gateway applies it: a bucket of `burst_limit` tokens refilled at
+/// `rate_limit` a second, one token per request, across all callers.
+#[derive(Debug)]
+pub struct TokenBucket {
+    throttle: RouteThrottle,
+    tokens: f64,
+    refilled_at: Instant,
+}
+
+impl TokenBucket {
+    pub fn new(throttle: RouteThrottle, now: Instant) -> TokenBucket {
+        TokenBucket {
+            throttle,
+            tokens: f64::from(throttle.burst_limit),
+            refilled_at: now,
+        }
+    }
+
+    /// Whether a request arriving at `now` may pass (and takes its token if so).
+    pub fn try_take(&mut self, now: Instant) -> bool {
+        let elapsed = now
+            .saturating_duration_since(self.refilled_at)
+            .as_secs_f64();
+        self.tokens = (self.tokens + elapsed * self.throttle.rate_limit)
+            .min(f64::from(self.throttle.burst_limit));
+        self.refilled_at = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
 }
 
 /// One path segment of a route.
@@ -399,22 +436,35 @@ fn remember(
 
 impl Gateway {
     pub fn new(routes: Vec<BoundRoute>) -> Arc<Gateway> {
+        let now = Instant::now();
+        let buckets = routes
+            .iter()
+            .map(|bound| {
+                bound
+                    .route
+                    .throttle
+                    .map(|throttle| std::sync::Mutex::new(TokenBucket::new(throttle, now)))
+            })
+            .collect();
         Arc::new(Gateway {
             routes,
+            buckets,
             auth_cache: Mutex::new(HashMap::new()),
         })
     }
 
-    fn find(&self, method: &str, path: &str) -> Option<(&BoundRoute, BTreeMap<String, String>)> {
+    /// The index of the route serving `method` `path`, and its path parameters.
+    fn find(&self, method: &str, path: &str) -> Option<(usize, BTreeMap<String, String>)> {
         self.routes
             .iter()
-            .filter(|r| r.route.method == "ANY" || r.route.method == method)
-            .filter_map(|r| {
+            .enumerate()
+            .filter(|(_, r)| r.route.method == "ANY" || r.route.method == method)
+            .filter_map(|(i, r)| {
                 match_path(&r.route.path, path)
-                    .map(|(params, score)| (r, params, score + i64::from(r.route.method != "ANY")))
+                    .map(|(params, score)| (i, params, score + i64::from(r.route.method != "ANY")))
             })
             .max_by_key(|(_, _, score)| *score)
-            .map(|(r, params, _)| (r, params))
+            .map(|(i, params, _)| (i, params))
     }
 
     /// Serves one HTTP request.
@@ -424,10 +474,23 @@ impl Gateway {
         let request_id = uuid::Uuid::new_v4().to_string();
         let method = parts.method.as_str().to_owned();
         let path = parts.uri.path().to_owned();
-        let Some((bound, params)) = self.find(&method, &path) else {
+        let Some((index, params)) = self.find(&method, &path) else {
             tracing::info!(trigger = "http", %method, %path, status = 404, outcome = "no_route", "invocation");
             return gateway_error(StatusCode::NOT_FOUND, "Not Found");
         };
+        let bound = &self.routes[index];
+        // Throttling comes first, as on AWS: a throttled request reaches neither the authorizer
+        // nor the function.
+        if let Some(bucket) = &self.buckets[index] {
+            let passed = bucket
+                .lock()
+                .expect("a bucket is never poisoned")
+                .try_take(Instant::now());
+            if !passed {
+                tracing::info!(trigger = "http", function = %bound.function.name(), request_id, %method, %path, status = 429, outcome = "throttled", "invocation");
+                return gateway_error(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests");
+            }
+        }
         let body = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
             Ok(body) => body,
             Err(_) => {
@@ -709,5 +772,34 @@ mod tests {
         assert_eq!(response.status(), 201);
         assert_eq!(response.headers()["location"], "/x");
         assert_eq!(response.headers().get_all("set-cookie").iter().count(), 2);
+    }
+
+    #[test]
+    fn a_token_bucket_passes_the_burst_then_the_rate() {
+        use std::time::Duration;
+        let start = Instant::now();
+        let mut bucket = TokenBucket::new(
+            RouteThrottle {
+                burst_limit: 3,
+                rate_limit: 2.0,
+            },
+            start,
+        );
+        let passed = (0..10).filter(|_| bucket.try_take(start)).count();
+        assert_eq!(passed, 3, "the burst");
+        // Half a second refills one token at 2 a second; never more than the burst.
+        assert!(bucket.try_take(start + Duration::from_millis(500)));
+        assert!(!bucket.try_take(start + Duration::from_millis(500)));
+        let later = start + Duration::from_secs(60);
+        assert_eq!((0..10).filter(|_| bucket.try_take(later)).count(), 3);
+        // Rate 0 and burst 0 close the route.
+        let mut closed = TokenBucket::new(
+            RouteThrottle {
+                burst_limit: 0,
+                rate_limit: 0.0,
+            },
+            start,
+        );
+        assert!(!closed.try_take(later));
     }
 }

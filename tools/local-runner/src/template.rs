@@ -46,7 +46,7 @@ pub struct FunctionDef {
 }
 
 /// An HttpApi route: `POST /requests`, `GET /requests/{id}`, `ANY /files/{proxy+}`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct HttpRoute {
     pub function: String,
     /// Upper-case method, or `ANY`.
@@ -57,6 +57,48 @@ pub struct HttpRoute {
     /// How long the gateway waits for the function (`TimeoutInMillis`, 50 ms to 30 s, default 30 s)
     /// before it answers 503; the invocation itself runs on.
     pub integration_timeout: Duration,
+    /// The stage's throttling of this route, if the template sets any.
+    pub throttle: Option<RouteThrottle>,
+}
+
+/// HTTP API throttling of one route across all its callers (a token bucket): `ThrottlingBurstLimit`
+/// requests at once, refilled at `ThrottlingRateLimit` a second; past it API Gateway answers 429.
+/// From the event's `RouteSettings`, else the API's `RouteSettings` for the route key, else its
+/// `DefaultRouteSettings`, field by field; a field set nowhere takes the account's default.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RouteThrottle {
+    pub burst_limit: u32,
+    pub rate_limit: f64,
+}
+
+/// API Gateway's account-level throttle, for a route that sets only one of the two fields.
+pub const ACCOUNT_BURST_LIMIT: u32 = 5_000;
+pub const ACCOUNT_RATE_LIMIT: f64 = 10_000.0;
+
+/// The throttling fields of one `RouteSettings` entry, as written (either may be missing).
+#[derive(Debug, Clone, Copy, Default)]
+struct ThrottleSettings {
+    burst_limit: Option<u32>,
+    rate_limit: Option<f64>,
+}
+
+impl ThrottleSettings {
+    fn or(self, other: ThrottleSettings) -> ThrottleSettings {
+        ThrottleSettings {
+            burst_limit: self.burst_limit.or(other.burst_limit),
+            rate_limit: self.rate_limit.or(other.rate_limit),
+        }
+    }
+
+    fn throttle(self) -> Option<RouteThrottle> {
+        if self.burst_limit.is_none() && self.rate_limit.is_none() {
+            return None;
+        }
+        Some(RouteThrottle {
+            burst_limit: self.burst_limit.unwrap_or(ACCOUNT_BURST_LIMIT),
+            rate_limit: self.rate_limit.unwrap_or(ACCOUNT_RATE_LIMIT),
+        })
+    }
 }
 
 /// EventBridge's limit on a rule target's `Input` (characters).
@@ -616,10 +658,14 @@ struct Function {
 type Located<T> = (T, String);
 
 /// A created HttpApi's authorizers: `None` for kinds the gateway does not emulate.
+/// What an HttpApi resource says about its routes: authorizers and throttling.
 #[derive(Default)]
-struct ApiAuth {
+struct ApiSettings {
     authorizers: BTreeMap<String, Option<AuthorizerDef>>,
     default_authorizer: Option<(String, String)>,
+    default_throttle: ThrottleSettings,
+    /// `RouteSettings` by route key (`POST /auth/login`).
+    route_throttles: BTreeMap<String, ThrottleSettings>,
 }
 
 struct Reader<'a> {
@@ -2201,7 +2247,7 @@ impl<'a> Reader<'a> {
         path: &str,
         globals: &Map<String, Value>,
         functions: &[Function],
-    ) -> Result<ApiAuth, TemplateError> {
+    ) -> Result<ApiSettings, TemplateError> {
         let label = format!("HttpApi {id}");
         let mut merged = globals.clone();
         merged.extend(properties.iter().map(|(k, v)| (k.clone(), v.clone())));
@@ -2218,7 +2264,7 @@ impl<'a> Reader<'a> {
             ));
         }
 
-        let mut auth = ApiAuth::default();
+        let mut auth = ApiSettings::default();
         let sources = [
             (globals, "Globals.HttpApi".to_owned()),
             (properties, path.to_owned()),
@@ -2251,7 +2297,71 @@ impl<'a> Reader<'a> {
         {
             return error(path, format!("{label} has no authorizer {name}"));
         }
+        for (source, source_path) in &sources {
+            if let Some((settings, settings_path)) =
+                self.get_object(source, "DefaultRouteSettings", source_path)?
+            {
+                auth.default_throttle = self
+                    .throttle_settings(&settings, &settings_path)?
+                    .or(auth.default_throttle);
+            }
+            if let Some((routes, routes_path)) =
+                self.get_object(source, "RouteSettings", source_path)?
+            {
+                for (route_key, settings) in &routes {
+                    let settings_path = join_path(&routes_path, route_key);
+                    let Value::Object(settings) = settings else {
+                        return error(settings_path, "route settings must be a mapping");
+                    };
+                    let settings = self.throttle_settings(settings, &settings_path)?;
+                    auth.route_throttles.insert(route_key.clone(), settings);
+                }
+            }
+        }
         Ok(auth)
+    }
+
+    /// The throttling fields of a `RouteSettings` / `DefaultRouteSettings` mapping.
+    fn throttle_settings(
+        &self,
+        settings: &Map<String, Value>,
+        path: &str,
+    ) -> Result<ThrottleSettings, TemplateError> {
+        let burst_limit = self
+            .get_integer(
+                settings,
+                "ThrottlingBurstLimit",
+                path,
+                "a number of requests",
+                0..=i64::from(u32::MAX),
+            )?
+            .map(|n| n as u32);
+        let rate_limit = match self.get(settings, "ThrottlingRateLimit", path)? {
+            None => None,
+            Some((value, value_path)) => {
+                let rate = match &value {
+                    Value::Number(n) => n.as_f64(),
+                    Value::String(s) => s.trim().parse::<f64>().ok(),
+                    _ => None,
+                };
+                match rate {
+                    Some(rate) if rate.is_finite() && rate >= 0.0 => Some(rate),
+                    _ => {
+                        return error(
+                            value_path,
+                            format!(
+                                "expected a number of requests per second, got {}",
+                                describe(&value)
+                            ),
+                        );
+                    }
+                }
+            }
+        };
+        Ok(ThrottleSettings {
+            burst_limit,
+            rate_limit,
+        })
     }
 
     /// One entry of an HttpApi's `Auth.Authorizers` (already resolved).
@@ -2354,7 +2464,7 @@ impl<'a> Reader<'a> {
         function: &Function,
         properties: &Map<String, Value>,
         path: &str,
-        apis: &BTreeMap<String, ApiAuth>,
+        apis: &BTreeMap<String, ApiSettings>,
         label: &str,
     ) -> Result<(String, HttpRoute), TemplateError> {
         self.warn_unknown(properties, HTTP_API_EVENT_PROPERTIES, path, label);
@@ -2430,6 +2540,19 @@ impl<'a> Reader<'a> {
             .map_or(MAX_INTEGRATION_TIMEOUT, |ms| {
                 Duration::from_millis(ms as u64)
             });
+        let event_throttle = match self.get_object(properties, "RouteSettings", path)? {
+            Some((settings, settings_path)) => self.throttle_settings(&settings, &settings_path)?,
+            None => ThrottleSettings::default(),
+        };
+        let route_key = format!("{method} {route_path}");
+        let throttle = event_throttle
+            .or(auth
+                .route_throttles
+                .get(&route_key)
+                .copied()
+                .unwrap_or_default())
+            .or(auth.default_throttle)
+            .throttle();
         Ok((
             api,
             HttpRoute {
@@ -2438,6 +2561,7 @@ impl<'a> Reader<'a> {
                 path: route_path,
                 authorizer,
                 integration_timeout,
+                throttle,
             },
         ))
     }
@@ -3591,6 +3715,9 @@ Resources:
     Type: AWS::Serverless::HttpApi
     Properties:
       StageName: $default
+      DefaultRouteSettings: {ThrottlingBurstLimit: 50, ThrottlingRateLimit: 25}
+      RouteSettings:
+        "PUT /files/{proxy+}": {ThrottlingRateLimit: 0.5}
       Auth:
         DefaultAuthorizer: JwtLambda
         Authorizers:
@@ -3631,6 +3758,7 @@ Resources:
             Method: "*"
             Path: /health
             Auth: {Authorizer: NONE}
+            RouteSettings: {ThrottlingBurstLimit: 2}
   Fallback:
     Type: AWS::Serverless::Function
     Properties:
@@ -3663,6 +3791,7 @@ Resources:
                     path: "$default".into(),
                     authorizer: None,
                     integration_timeout: MAX_INTEGRATION_TIMEOUT,
+                    throttle: None,
                 },
                 HttpRoute {
                     function: "Files".into(),
@@ -3670,6 +3799,10 @@ Resources:
                     path: "/files/{proxy+}".into(),
                     authorizer: Some(jwt),
                     integration_timeout: MAX_INTEGRATION_TIMEOUT,
+                    throttle: Some(RouteThrottle {
+                        burst_limit: 50,
+                        rate_limit: 25.0
+                    }),
                 },
                 HttpRoute {
                     function: "Files".into(),
@@ -3677,6 +3810,11 @@ Resources:
                     path: "/files/{proxy+}".into(),
                     authorizer: Some(by_name),
                     integration_timeout: MAX_INTEGRATION_TIMEOUT,
+                    // The route's own rate, the default burst.
+                    throttle: Some(RouteThrottle {
+                        burst_limit: 50,
+                        rate_limit: 0.5
+                    }),
                 },
                 HttpRoute {
                     function: "Files".into(),
@@ -3684,6 +3822,10 @@ Resources:
                     path: "/health".into(),
                     authorizer: None,
                     integration_timeout: MAX_INTEGRATION_TIMEOUT,
+                    throttle: Some(RouteThrottle {
+                        burst_limit: 2,
+                        rate_limit: 25.0
+                    }),
                 },
             ]
         );
