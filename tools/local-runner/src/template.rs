@@ -266,6 +266,16 @@ pub fn load(input: &TemplateInput) -> Result<LocalTemplate, TemplateError> {
     parse(&text, input)
 }
 
+/// The template as a JSON tree, short-form tags (`!Ref`, `!Sub`...) in their long form, nothing
+/// resolved: for tools and tests that read the template as written (policies, descriptions).
+pub fn document(yaml: &str) -> Result<Value, TemplateError> {
+    let raw: serde_yaml_ng::Value = match serde_yaml_ng::from_str(yaml) {
+        Ok(raw) => raw,
+        Err(e) => return error("template", format!("invalid YAML: {e}")),
+    };
+    normalize(raw, "")
+}
+
 /// Parses a SAM template (YAML or JSON) and resolves it for local running.
 pub fn parse(yaml: &str, input: &TemplateInput) -> Result<LocalTemplate, TemplateError> {
     let label = if input.path.as_os_str().is_empty() {
