@@ -677,8 +677,16 @@ async fn a_repeated_idempotency_key_replays_the_first_response_and_changes_nothi
     assert_eq!(count, 1, "created once");
 
     let reused = post(new_request("Самара"), key.clone()).await;
-    assert_eq!(reused.status, 422);
-    assert_eq!(reused.body["errors"][0]["code"], "reused");
+    assert_eq!(reused.status, 409);
+    assert_eq!(reused.body["type"], "urn:servicehub:problem:conflict");
+    assert!(
+        reused.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("used for a different request"),
+        "{:?}",
+        reused.body
+    );
 
     // A first answer that was a client error is replayed too; another caller's key is theirs.
     let invalid_key = Uuid::new_v4().to_string();

@@ -85,14 +85,15 @@ where
                     current_status: None,
                 });
             }
+            // The key is bound to another request: a conflict with what the key stands for,
+            // like a key still in flight, not a fault in this request (which is valid on its own
+            // and would succeed under a fresh key). The IETF draft suggests 422; a 4xx that
+            // says "valid input, conflicting state" is what a client can act on.
             Claim::OtherRequest => {
-                let mut errors = ValidationErrors::default();
-                errors.add(
-                    "Idempotency-Key",
-                    "reused",
-                    "this Idempotency-Key was used for a different request",
-                );
-                return Err(errors.into());
+                return Err(ApiError::Conflict {
+                    detail: "this Idempotency-Key was used for a different request; send this one under a new key".into(),
+                    current_status: None,
+                });
             }
         }
         let result = handler(request, info.clone()).await;
