@@ -376,7 +376,7 @@ fn parse_channels(
 /// A Telegram chat id: an integer (negative for groups), as a JSON number or a string of digits.
 fn parse_chat_id(value: &Value, field: &str, errors: &mut ValidationErrors) -> Option<i64> {
     let id = match value {
-        Value::Number(n) => n.as_i64(),
+        Value::Number(_) => servicehub_domain::validation::integer(value),
         Value::String(s) => s.trim().parse::<i64>().ok(),
         _ => None,
     }

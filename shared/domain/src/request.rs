@@ -142,7 +142,7 @@ pub fn parse_time_window(
 pub fn parse_money(value: &Value, field: &str, errors: &mut ValidationErrors) -> Option<Money> {
     let mut reader = ObjectReader::new(object(value, field, errors)?, field);
     let amount = reader.required("amount_minor", errors).and_then(|v| {
-        let amount = v.as_i64().filter(|a| *a > 0);
+        let amount = crate::validation::integer(v).filter(|a| *a > 0);
         if amount.is_none() {
             errors.add(
                 format!("{field}.amount_minor"),

@@ -148,6 +148,18 @@ impl<'a> ObjectReader<'a> {
     }
 }
 
+/// `value` as an integer, as JSON Schema counts them: `12` and `12.0` alike (a float that is a
+/// whole number small enough to be exact), not `12.5`.
+pub fn integer(value: &Value) -> Option<i64> {
+    const EXACT: f64 = 9_007_199_254_740_992.0; // 2^53
+    value.as_i64().or_else(|| {
+        value
+            .as_f64()
+            .filter(|f| f.fract() == 0.0 && f.abs() <= EXACT)
+            .map(|f| f as i64)
+    })
+}
+
 /// `value` as a JSON object, or an `invalid_type` error for `field`.
 pub fn object<'a>(
     value: &'a Value,
@@ -206,4 +218,20 @@ pub fn text(
         return None;
     }
     Some(trimmed.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::integer;
+
+    #[test]
+    fn whole_floats_are_integers_as_json_schema_says() {
+        use serde_json::json;
+        assert_eq!(integer(&json!(12)), Some(12));
+        assert_eq!(integer(&json!(6749135947422.0)), Some(6_749_135_947_422));
+        assert_eq!(integer(&json!(-3.0)), Some(-3));
+        assert_eq!(integer(&json!(12.5)), None);
+        assert_eq!(integer(&json!(1e300)), None);
+        assert_eq!(integer(&json!("12")), None);
+    }
 }
