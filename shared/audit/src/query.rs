@@ -4,13 +4,11 @@
 
 use crate::clickhouse::{ClickHouse, ClickHouseError, quote};
 use crate::schema::{EVENTS, EVENTS_BY_ACTOR, EVENTS_BY_REQUEST};
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use lambda_http::{Body, Request, RequestExt, Response};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use servicehub_domain::listing::{query_limit, query_time};
+use servicehub_domain::listing::{decode_keyset, encode_keyset, query_limit, query_time};
 use servicehub_domain::validation::ValidationErrors;
 use servicehub_events::CATALOG;
 use servicehub_events::values::Role;
@@ -29,16 +27,12 @@ pub struct Cursor {
 
 impl Cursor {
     pub fn encode(&self) -> String {
-        URL_SAFE_NO_PAD.encode(format!("{}|{}", self.time_us, self.event_id))
+        encode_keyset(self.time_us, self.event_id)
     }
 
     pub fn decode(raw: &str) -> Option<Cursor> {
-        let text = String::from_utf8(URL_SAFE_NO_PAD.decode(raw).ok()?).ok()?;
-        let (micros, id) = text.split_once('|')?;
-        Some(Cursor {
-            time_us: micros.parse().ok()?,
-            event_id: Uuid::parse_str(id).ok()?,
-        })
+        let (time_us, event_id) = decode_keyset(raw)?;
+        Some(Cursor { time_us, event_id })
     }
 }
 

@@ -2,8 +2,6 @@
 //! pages over (created_at, id), newest first; the cursor is opaque to clients.
 
 use crate::validation::ValidationErrors;
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use servicehub_events::values::{RequestStatus, Urgency};
 use uuid::Uuid;
@@ -20,22 +18,40 @@ pub struct Cursor {
 
 impl Cursor {
     pub fn encode(&self) -> String {
-        URL_SAFE_NO_PAD.encode(format!(
-            "{}|{}",
-            self.created_at.timestamp_micros(),
-            self.id
-        ))
+        encode_keyset(self.created_at.timestamp_micros(), self.id)
     }
 
     pub fn decode(raw: &str) -> Option<Cursor> {
-        let bytes = URL_SAFE_NO_PAD.decode(raw).ok()?;
-        let text = String::from_utf8(bytes).ok()?;
-        let (micros, id) = text.split_once('|')?;
+        let (micros, id) = decode_keyset(raw)?;
         Some(Cursor {
-            created_at: DateTime::from_timestamp_micros(micros.parse().ok()?)?,
-            id: Uuid::parse_str(id).ok()?,
+            created_at: DateTime::from_timestamp_micros(micros)?,
+            id,
         })
     }
+}
+
+/// The text of a keyset cursor: `<microseconds since the epoch>_<uuid>`, e.g.
+/// `1796112000000000_0190a5a4-7b1e-7cc0-8a2b-4c1d2e3f4a5b`. Every string of that shape (at most 18
+/// digits, a lower-case hyphenated UUID) is a cursor, so the OpenAPI pattern
+/// [`KEYSET_CURSOR_PATTERN`] describes exactly what is accepted; a made-up one is just a position
+/// in the list, and the caller's filters and visibility still apply.
+pub fn encode_keyset(micros: i64, id: Uuid) -> String {
+    format!("{micros}_{id}")
+}
+
+/// The cursors [`decode_keyset`] accepts, as a JSON Schema pattern.
+pub const KEYSET_CURSOR_PATTERN: &str =
+    "^[0-9]{1,18}_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$";
+
+/// The (microseconds, id) of a cursor of [`encode_keyset`]'s shape.
+pub fn decode_keyset(raw: &str) -> Option<(i64, Uuid)> {
+    let (micros, id) = raw.split_once('_')?;
+    let digits =
+        !micros.is_empty() && micros.len() <= 18 && micros.bytes().all(|b| b.is_ascii_digit());
+    let id = Uuid::try_parse(id)
+        .ok()
+        .filter(|parsed| parsed.to_string() == id)?;
+    digits.then(|| Some((micros.parse().ok()?, id)))?
 }
 
 /// A time query parameter (RFC 3339), or an `invalid_format` error for `name`.
@@ -233,5 +249,35 @@ mod tests {
         };
         assert_eq!(Cursor::decode(&cursor.encode()), Some(cursor));
         assert_eq!(Cursor::decode("bm9wZQ"), None);
+    }
+
+    #[test]
+    fn a_keyset_cursor_is_exactly_its_pattern() {
+        let id = Uuid::parse_str("0190a5a4-7b1e-7cc0-8a2b-4c1d2e3f4a5b").unwrap();
+        let text = encode_keyset(1_796_112_000_000_000, id);
+        assert_eq!(
+            text,
+            "1796112000000000_0190a5a4-7b1e-7cc0-8a2b-4c1d2e3f4a5b"
+        );
+        assert_eq!(decode_keyset(&text), Some((1_796_112_000_000_000, id)));
+        assert_eq!(
+            decode_keyset(&format!("999999999999999999_{id}")).map(|c| c.0),
+            Some(999_999_999_999_999_999)
+        );
+        // What the pattern refuses is refused.
+        for bad in [
+            "",
+            "_",
+            "12",
+            "-1_0190a5a4-7b1e-7cc0-8a2b-4c1d2e3f4a5b",
+            "1234567890123456789_0190a5a4-7b1e-7cc0-8a2b-4c1d2e3f4a5b",
+            "12_0190A5A4-7B1E-7CC0-8A2B-4C1D2E3F4A5B",
+            "12_0190a5a47b1e7cc08a2b4c1d2e3f4a5b",
+            "MTc5NjExMjAwMDAwMDAwMHwwMTkw",
+        ] {
+            assert_eq!(decode_keyset(bad), None, "{bad}");
+        }
+        // Every time of the pattern is one chrono can hold.
+        assert!(DateTime::from_timestamp_micros(999_999_999_999_999_999).is_some());
     }
 }
