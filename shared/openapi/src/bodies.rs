@@ -2,10 +2,39 @@
 //! hand into domain types (reporting every field error at once); these types say what that
 //! parsing accepts, and a test checks them against the sample payloads under `events/`.
 
+use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::Deserialize;
-use servicehub_events::values::{Money, NotificationChannel, RequestStatus, TimeWindow, Urgency};
+use servicehub_events::values::{NotificationChannel, RequestStatus, Urgency};
 use uuid::Uuid;
+
+/// What the text fields accept: no control characters (the domain's `text` rule), at least one
+/// character that is not white space (values are trimmed before their length is checked).
+pub const ONE_LINE: &str = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$";
+/// Free text that may run over several lines: tabs and line breaks allowed too.
+pub const MULTI_LINE: &str = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$";
+/// A new password: no control characters, and not one character repeated.
+pub const NEW_PASSWORD: &str = r"^(?!(.)\1*$)[^\x00-\x1F\x7F-\x9F]+$";
+
+/// An amount of money in minor units (kopecks, cents) of an ISO 4217 currency.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MoneyBody {
+    /// Positive, in minor units.
+    #[schemars(range(min = 1, max = 9_223_372_036_854_775_807_i64))]
+    pub amount_minor: i64,
+    /// ISO 4217 code, e.g. `RUB`.
+    #[schemars(regex(pattern = r"^[A-Z]{3}$"))]
+    pub currency: String,
+}
+
+/// A window of time: `to` after `from`, and not over yet.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TimeWindowBody {
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+}
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
@@ -17,63 +46,154 @@ pub enum Language {
 /// How the user wants to be told; absent fields take their defaults (email, ru).
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(extend(
+    "if" = {"properties": {"channels": {"type": "array", "contains": {"const": "telegram"}}}, "required": ["channels"]},
+    "then" = {"required": ["telegram_chat_id"], "properties": {"telegram_chat_id": {"type": "integer"}}}
+))]
 pub struct NotificationsBody {
+    #[schemars(length(min = 1))]
     pub channels: Option<Vec<NotificationChannel>>,
-    /// Required when the channels include telegram.
+    /// Required when the channels include telegram; not 0.
+    #[schemars(extend("not" = {"const": 0}))]
     pub telegram_chat_id: Option<i64>,
     pub language: Option<Language>,
 }
 
+/// E.164, e.g. `+79161234567` (spaces, dashes, dots and brackets are accepted and dropped).
+pub const PHONE: &str = r"^\+[1-9][0-9]{7,14}$";
+/// A category slug: `appliance-repair`.
+pub const SLUG: &str = r"^[a-z0-9]+(-[a-z0-9]+)*$";
+
+/// `POST /auth/register`: a customer, or a contractor with the regions and categories they serve.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum RegisterBody {
+    Customer(CustomerRegistration),
+    Contractor(ContractorRegistration),
+}
+
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
-pub enum SelfRegisteringRole {
+pub enum CustomerRole {
     Customer,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ContractorRole {
     Contractor,
 }
 
-/// `POST /auth/register`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct RegisterBody {
+// SMS needs a phone number.
+#[schemars(extend(
+    "if" = {"properties": {"notifications": {"type": "object", "properties": {"channels": {"type": "array", "contains": {"const": "sms"}}}, "required": ["channels"]}}, "required": ["notifications"]},
+    "then" = {"required": ["phone"], "properties": {"phone": {"type": "string"}}}
+))]
+pub struct CustomerRegistration {
     #[schemars(email)]
     pub email: String,
-    /// 10 to 128 characters; not a well-known password, not the e-mail's name.
-    #[schemars(length(min = 10, max = 128))]
+    /// 10 to 128 characters; not a well-known password, not the e-mail's name, not one
+    /// character repeated.
+    #[schemars(length(min = 10, max = 128), regex(pattern = NEW_PASSWORD))]
     pub password: String,
-    #[schemars(length(min = 1, max = 100))]
+    #[schemars(length(min = 1, max = 100), regex(pattern = ONE_LINE))]
     pub display_name: String,
     /// Required when notifications go by SMS; stored as E.164.
+    #[schemars(regex(pattern = PHONE))]
     pub phone: Option<String>,
-    pub role: SelfRegisteringRole,
-    /// Contractors: the regions they serve (required).
-    pub regions: Option<Vec<String>>,
-    /// Contractors: category slugs of their work (required).
-    pub categories: Option<Vec<String>>,
+    pub role: CustomerRole,
     pub notifications: Option<NotificationsBody>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+// SMS needs a phone number.
+#[schemars(extend(
+    "if" = {"properties": {"notifications": {"type": "object", "properties": {"channels": {"type": "array", "contains": {"const": "sms"}}}, "required": ["channels"]}}, "required": ["notifications"]},
+    "then" = {"required": ["phone"], "properties": {"phone": {"type": "string"}}}
+))]
+pub struct ContractorRegistration {
+    #[schemars(email)]
+    pub email: String,
+    #[schemars(length(min = 10, max = 128), regex(pattern = NEW_PASSWORD))]
+    pub password: String,
+    #[schemars(length(min = 1, max = 100), regex(pattern = ONE_LINE))]
+    pub display_name: String,
+    #[schemars(regex(pattern = PHONE))]
+    pub phone: Option<String>,
+    pub role: ContractorRole,
+    /// The regions they serve.
+    #[schemars(length(min = 1, max = 50), inner(length(min = 1, max = 100), regex(pattern = ONE_LINE)))]
+    pub regions: Vec<String>,
+    /// Category slugs of their work.
+    #[schemars(length(min = 1, max = 50), inner(length(min = 2, max = 64), regex(pattern = SLUG)))]
+    pub categories: Vec<String>,
+    pub notifications: Option<NotificationsBody>,
+}
+
+/// `POST /users` (admin): a manager with the regions they manage, or a security officer or admin.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum CreateUserBody {
+    Manager(ManagerAccount),
+    Staff(StaffAccount),
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ManagerRole {
+    Manager,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum StaffRole {
-    Manager,
     Security,
     Admin,
 }
 
-/// `POST /users` (admin).
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct CreateUserBody {
+// SMS needs a phone number.
+#[schemars(extend(
+    "if" = {"properties": {"notifications": {"type": "object", "properties": {"channels": {"type": "array", "contains": {"const": "sms"}}}, "required": ["channels"]}}, "required": ["notifications"]},
+    "then" = {"required": ["phone"], "properties": {"phone": {"type": "string"}}}
+))]
+pub struct ManagerAccount {
     #[schemars(email)]
     pub email: String,
-    #[schemars(length(min = 10, max = 128))]
+    #[schemars(length(min = 10, max = 128), regex(pattern = NEW_PASSWORD))]
     pub password: String,
-    #[schemars(length(min = 1, max = 100))]
+    #[schemars(length(min = 1, max = 100), regex(pattern = ONE_LINE))]
     pub display_name: String,
+    #[schemars(regex(pattern = PHONE))]
+    pub phone: Option<String>,
+    pub role: ManagerRole,
+    /// The regions they manage.
+    #[schemars(length(min = 1, max = 50), inner(length(min = 1, max = 100), regex(pattern = ONE_LINE)))]
+    pub regions: Vec<String>,
+    pub notifications: Option<NotificationsBody>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+// SMS needs a phone number.
+#[schemars(extend(
+    "if" = {"properties": {"notifications": {"type": "object", "properties": {"channels": {"type": "array", "contains": {"const": "sms"}}}, "required": ["channels"]}}, "required": ["notifications"]},
+    "then" = {"required": ["phone"], "properties": {"phone": {"type": "string"}}}
+))]
+pub struct StaffAccount {
+    #[schemars(email)]
+    pub email: String,
+    #[schemars(length(min = 10, max = 128), regex(pattern = NEW_PASSWORD))]
+    pub password: String,
+    #[schemars(length(min = 1, max = 100), regex(pattern = ONE_LINE))]
+    pub display_name: String,
+    #[schemars(regex(pattern = PHONE))]
     pub phone: Option<String>,
     pub role: StaffRole,
-    /// Managers: the regions they manage (required).
-    pub regions: Option<Vec<String>>,
     pub notifications: Option<NotificationsBody>,
 }
 
@@ -81,7 +201,10 @@ pub struct CreateUserBody {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginBody {
+    /// Compared in lower case, trimmed.
+    #[schemars(length(min = 1, max = 254), regex(pattern = ONE_LINE))]
     pub email: String,
+    #[schemars(length(min = 1, max = 256))]
     pub password: String,
 }
 
@@ -89,60 +212,81 @@ pub struct LoginBody {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RefreshBody {
+    /// As issued: 43 characters.
+    #[schemars(length(min = 1, max = 64), regex(pattern = ONE_LINE))]
     pub refresh_token: String,
 }
 
 /// `POST /auth/logout`: `refresh_token` ends that session, `all: true` every session.
 #[derive(Debug, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum LogoutBody {
+    Session(LogoutSession),
+    Everywhere(LogoutEverywhere),
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct LogoutBody {
-    pub refresh_token: Option<String>,
+pub struct LogoutSession {
+    /// As issued: 43 characters.
+    #[schemars(length(min = 1, max = 64), regex(pattern = ONE_LINE))]
+    pub refresh_token: String,
+    /// `false`, or absent.
+    #[serde(default)]
+    #[schemars(with = "bool", extend("const" = false))]
     pub all: Option<bool>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LogoutEverywhere {
+    #[schemars(extend("const" = true))]
+    pub all: bool,
 }
 
 /// `POST /requests`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewRequestBody {
-    #[schemars(length(min = 3, max = 200))]
+    #[schemars(length(min = 3, max = 200), regex(pattern = ONE_LINE))]
     pub title: String,
-    #[schemars(length(min = 1, max = 5000))]
+    #[schemars(length(min = 1, max = 5000), regex(pattern = MULTI_LINE))]
     pub description: String,
     /// A slug: `appliance-repair`.
-    #[schemars(
-        regex(pattern = r"^[a-z0-9]+(-[a-z0-9]+)*$"),
-        length(min = 2, max = 64)
-    )]
+    #[schemars(regex(pattern = SLUG), length(min = 2, max = 64))]
     pub category: String,
     /// Default normal.
     pub urgency: Option<Urgency>,
-    #[schemars(length(min = 1, max = 100))]
+    #[schemars(length(min = 1, max = 100), regex(pattern = ONE_LINE))]
     pub region: String,
-    #[schemars(length(min = 1, max = 100))]
+    #[schemars(length(min = 1, max = 100), regex(pattern = ONE_LINE))]
     pub city: String,
-    #[schemars(length(min = 3, max = 300))]
+    #[schemars(length(min = 3, max = 300), regex(pattern = ONE_LINE))]
     pub address: String,
     /// In the future, `from` before `to`.
-    pub preferred_time_window: Option<TimeWindow>,
-    pub budget: Option<Money>,
+    pub preferred_time_window: Option<TimeWindowBody>,
+    pub budget: Option<MoneyBody>,
 }
 
 /// `PATCH /requests/{id}`: at least one field; the region cannot change.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RequestPatchBody {
-    #[schemars(length(min = 3, max = 200))]
+    #[schemars(length(min = 3, max = 200), regex(pattern = ONE_LINE))]
     pub title: Option<String>,
-    #[schemars(length(min = 1, max = 5000))]
+    #[schemars(length(min = 1, max = 5000), regex(pattern = MULTI_LINE))]
     pub description: Option<String>,
+    #[schemars(regex(pattern = SLUG), length(min = 2, max = 64))]
     pub category: Option<String>,
     pub urgency: Option<Urgency>,
+    #[schemars(length(min = 1, max = 100), regex(pattern = ONE_LINE))]
     pub city: Option<String>,
+    #[schemars(length(min = 3, max = 300), regex(pattern = ONE_LINE))]
     pub address: Option<String>,
-    pub preferred_time_window: Option<TimeWindow>,
-    pub budget: Option<Money>,
+    pub preferred_time_window: Option<TimeWindowBody>,
+    pub budget: Option<MoneyBody>,
     /// Only while the request is clarification_needed.
-    #[schemars(length(min = 1, max = 2000))]
+    #[schemars(length(min = 1, max = 2000), regex(pattern = MULTI_LINE))]
     pub clarification_answer: Option<String>,
 }
 
@@ -150,7 +294,7 @@ pub struct RequestPatchBody {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CancelBody {
-    #[schemars(length(min = 1, max = 1000))]
+    #[schemars(length(min = 1, max = 1000), regex(pattern = MULTI_LINE))]
     pub reason: String,
 }
 
@@ -158,7 +302,7 @@ pub struct CancelBody {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClarificationBody {
-    #[schemars(length(min = 1, max = 2000))]
+    #[schemars(length(min = 1, max = 2000), regex(pattern = MULTI_LINE))]
     pub question: String,
 }
 
@@ -173,16 +317,16 @@ pub struct AssignBody {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CompletionBody {
-    #[schemars(length(min = 1, max = 5000))]
+    #[schemars(length(min = 1, max = 5000), regex(pattern = MULTI_LINE))]
     pub completion_report: String,
-    pub final_price: Money,
+    pub final_price: MoneyBody,
 }
 
 /// `POST /contractors/{id}/reject` and `/access/revoke` (required), `/access/grant` (optional).
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReasonBody {
-    #[schemars(length(min = 1, max = 1000))]
+    #[schemars(length(min = 1, max = 1000), regex(pattern = MULTI_LINE))]
     pub reason: String,
 }
 
@@ -193,6 +337,15 @@ pub struct FieldError {
     pub field: String,
     /// Stable machine-readable code, e.g. `too_long`, `required`, `unknown_field`.
     pub code: String,
+    pub message: String,
+}
+
+/// API Gateway's own answers (`application/json`): `{"message": "Unauthorized"}` without a
+/// token, `Forbidden` when the authorizer refuses it, `Not Found` for no route, `Request Entity
+/// Too Large` over 10 MB, `Too Many Requests` past a route's throttling, `Internal Server Error`
+/// when the function fails or is throttled, `Service Unavailable` past the integration timeout.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct GatewayMessage {
     pub message: String,
 }
 
@@ -210,8 +363,10 @@ pub struct Problem {
     /// API Gateway's request id: quote it when reporting a problem.
     pub request_id: String,
     pub correlation_id: Uuid,
-    /// 422: every invalid field.
+    /// 422: every invalid field (absent otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub errors: Option<Vec<FieldError>>,
-    /// 409 from a workflow step: the request's status.
+    /// 409 from a workflow step: the request's status (absent otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub current_status: Option<RequestStatus>,
 }

@@ -25,6 +25,68 @@ pub enum Access {
     Roles(&'static [&'static str]),
 }
 
+/// What a query parameter accepts, as its schema says.
+#[derive(Debug, Clone, Copy)]
+pub enum Query {
+    /// Text of 1 to 100 characters once trimmed, no NUL.
+    Text,
+    /// An event type of the catalog.
+    EventType,
+    Uuid,
+    /// An RFC 3339 time.
+    Time,
+    /// An integer in `min..=max`.
+    Limit(u32, u32),
+    /// One of these values.
+    OneOf(&'static [&'static str]),
+    /// One or more of these values, comma-separated.
+    ListOf(&'static [&'static str]),
+    /// A `next_cursor` this API returned.
+    Cursor,
+}
+
+impl Query {
+    fn schema(self) -> Value {
+        match self {
+            Query::Text => json!({
+                "type": "string",
+                "pattern": r"^\s*(?:[^\s\x00]|[^\s\x00][^\x00]{0,98}[^\s\x00])\s*$"
+            }),
+            Query::EventType => json!({
+                "type": "string",
+                "enum": servicehub_events::catalog::CATALOG
+                    .iter()
+                    .map(|event| event.event_type)
+                    .collect::<Vec<_>>()
+            }),
+            Query::Uuid => json!({"type": "string", "format": "uuid"}),
+            Query::Time => json!({"type": "string", "format": "date-time"}),
+            Query::Limit(min, max) => json!({"type": "integer", "minimum": min, "maximum": max}),
+            Query::OneOf(values) => json!({"type": "string", "enum": values}),
+            // As the API reads a list: split at commas, each part trimmed, empty parts ignored.
+            Query::ListOf(values) => {
+                let part = format!(r"\s*(?:(?:{})\s*)?", values.join("|"));
+                json!({"type": "string", "pattern": format!("^{part}(?:,{part})*$")})
+            }
+            Query::Cursor => json!({
+                "type": "string",
+                "pattern": servicehub_domain::listing::KEYSET_CURSOR_PATTERN
+            }),
+        }
+    }
+}
+
+const REQUEST_STATUSES: &[&str] = &[
+    "new",
+    "manager_assigned",
+    "clarification_needed",
+    "sent_to_contractors",
+    "contractor_assigned",
+    "in_progress",
+    "completed",
+    "cancelled",
+];
+
 /// Generates the schema of one body type (a `$ref` into the components).
 type BodySchema = fn(&mut SchemaGenerator) -> Schema;
 
@@ -42,7 +104,7 @@ pub struct Route {
     success: (u16, Option<BodySchema>),
     /// Error statuses besides the ones every route may answer.
     errors: &'static [u16],
-    query: &'static [(&'static str, &'static str)],
+    query: &'static [(&'static str, &'static str, Query)],
 }
 
 fn schema<T: JsonSchema>(generator: &mut SchemaGenerator) -> Schema {
@@ -170,13 +232,18 @@ pub fn routes() -> Vec<Route> {
                 (
                     "status",
                     "statuses, comma-separated (or the parameter repeated)",
+                    Query::ListOf(REQUEST_STATUSES),
                 ),
-                ("region", "exact region"),
-                ("urgency", "low, normal, high or urgent"),
-                ("created_from", "RFC 3339 time, inclusive"),
-                ("created_to", "RFC 3339 time, exclusive"),
-                ("limit", "1 to 100, default 20"),
-                ("cursor", "next_cursor of the previous page"),
+                ("region", "exact region", Query::Text),
+                (
+                    "urgency",
+                    "low, normal, high or urgent",
+                    Query::OneOf(&["low", "normal", "high", "urgent"]),
+                ),
+                ("created_from", "RFC 3339 time, inclusive", Query::Time),
+                ("created_to", "RFC 3339 time, exclusive", Query::Time),
+                ("limit", "1 to 100, default 20", Query::Limit(1, 100)),
+                ("cursor", "next_cursor of the previous page", Query::Cursor),
             ],
         },
         Route {
@@ -357,7 +424,11 @@ pub fn routes() -> Vec<Route> {
             request: None,
             success: (200, Some(schema::<ContractorList>)),
             errors: &[403, 422],
-            query: &[("status", "pending, verified or rejected")],
+            query: &[(
+                "status",
+                "pending, verified or rejected",
+                Query::OneOf(&["pending", "verified", "rejected"]),
+            )],
         },
         Route {
             method: "GET",
@@ -370,13 +441,25 @@ pub fn routes() -> Vec<Route> {
             success: (200, Some(schema::<AuditPage>)),
             errors: &[403, 422, 503],
             query: &[
-                ("actor", "events whose actor is this user id"),
-                ("type", "events of this type, e.g. request.created"),
-                ("request_id", "events concerning this service request"),
-                ("from", "events at or after this RFC 3339 time"),
-                ("to", "events before this RFC 3339 time"),
-                ("limit", "page size, 1 to 500 (default 100)"),
-                ("cursor", "next_cursor of the previous page"),
+                ("actor", "events whose actor is this user id", Query::Uuid),
+                (
+                    "type",
+                    "events of this type, e.g. request.created",
+                    Query::EventType,
+                ),
+                (
+                    "request_id",
+                    "events concerning this service request",
+                    Query::Uuid,
+                ),
+                ("from", "events at or after this RFC 3339 time", Query::Time),
+                ("to", "events before this RFC 3339 time", Query::Time),
+                (
+                    "limit",
+                    "page size, 1 to 500 (default 100)",
+                    Query::Limit(1, 500),
+                ),
+                ("cursor", "next_cursor of the previous page", Query::Cursor),
             ],
         },
         Route {
@@ -390,8 +473,8 @@ pub fn routes() -> Vec<Route> {
             success: (200, Some(schema::<DocumentList>)),
             errors: &[422],
             query: &[
-                ("request_id", "documents of this request"),
-                ("contractor_id", "documents of this contractor"),
+                ("request_id", "documents of this request", Query::Uuid),
+                ("contractor_id", "documents of this contractor", Query::Uuid),
             ],
         },
         Route {
@@ -469,7 +552,13 @@ pub fn document() -> Value {
         .with(|s| s.definitions_path = "#/components/schemas/".into())
         .for_serialize()
         .into_generator();
+    // Request bodies as they are read: optional fields may be left out.
+    let mut requests = SchemaSettings::draft2020_12()
+        .with(|s| s.definitions_path = "#/components/schemas/".into())
+        .for_deserialize()
+        .into_generator();
     let problem = generator.subschema_for::<bodies::Problem>();
+    let gateway = generator.subschema_for::<bodies::GatewayMessage>();
     let mut paths: Map<String, Value> = Map::new();
     for route in routes() {
         let mut responses = Map::new();
@@ -487,7 +576,8 @@ pub fn document() -> Value {
             errors.push(401);
         }
         if honours_idempotency_key(&route) {
-            // Idempotency-Key: the same key on a different request, or while the first runs.
+            // Idempotency-Key: 409 for the same key on a different request or while the first
+            // runs, 422 for a malformed key.
             errors.extend([409, 422]);
         }
         errors.push(503);
@@ -496,6 +586,35 @@ pub fn document() -> Value {
         for status in errors {
             responses.insert(status.to_string(), problem_response(status_text(status)));
         }
+        // What API Gateway answers itself, before or instead of the function.
+        let mut gateway_answers = vec![
+            (
+                413,
+                "The body is over 10 MB, or the request over Lambda's 6 MB",
+            ),
+            (
+                500,
+                "The function failed or was throttled (API Gateway's answer)",
+            ),
+            (
+                503,
+                "The function did not answer within the integration timeout",
+            ),
+        ];
+        if route.access == Access::Public {
+            // template.yaml throttles the public routes (PublicRouteRateLimit, PublicRouteBurstLimit).
+            gateway_answers.push((429, "Throttled: retry later"));
+        } else {
+            gateway_answers.push((401, "No Authorization header"));
+            gateway_answers.push((403, "The authorizer refused the token"));
+        }
+        for (status, description) in gateway_answers {
+            let response = responses
+                .entry(status.to_string())
+                .or_insert_with(|| json!({"description": description, "content": {}}));
+            response["content"]["application/json"] =
+                json!({"schema": {"$ref": "#/components/schemas/GatewayMessage"}});
+        }
         let mut parameters: Vec<Value> = Vec::new();
         if route.path.contains("{id}") {
             parameters.push(json!({
@@ -503,17 +622,17 @@ pub fn document() -> Value {
                 "schema": {"type": "string", "format": "uuid"}
             }));
         }
-        for (name, description) in route.query {
+        for (name, description, query) in route.query {
             parameters.push(json!({
                 "name": name, "in": "query", "required": false, "description": description,
-                "schema": {"type": "string"}
+                "schema": query.schema()
             }));
         }
         if honours_idempotency_key(&route) {
             parameters.push(json!({
                 "name": "Idempotency-Key", "in": "header", "required": false,
-                "description": "A repeat with the same key replays the first response and changes nothing.",
-                "schema": {"type": "string", "minLength": 1, "maxLength": 255}
+                "description": "A repeat with the same key replays the first response and changes nothing; the key on a different request is a 409.",
+                "schema": {"type": "string", "pattern": r"^[\x21-\x7E]{1,255}$"}
             }));
         }
         let mut operation = json!({
@@ -531,7 +650,7 @@ pub fn document() -> Value {
         if let Some(body) = route.request {
             operation["requestBody"] = json!({
                 "required": true,
-                "content": {"application/json": {"schema": body(&mut generator)}}
+                "content": {"application/json": {"schema": body(&mut requests)}}
             });
         }
         match route.access {
@@ -547,11 +666,26 @@ pub fn document() -> Value {
             .insert(route.method.to_ascii_lowercase(), operation);
     }
     let mut schemas = generator.take_definitions(true);
+    for (name, schema) in requests.take_definitions(true) {
+        match schemas.get(&name) {
+            Some(existing) if *existing != schema => {
+                panic!(
+                    "{name} is read and written with different schemas: give one a name of its own"
+                )
+            }
+            Some(_) => {}
+            None => {
+                schemas.insert(name, schema);
+            }
+        }
+    }
     // The Problem schema is referenced from the responses by its plain name.
-    if let Some(reference) = problem.get("$ref").and_then(Value::as_str)
-        && reference != "#/components/schemas/Problem"
-    {
-        panic!("unexpected Problem reference {reference}");
+    for (schema, name) in [(&problem, "Problem"), (&gateway, "GatewayMessage")] {
+        if let Some(reference) = schema.get("$ref").and_then(Value::as_str)
+            && reference != format!("#/components/schemas/{name}")
+        {
+            panic!("unexpected {name} reference {reference}");
+        }
     }
     schemas.sort_keys();
     json!({
