@@ -173,7 +173,15 @@ pub fn object<'a>(
     object
 }
 
-/// Trims `raw` and checks it is `min..=max` characters without control characters
+/// The bidirectional embeddings, overrides and isolates (U+202A-U+202E, U+2066-U+2069): text
+/// shown to other people (names, titles, addresses) must read as it is stored, not be reordered
+/// on their screen ("Trojan Source").
+pub fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// Trims `raw` and checks it is `min..=max` characters without control characters or bidi
+/// overrides
 /// (newlines and tabs allowed only when `multiline`).
 pub fn text(
     raw: &str,
@@ -206,14 +214,15 @@ pub fn text(
         );
         return None;
     }
-    let bad_control = trimmed
-        .chars()
-        .any(|c| c.is_control() && !(multiline && (c == '\n' || c == '\t' || c == '\r')));
+    let bad_control = trimmed.chars().any(|c| {
+        (c.is_control() && !(multiline && (c == '\n' || c == '\t' || c == '\r')))
+            || is_bidi_control(c)
+    });
     if bad_control {
         errors.add(
             field,
             "invalid_characters",
-            format!("{field} must not contain control characters"),
+            format!("{field} must not contain control characters or bidirectional overrides"),
         );
         return None;
     }
@@ -222,7 +231,24 @@ pub fn text(
 
 #[cfg(test)]
 mod tests {
-    use super::integer;
+    use super::{ValidationErrors, integer, text};
+
+    #[test]
+    fn text_refuses_bidi_overrides_and_control_characters() {
+        let check = |raw: &str, multiline: bool| {
+            let mut errors = ValidationErrors::default();
+            text(raw, "title", 1, 100, multiline, &mut errors).ok_or_else(|| errors.0[0].code)
+        };
+        assert_eq!(
+            check("  Не работает  ", false),
+            Ok("Не работает".to_owned())
+        );
+        assert_eq!(check("two\nlines", true), Ok("two\nlines".to_owned()));
+        for bad in ["a\u{202E}b", "a\u{2066}b", "a\u{0007}b"] {
+            assert_eq!(check(bad, true), Err("invalid_characters"), "{bad:?}");
+        }
+        assert_eq!(check("two\nlines", false), Err("invalid_characters"));
+    }
 
     #[test]
     fn whole_floats_are_integers_as_json_schema_says() {

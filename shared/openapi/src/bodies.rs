@@ -8,11 +8,14 @@ use serde::Deserialize;
 use servicehub_events::values::{NotificationChannel, RequestStatus, Urgency};
 use uuid::Uuid;
 
-/// What the text fields accept: no control characters (the domain's `text` rule), at least one
-/// character that is not white space (values are trimmed before their length is checked).
-pub const ONE_LINE: &str = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$";
+/// What the text fields accept: no control characters and no bidi overrides (the domain's `text`
+/// rule), at least one character that is not white space (values are trimmed before their
+/// length is checked).
+pub const ONE_LINE: &str = r"^[^\x00-\x1F\x7F-\x9F\u202A-\u202E\u2066-\u2069]*[^\s\x00-\x1F\x7F-\x9F\u202A-\u202E\u2066-\u2069][^\x00-\x1F\x7F-\x9F\u202A-\u202E\u2066-\u2069]*$";
 /// Free text that may run over several lines: tabs and line breaks allowed too.
-pub const MULTI_LINE: &str = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$";
+pub const MULTI_LINE: &str = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F\u202A-\u202E\u2066-\u2069]*[^\s\x00-\x1F\x7F-\x9F\u202A-\u202E\u2066-\u2069][^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F\u202A-\u202E\u2066-\u2069]*$";
+/// A refresh token as the API reads it: trimmed, 1 to 256 visible ASCII characters.
+pub const REFRESH_TOKEN: &str = r"^\s*[\x21-\x7E]{1,256}\s*$";
 /// A new password: no control characters, and not one character repeated.
 pub const NEW_PASSWORD: &str = r"^(?!(.)\1*$)[^\x00-\x1F\x7F-\x9F]+$";
 
@@ -212,8 +215,8 @@ pub struct LoginBody {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RefreshBody {
-    /// As issued: 43 characters.
-    #[schemars(length(min = 1, max = 64), regex(pattern = ONE_LINE))]
+    /// As issued (43 characters of base64url); surrounding white space is ignored.
+    #[schemars(regex(pattern = REFRESH_TOKEN))]
     pub refresh_token: String,
 }
 
@@ -228,8 +231,8 @@ pub enum LogoutBody {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LogoutSession {
-    /// As issued: 43 characters.
-    #[schemars(length(min = 1, max = 64), regex(pattern = ONE_LINE))]
+    /// As issued (43 characters of base64url); surrounding white space is ignored.
+    #[schemars(regex(pattern = REFRESH_TOKEN))]
     pub refresh_token: String,
     /// `false`, or absent.
     #[serde(default)]
