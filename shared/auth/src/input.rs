@@ -699,6 +699,15 @@ fn parse_refresh_token(
         );
         return None;
     }
+    // Ours are base64url; anything but visible ASCII cannot be one (and is not looked up).
+    if !token.bytes().all(|b| b.is_ascii_graphic()) {
+        errors.add(
+            "refresh_token",
+            "invalid_format",
+            "refresh_token is not a token we issued",
+        );
+        return None;
+    }
     Some(token.to_owned())
 }
 
