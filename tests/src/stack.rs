@@ -168,6 +168,32 @@ impl Stack {
         (user, token)
     }
 
+    /// One logged-in account of every role (the `Authorization` header values): the bootstrap
+    /// admin, a manager and a contractor of a region of this stack's own, a security officer and a
+    /// customer.
+    pub async fn callers(&self) -> Vec<(&'static str, String)> {
+        let admin = self.admin().await;
+        let region = format!("callers-{}", self.id);
+        let (_, manager) = self.staff(&admin, "manager", "Менеджер", &[&region]).await;
+        let (_, security) = self.staff(&admin, "security", "Офицер", &[]).await;
+        let customer = self.customer().await;
+        let (_, contractor) = self
+            .register(json!({
+                "role": "contractor",
+                "display_name": "Мастер",
+                "regions": [region],
+                "categories": ["plumbing"],
+            }))
+            .await;
+        vec![
+            ("customer", customer),
+            ("contractor", contractor),
+            ("manager", manager),
+            ("security", security),
+            ("admin", admin),
+        ]
+    }
+
     /// A customer registers and logs in; the `Authorization` header value.
     pub async fn customer(&self) -> String {
         self.customer_with_email().await.0

@@ -21,7 +21,6 @@
 //! budget per caller, none by default), `API_CONTRACT_CALLERS` (comma-separated, default all),
 //! and the dev services' (`eval "$(tools/dev-services env)"`).
 
-use serde_json::json;
 use servicehub_tests::stack::Stack;
 use servicehub_tests::{TestDatabase, repo_root};
 use std::process::ExitCode;
@@ -38,27 +37,15 @@ async fn main() -> ExitCode {
     let wanted = std::env::var("API_CONTRACT_CALLERS").ok();
     let db = TestDatabase::new().await;
     let stack = Stack::start(&db.url, &[("LOCAL_RUNNER_LOG", "warn")]).await;
-    let admin = stack.admin().await;
-    let region = format!("contract-{}", stack.id);
-    let (_, manager) = stack.staff(&admin, "manager", "Менеджер", &[&region]).await;
-    let (_, security) = stack.staff(&admin, "security", "Офицер", &[]).await;
-    let customer = stack.customer().await;
-    let (_, contractor) = stack
-        .register(json!({
-            "role": "contractor",
-            "display_name": "Мастер",
-            "regions": [region],
-            "categories": ["plumbing"],
-        }))
-        .await;
-    let callers = [
-        ("anonymous", None),
-        ("customer", Some(customer)),
-        ("contractor", Some(contractor)),
-        ("manager", Some(manager)),
-        ("security", Some(security)),
-        ("admin", Some(admin)),
-    ];
+    let callers = std::iter::once(("anonymous", None))
+        .chain(
+            stack
+                .callers()
+                .await
+                .into_iter()
+                .map(|(role, token)| (role, Some(token))),
+        )
+        .collect::<Vec<_>>();
     let mut failed = Vec::new();
     for (role, token) in &callers {
         if wanted
