@@ -1,6 +1,7 @@
-//! `POST /auth/register` (self-registration), `POST /users` (an admin creates staff) and `GET /me`.
+//! `POST /auth/register` (self-registration), `POST /users` (an admin creates staff),
+//! `PATCH /users/{id}` (an admin disables or enables an account) and `GET /me`.
 
-use crate::input::{Enrolment, NewAccount};
+use crate::input::{AccountChange, Enrolment, NewAccount};
 use crate::password::hash_password;
 use crate::service::{Audit, AuthServices, blocking};
 use crate::store;
@@ -9,7 +10,9 @@ use chrono::Utc;
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
 use servicehub_events::values::{Actor, AuditOutcome, Role};
-use servicehub_platform::http::{ApiError, Identity, RequestInfo, json_body, json_response};
+use servicehub_platform::http::{
+    ApiError, Identity, RequestInfo, json_body, json_response, path_uuid,
+};
 use uuid::Uuid;
 
 /// `POST /auth/register`: a customer or a contractor signs up. 201 with the account; 409 when the
@@ -39,6 +42,62 @@ pub async fn create_user(
     let account = NewAccount::parse(&body, Enrolment::ByAdmin)?;
     let view = create_account(auth, account, Some(&identity), &info, "user.create").await?;
     Ok(json_response(201, &view, &info, None))
+}
+
+/// `PATCH /users/{id}`: an admin disables (`{"active": false}`) or enables an account. A disabled
+/// account cannot log in or refresh; its refresh tokens are revoked in the same transaction, and
+/// the authorizer refuses its access tokens at the latest `AuthorizerCacheSeconds` later. An admin
+/// cannot disable their own account (409), so the last admin cannot lock everyone out.
+pub async fn update_user(
+    auth: &AuthServices,
+    request: Request,
+    info: RequestInfo,
+) -> Result<Response<Body>, ApiError> {
+    let identity = info.require_identity()?.clone();
+    if identity.role != Role::Admin {
+        return Err(ApiError::Forbidden("only admins change accounts".into()));
+    }
+    let id = path_uuid(&request, "id", "user")?;
+    let change = AccountChange::parse(&json_body(&request)?)?;
+    if id == identity.user_id && !change.active {
+        return Err(ApiError::Conflict {
+            detail: "an admin cannot disable their own account".into(),
+            current_status: None,
+        });
+    }
+    let now = Utc::now();
+    let mut tx = auth.services.pool.begin().await?;
+    let was_active = store::set_active(&mut tx, id, change.active)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no user with id {id}")))?;
+    let sessions_revoked = if change.active {
+        0
+    } else {
+        store::revoke_user_tokens(&mut tx, id, store::RevokeReason::AccountDisabled, now).await?
+    };
+    let view = store::find_user(&mut tx, id)
+        .await?
+        .ok_or_else(|| ApiError::Internal("the account vanished".into()))?;
+    let audit = Audit {
+        actor: Actor::user(identity.user_id, identity.role),
+        action: if change.active {
+            "user.enable"
+        } else {
+            "user.disable"
+        },
+        resource_id: id.to_string(),
+        outcome: AuditOutcome::Success,
+        details: json!({
+            "active": change.active,
+            "was_active": was_active,
+            "sessions_revoked": sessions_revoked,
+        }),
+        at: now,
+    }
+    .envelope(auth.source(), &info);
+    auth.commit_with_events(tx, &[audit]).await?;
+    tracing::info!(user_id = %id, active = change.active, sessions_revoked, "account changed");
+    Ok(json_response(200, &view, &info, None))
 }
 
 /// `GET /me`: the caller's own account.

@@ -801,6 +801,36 @@ impl LogoutInput {
     }
 }
 
+/// The body of `PATCH /users/{id}`: `{"active": false}` disables the account, `true` enables it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AccountChange {
+    pub active: bool,
+}
+
+impl AccountChange {
+    pub fn parse(body: &Value) -> Result<AccountChange, ValidationErrors> {
+        let mut errors = ValidationErrors::default();
+        let Some(object) = body.as_object() else {
+            errors.add("", "invalid_type", "the body must be a JSON object");
+            return Err(errors);
+        };
+        let mut r = ObjectReader::new(object, "");
+        let active = match r.required("active", &mut errors) {
+            Some(Value::Bool(active)) => Some(*active),
+            Some(_) => {
+                errors.add("active", "invalid_type", "active must be true or false");
+                None
+            }
+            None => None,
+        };
+        r.reject_unknown(&mut errors);
+        match active {
+            Some(active) if errors.is_empty() => Ok(AccountChange { active }),
+            _ => Err(errors),
+        }
+    }
+}
+
 /// A parser returned nothing without reporting why: a bug, reported rather than panicking.
 fn unreachable_parse() -> ValidationErrors {
     let mut errors = ValidationErrors::default();
@@ -1125,5 +1155,25 @@ mod tests {
             )),
             vec![("all".into(), "conflict")]
         );
+    }
+
+    #[test]
+    fn an_account_change_is_active_true_or_false_and_nothing_else() {
+        assert_eq!(
+            AccountChange::parse(&json!({"active": false})),
+            Ok(AccountChange { active: false })
+        );
+        assert_eq!(
+            AccountChange::parse(&json!({"active": true})),
+            Ok(AccountChange { active: true })
+        );
+        for bad in [
+            json!({}),
+            json!({"active": "no"}),
+            json!({"active": false, "role": "admin"}),
+            json!([]),
+        ] {
+            assert!(AccountChange::parse(&bad).is_err(), "{bad}");
+        }
     }
 }

@@ -146,6 +146,24 @@ pub async fn credentials_by_id(
         .transpose()
 }
 
+/// Sets the account's `active` flag; whether it was active before (`None`: no such account).
+pub async fn set_active(
+    conn: &mut PgConnection,
+    id: Uuid,
+    active: bool,
+) -> Result<Option<bool>, sqlx::Error> {
+    sqlx::query_scalar(
+        "UPDATE users SET active = $2, updated_at = now()
+         FROM (SELECT active AS was_active FROM users WHERE id = $1 FOR UPDATE) AS before
+         WHERE id = $1
+         RETURNING before.was_active",
+    )
+    .bind(id)
+    .bind(active)
+    .fetch_optional(conn)
+    .await
+}
+
 pub async fn email_exists(conn: &mut PgConnection, email: &str) -> Result<bool, sqlx::Error> {
     Ok(sqlx::query("SELECT 1 FROM users WHERE email = $1")
         .bind(email)
