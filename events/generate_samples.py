@@ -321,6 +321,19 @@ def create_user() -> dict:
     )
 
 
+def update_user() -> dict:
+    return http_api_event(
+        method="PATCH",
+        route_path="/users/{id}",
+        raw_path=f"/users/{CUSTOMER_ID}",
+        request_id="bT4aVqQZliAEJa8=",
+        at=CREATED_AT.replace(second=5),
+        authorizer=ADMIN_CLAIMS,
+        path_parameters={"id": CUSTOMER_ID},
+        body={"active": False},
+    )
+
+
 def authorizer() -> dict:
     """The Lambda REQUEST authorizer event (payload 2.0) for `GET /me` with a bearer token."""
     event = http_api_event(
@@ -679,6 +692,7 @@ SAMPLES = {
     "auth-logout.json": auth_logout,
     "get-me.json": get_me,
     "create-user.json": create_user,
+    "update-user.json": update_user,
     "authorizer.json": authorizer,
     **WORKFLOW_SAMPLES,
     **SECURITY_SAMPLES,

@@ -84,7 +84,7 @@ fn expected(function: &str, who: Who) -> Expect {
         "start-work" | "complete-work" => on_request(&[AssignedContractor]),
         "create-request" => only(&[Owner, OtherCustomer]),
         "list-requests" | "get-me" | "auth-logout" => Through,
-        "create-user" => only(&[Admin]),
+        "create-user" | "update-user" => only(&[Admin]),
         "list-contractors" => only(&[Security, Admin]),
         "get-audit" => only(&[Admin]),
         "list-documents" | "list-payments" => Through,
@@ -220,6 +220,8 @@ async fn every_route_answers_every_caller_as_the_access_rules_say() {
                 Some(world.id(Who::OtherContractor))
             } else if route.path.starts_with("/documents/{id}") {
                 Some(world.document().await)
+            } else if route.path.starts_with("/users/{id}") {
+                Some(world.id(Who::OtherCustomer))
             } else {
                 None
             };

@@ -727,7 +727,7 @@ async fn the_authorizer_denies_missing_malformed_expired_tampered_and_foreign_to
     let db = TestDatabase::new().await;
     let keys = Keys::new().await;
     let authorizer = keys.start("authorizer", &db, &[]).await;
-    let user = insert_account(&db, "manager", &["Москва"]).await;
+    let user = servicehub_tests::insert_user(&db.pool, "manager", &["Москва"]).await;
     let now = chrono::Utc::now().timestamp();
     let claims_at = |iat: i64, exp: i64, aud: &str| {
         json!({
@@ -778,21 +778,6 @@ async fn the_authorizer_denies_missing_malformed_expired_tampered_and_foreign_to
     }
 }
 
-/// An account as an operator's tooling would leave it: `role` and `regions`, active.
-async fn insert_account(db: &TestDatabase, role: &str, regions: &[&str]) -> Uuid {
-    let id = Uuid::now_v7();
-    sqlx::query(
-        "INSERT INTO users (id, role, display_name, regions) VALUES ($1, $2, 'someone', $3)",
-    )
-    .bind(id)
-    .bind(role)
-    .bind(regions.iter().map(|r| r.to_string()).collect::<Vec<_>>())
-    .execute(&db.pool)
-    .await
-    .unwrap();
-    id
-}
-
 /// A genuine token is not enough: the account must still exist and be active, and the role and
 /// regions handed on are the account's current ones (issue: a disabled or demoted user kept access
 /// until the token expired). API Gateway caches each answer for `AuthorizerCacheSeconds`, so that
@@ -802,7 +787,7 @@ async fn the_authorizer_hands_on_the_account_as_it_is_now() {
     let db = TestDatabase::new().await;
     let keys = Keys::new().await;
     let authorizer = keys.start("authorizer", &db, &[]).await;
-    let user = insert_account(&db, "manager", &["Москва", "Тверь"]).await;
+    let user = servicehub_tests::insert_user(&db.pool, "manager", &["Москва", "Тверь"]).await;
     let now = chrono::Utc::now().timestamp();
     let token = |sub: Uuid| {
         let claims = json!({
@@ -930,6 +915,99 @@ async fn the_signing_key_rotates_without_restarting_anything() {
     assert!(accepted(third).await, "newest key");
     assert!(accepted(second).await, "previous key");
     assert!(!accepted(first).await, "retired key");
+}
+
+/// `PATCH /users/{id}`: an admin disables an account and everything it holds stops working at
+/// once (login, refresh, the authorizer's next decision), with the sessions revoked and audited;
+/// enabled again, it logs in. Only admins may, and not on themselves.
+#[tokio::test]
+async fn an_admin_disables_an_account_and_its_sessions_end_at_once() {
+    let db = TestDatabase::new().await;
+    let keys = Keys::new().await;
+    let register_fn = keys.start("auth-register", &db, &[]).await;
+    let login_fn = keys.start("auth-login", &db, &[]).await;
+    let refresh_fn = keys.start("auth-refresh", &db, &[]).await;
+    let authorizer = keys.start("authorizer", &db, &[]).await;
+    let update_fn = keys.start("update-user", &db, &[]).await;
+    let audit = KafkaProbe::new("audit-events");
+    let patch = |id: &str, body: Value, caller: Option<Value>| {
+        request(
+            "PATCH",
+            "PATCH /users/{id}",
+            &format!("/users/{id}"),
+            Some(json!({ "id": id })),
+            Some("application/json"),
+            Some(&body.to_string()),
+            caller,
+        )
+    };
+
+    let address = email();
+    let registered = register(&register_fn, &customer_body(&address)).await;
+    assert_eq!(registered.status, 201);
+    let user_id = registered.body["id"].as_str().unwrap().to_owned();
+    let session = login(&login_fn, &address, PASSWORD).await;
+    assert_eq!(session.status, 200);
+    let access = format!("Bearer {}", session.body["access_token"].as_str().unwrap());
+    let refresh_token = session.body["refresh_token"].as_str().unwrap().to_owned();
+    assert_eq!(
+        authorize(&authorizer, Some(&access)).await["isAuthorized"],
+        true
+    );
+
+    let admin_id = servicehub_tests::insert_user(&db.pool, "admin", &[]).await;
+    let admin = Some(claims(admin_id, "admin", &[]));
+    let disable = json!({"active": false});
+    for role in ["customer", "contractor", "manager", "security"] {
+        let caller = Some(claims(Uuid::now_v7(), role, &["Москва"]));
+        let answer = invoke(&update_fn, &patch(&user_id, disable.clone(), caller)).await;
+        assert_eq!(answer.status, 403, "{role}");
+    }
+    let unknown = invoke(
+        &update_fn,
+        &patch(&Uuid::now_v7().to_string(), disable.clone(), admin.clone()),
+    )
+    .await;
+    assert_eq!(unknown.status, 404);
+    let invalid = invoke(
+        &update_fn,
+        &patch(&user_id, json!({"active": "no"}), admin.clone()),
+    )
+    .await;
+    assert_eq!(invalid.status, 422);
+    let myself = invoke(
+        &update_fn,
+        &patch(&admin_id.to_string(), disable.clone(), admin.clone()),
+    )
+    .await;
+    assert_eq!(myself.status, 409, "{:?}", myself.body);
+
+    let disabled = invoke(&update_fn, &patch(&user_id, disable.clone(), admin.clone())).await;
+    assert_eq!(disabled.status, 200, "{:?}", disabled.body);
+    assert_eq!(disabled.body["active"], false);
+    assert_eq!(refresh(&refresh_fn, &refresh_token).await.status, 401);
+    assert_eq!(login(&login_fn, &address, PASSWORD).await.status, 401);
+    assert_eq!(
+        authorize(&authorizer, Some(&access)).await,
+        json!({"isAuthorized": false})
+    );
+    // Registration, the login, then the disabling.
+    let actions = user_actions(&audit, &user_id, 3);
+    let disable_action = actions
+        .iter()
+        .find(|a| a.action == "user.disable")
+        .expect("audited");
+    assert_eq!(disable_action.actor.user_id, Some(admin_id));
+    assert_eq!(disable_action.details["sessions_revoked"], 1);
+    assert_eq!(disable_action.details["was_active"], true);
+
+    let enabled = invoke(
+        &update_fn,
+        &patch(&user_id, json!({"active": true}), admin.clone()),
+    )
+    .await;
+    assert_eq!(enabled.status, 200);
+    assert_eq!(login(&login_fn, &address, PASSWORD).await.status, 200);
 }
 
 #[tokio::test]

@@ -200,6 +200,14 @@ pub struct StaffAccount {
     pub notifications: Option<NotificationsBody>,
 }
 
+/// `PATCH /users/{id}` (admin).
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateUserBody {
+    /// `false` disables the account, `true` enables it again.
+    pub active: bool,
+}
+
 /// `POST /auth/login`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

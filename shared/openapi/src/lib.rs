@@ -207,6 +207,18 @@ pub fn routes() -> Vec<Route> {
             query: &[],
         },
         Route {
+            method: "PATCH",
+            path: "/users/{id}",
+            function: "update-user",
+            summary: "Disable or enable an account",
+            description: "A disabled account cannot log in or refresh, its sessions are revoked at once, and the authorizer refuses its access tokens within AuthorizerCacheSeconds (300 s by default). An admin cannot disable their own account (409).",
+            access: Access::Roles(ADMIN),
+            request: Some(schema::<UpdateUserBody>),
+            success: (200, Some(schema::<UserView>)),
+            errors: &[403, 404, 409, 422],
+            query: &[],
+        },
+        Route {
             method: "POST",
             path: "/requests",
             function: "create-request",

@@ -149,6 +149,7 @@ fn the_documented_bodies_accept_the_sample_payloads() {
     accepts::<RefreshBody>("auth-refresh");
     accepts::<LogoutBody>("auth-logout");
     accepts::<CreateUserBody>("create-user");
+    accepts::<UpdateUserBody>("update-user");
     accepts::<NewRequestBody>("create-request");
     accepts::<RequestPatchBody>("update-request");
     accepts::<CancelBody>("cancel-request");
