@@ -34,10 +34,7 @@ pub async fn create_user(
     request: Request,
     info: RequestInfo,
 ) -> Result<Response<Body>, ApiError> {
-    let identity = info.require_identity()?.clone();
-    if identity.role != Role::Admin {
-        return Err(ApiError::Forbidden("only admins create users".into()));
-    }
+    let identity = admin(&info, "only admins create users")?;
     let body = json_body(&request)?;
     let account = NewAccount::parse(&body, Enrolment::ByAdmin)?;
     let view = create_account(auth, account, Some(&identity), &info, "user.create").await?;
@@ -53,10 +50,7 @@ pub async fn update_user(
     request: Request,
     info: RequestInfo,
 ) -> Result<Response<Body>, ApiError> {
-    let identity = info.require_identity()?.clone();
-    if identity.role != Role::Admin {
-        return Err(ApiError::Forbidden("only admins change accounts".into()));
-    }
+    let identity = admin(&info, "only admins change accounts")?;
     let id = path_uuid(&request, "id", "user")?;
     let change = AccountChange::parse(&json_body(&request)?)?;
     if id == identity.user_id && !change.active {
@@ -98,6 +92,15 @@ pub async fn update_user(
     auth.commit_with_events(tx, &[audit]).await?;
     tracing::info!(user_id = %id, active = change.active, sessions_revoked, "account changed");
     Ok(json_response(200, &view, &info, None))
+}
+
+/// The caller, if an admin; else 401 (no identity) or 403 with `why`.
+fn admin(info: &RequestInfo, why: &str) -> Result<Identity, ApiError> {
+    let identity = info.require_identity()?.clone();
+    if identity.role != Role::Admin {
+        return Err(ApiError::Forbidden(why.into()));
+    }
+    Ok(identity)
 }
 
 /// `GET /me`: the caller's own account.

@@ -475,12 +475,8 @@ pub struct NewAccount {
 impl NewAccount {
     /// Parses the body of `POST /auth/register` or `POST /users`, reporting every problem at once.
     pub fn parse(body: &Value, enrolment: Enrolment) -> Result<NewAccount, ValidationErrors> {
+        let mut r = ObjectReader::body(body)?;
         let mut errors = ValidationErrors::default();
-        let Some(object) = body.as_object() else {
-            errors.add("", "invalid_type", "the body must be a JSON object");
-            return Err(errors);
-        };
-        let mut r = ObjectReader::new(object, "");
         let e = &mut errors;
         let email = r
             .required_str("email", e)
@@ -629,12 +625,8 @@ const MAX_LOGIN_PASSWORD_BYTES: usize = 1024;
 
 impl LoginInput {
     pub fn parse(body: &Value) -> Result<LoginInput, ValidationErrors> {
+        let mut r = ObjectReader::body(body)?;
         let mut errors = ValidationErrors::default();
-        let Some(object) = body.as_object() else {
-            errors.add("", "invalid_type", "the body must be a JSON object");
-            return Err(errors);
-        };
-        let mut r = ObjectReader::new(object, "");
         let e = &mut errors;
         let email = r.required_str("email", e).and_then(|v| {
             let email = normalize_email(v);
@@ -725,12 +717,8 @@ impl std::fmt::Debug for RefreshInput {
 
 impl RefreshInput {
     pub fn parse(body: &Value) -> Result<RefreshInput, ValidationErrors> {
+        let mut r = ObjectReader::body(body)?;
         let mut errors = ValidationErrors::default();
-        let Some(object) = body.as_object() else {
-            errors.add("", "invalid_type", "the body must be a JSON object");
-            return Err(errors);
-        };
-        let mut r = ObjectReader::new(object, "");
         let token = parse_refresh_token(&mut r, true, &mut errors);
         r.reject_unknown(&mut errors);
         match token {
@@ -759,12 +747,8 @@ impl std::fmt::Debug for LogoutInput {
 
 impl LogoutInput {
     pub fn parse(body: &Value) -> Result<LogoutInput, ValidationErrors> {
+        let mut r = ObjectReader::body(body)?;
         let mut errors = ValidationErrors::default();
-        let Some(object) = body.as_object() else {
-            errors.add("", "invalid_type", "the body must be a JSON object");
-            return Err(errors);
-        };
-        let mut r = ObjectReader::new(object, "");
         let token = parse_refresh_token(&mut r, false, &mut errors);
         let all = match r.optional("all") {
             None => Some(false),
@@ -809,12 +793,8 @@ pub struct AccountChange {
 
 impl AccountChange {
     pub fn parse(body: &Value) -> Result<AccountChange, ValidationErrors> {
+        let mut r = ObjectReader::body(body)?;
         let mut errors = ValidationErrors::default();
-        let Some(object) = body.as_object() else {
-            errors.add("", "invalid_type", "the body must be a JSON object");
-            return Err(errors);
-        };
-        let mut r = ObjectReader::new(object, "");
         let active = match r.required("active", &mut errors) {
             Some(Value::Bool(active)) => Some(*active),
             Some(_) => {

@@ -246,11 +246,7 @@ pub fn parse_reason(
         }
         return Ok(None);
     };
-    let Some(object) = body.as_object() else {
-        errors.add("", "invalid_type", "the body must be a JSON object");
-        return Err(errors);
-    };
-    let mut reader = ObjectReader::new(object, "");
+    let mut reader = ObjectReader::body(body)?;
     let reason = if required {
         reader.required_str("reason", &mut errors)
     } else {

@@ -187,12 +187,8 @@ pub struct NewServiceRequest {
 impl NewServiceRequest {
     /// Parses the JSON body of `POST /requests`, reporting every problem at once.
     pub fn parse(body: &Value, now: DateTime<Utc>) -> Result<NewServiceRequest, ValidationErrors> {
+        let mut r = ObjectReader::body(body)?;
         let mut errors = ValidationErrors::default();
-        let Some(object) = body.as_object() else {
-            errors.add("", "invalid_type", "the body must be a JSON object");
-            return Err(errors);
-        };
-        let mut r = ObjectReader::new(object, "");
         let e = &mut errors;
         let title = r
             .required_str("title", e)

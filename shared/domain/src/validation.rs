@@ -65,6 +65,18 @@ pub struct ObjectReader<'a> {
 }
 
 impl<'a> ObjectReader<'a> {
+    /// A reader of a request body, which must be a JSON object (else an `invalid_type` error).
+    pub fn body(body: &'a Value) -> Result<ObjectReader<'a>, ValidationErrors> {
+        match body.as_object() {
+            Some(object) => Ok(ObjectReader::new(object, "")),
+            None => {
+                let mut errors = ValidationErrors::default();
+                errors.add("", "invalid_type", "the body must be a JSON object");
+                Err(errors)
+            }
+        }
+    }
+
     pub fn new(object: &'a Map<String, Value>, prefix: &str) -> ObjectReader<'a> {
         ObjectReader {
             object,
