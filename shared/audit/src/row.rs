@@ -98,6 +98,11 @@ pub fn actor_of(envelope: &Envelope) -> ActorColumns {
         DomainEvent::ContractorRejected(e) => ActorColumns::user(e.rejected_by, Role::Security),
         DomainEvent::AccessGranted(e) => ActorColumns::user(e.granted_by, Role::Security),
         DomainEvent::AccessRevoked(e) => ActorColumns::from_actor(&e.revoked_by),
+        // The account holder asked (its role is not in the event).
+        DomainEvent::ContactVerificationRequested(e) => ActorColumns {
+            user_id: Some(e.user_id),
+            ..system()
+        },
         DomainEvent::DocumentCreated(_)
         | DomainEvent::ContractGenerated(_)
         | DomainEvent::PaymentProcessed(_) => system(),
@@ -134,6 +139,7 @@ pub fn request_of(envelope: &Envelope) -> Option<Uuid> {
         DomainEvent::ContractorVerified(_)
         | DomainEvent::ContractorRejected(_)
         | DomainEvent::AccessGranted(_)
+        | DomainEvent::ContactVerificationRequested(_)
         | DomainEvent::ContractGenerated(_) => None,
         DomainEvent::AccessRevoked(e) => e.request_id,
         DomainEvent::DocumentCreated(e) => e.request_id,

@@ -5,6 +5,7 @@
 //! - [`workflow`]: the request lifecycle state machine.
 //! - [`assignment`]: which manager gets a new request, and its priority.
 //! - [`contractors`]: security decisions about contractors.
+//! - [`contacts`]: the one-time codes that prove an e-mail, phone or Telegram chat, and their limits.
 //! - [`commands`]: the workflow commands' input, and who may issue which command.
 //! - [`access`]: who may see a request.
 //! - [`listing`]: the filters and cursor of the request list.
@@ -12,6 +13,7 @@
 pub mod access;
 pub mod assignment;
 pub mod commands;
+pub mod contacts;
 pub mod contractors;
 pub mod listing;
 pub mod request;
