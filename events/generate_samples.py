@@ -334,6 +334,30 @@ def update_user() -> dict:
     )
 
 
+def send_contact_code() -> dict:
+    return http_api_event(
+        method="POST",
+        route_path="/me/contact-codes",
+        raw_path="/me/contact-codes",
+        request_id="bT4aXcCdLiAEJa1=",
+        at=CREATED_AT.replace(second=6),
+        authorizer=CUSTOMER_CLAIMS,
+        body={"channel": "email"},
+    )
+
+
+def verify_contact() -> dict:
+    return http_api_event(
+        method="POST",
+        route_path="/me/contact-verifications",
+        raw_path="/me/contact-verifications",
+        request_id="bT4aXvCdLiAEJa2=",
+        at=CREATED_AT.replace(second=7),
+        authorizer=CUSTOMER_CLAIMS,
+        body={"channel": "email", "code": "123456"},
+    )
+
+
 def authorizer() -> dict:
     """The Lambda REQUEST authorizer event (payload 2.0) for `GET /me` with a bearer token."""
     event = http_api_event(
@@ -693,6 +717,8 @@ SAMPLES = {
     "get-me.json": get_me,
     "create-user.json": create_user,
     "update-user.json": update_user,
+    "send-contact-code.json": send_contact_code,
+    "verify-contact.json": verify_contact,
     "authorizer.json": authorizer,
     **WORKFLOW_SAMPLES,
     **SECURITY_SAMPLES,

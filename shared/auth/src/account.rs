@@ -1,6 +1,7 @@
 //! `POST /auth/register` (self-registration), `POST /users` (an admin creates staff),
 //! `PATCH /users/{id}` (an admin disables or enables an account) and `GET /me`.
 
+use crate::contact;
 use crate::input::{AccountChange, Enrolment, NewAccount};
 use crate::password::hash_password;
 use crate::service::{Audit, AuthServices, blocking};
@@ -9,6 +10,7 @@ use crate::view::UserView;
 use chrono::Utc;
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
+use servicehub_events::Envelope;
 use servicehub_events::values::{Actor, AuditOutcome, Role};
 use servicehub_platform::http::{
     ApiError, Identity, RequestInfo, json_body, json_response, path_uuid,
@@ -153,6 +155,10 @@ async fn create_account(
     if !store::insert_user(&mut tx, id, &account, &hash, now).await? {
         return Err(taken());
     }
+    // Contacts a user gives themselves are claimed until proved with a code; an admin answers
+    // for the ones they enter.
+    let vouched = created_by.map(|_| store::VouchedBy::Admin);
+    let codes = contact::claim_contacts(&mut tx, id, vouched, now).await?;
     let view = store::find_user(&mut tx, id)
         .await?
         .ok_or_else(|| ApiError::Internal("the new account vanished".into()))?;
@@ -174,7 +180,15 @@ async fn create_account(
         at: now,
     }
     .envelope(auth.source(), info);
-    auth.commit_with_events(tx, &[audit]).await?;
+    let mut events = vec![audit];
+    events.extend(codes.into_iter().map(|code| {
+        Envelope::new(auth.source(), code).with_context(
+            info.correlation_id,
+            None,
+            info.traceparent.clone(),
+        )
+    }));
+    auth.commit_with_events(tx, &events).await?;
     tracing::info!(user_id = %id, role = %view.role, action, "account created");
     Ok(view)
 }

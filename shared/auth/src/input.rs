@@ -4,6 +4,7 @@
 
 use serde::Serialize;
 use serde_json::Value;
+use servicehub_domain::contacts::ContactCode;
 use servicehub_domain::request::{Category, Region};
 use servicehub_domain::validation::{ObjectReader, ValidationErrors, object, text};
 use servicehub_events::values::{NotificationChannel, Role};
@@ -806,6 +807,72 @@ impl AccountChange {
         r.reject_unknown(&mut errors);
         match active {
             Some(active) if errors.is_empty() => Ok(AccountChange { active }),
+            _ => Err(errors),
+        }
+    }
+}
+
+/// The channel a contact-code body names: `email`, `sms` or `telegram`.
+fn contact_channel(
+    r: &mut ObjectReader<'_>,
+    errors: &mut ValidationErrors,
+) -> Option<NotificationChannel> {
+    let text = r.required_str("channel", errors)?;
+    let channel = NotificationChannel::parse(text);
+    if channel.is_none() {
+        errors.add(
+            "channel",
+            "invalid_value",
+            "channel must be one of email, sms, telegram",
+        );
+    }
+    channel
+}
+
+/// The body of `POST /me/contact-codes`: `{"channel": "sms"}` sends a new code to the caller's
+/// phone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CodeRequest {
+    pub channel: NotificationChannel,
+}
+
+impl CodeRequest {
+    pub fn parse(body: &Value) -> Result<CodeRequest, ValidationErrors> {
+        let mut r = ObjectReader::body(body)?;
+        let mut errors = ValidationErrors::default();
+        let channel = contact_channel(&mut r, &mut errors);
+        r.reject_unknown(&mut errors);
+        match channel {
+            Some(channel) if errors.is_empty() => Ok(CodeRequest { channel }),
+            _ => Err(errors),
+        }
+    }
+}
+
+/// The body of `POST /me/contact-verifications`: `{"channel": "sms", "code": "123456"}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CodeConfirmation {
+    pub channel: NotificationChannel,
+    pub code: ContactCode,
+}
+
+impl CodeConfirmation {
+    pub fn parse(body: &Value) -> Result<CodeConfirmation, ValidationErrors> {
+        let mut r = ObjectReader::body(body)?;
+        let mut errors = ValidationErrors::default();
+        let channel = contact_channel(&mut r, &mut errors);
+        let code = r.required_str("code", &mut errors).and_then(|text| {
+            let code = ContactCode::parse(text);
+            if code.is_none() {
+                errors.add("code", "invalid_format", "code must be the six digits sent");
+            }
+            code
+        });
+        r.reject_unknown(&mut errors);
+        match (channel, code) {
+            (Some(channel), Some(code)) if errors.is_empty() => {
+                Ok(CodeConfirmation { channel, code })
+            }
             _ => Err(errors),
         }
     }

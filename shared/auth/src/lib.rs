@@ -13,13 +13,15 @@
 //! Adapters and use cases:
 //! - [`secrets`]: Secrets Manager (the signing key, cached per execution environment).
 //! - [`store`]: accounts, refresh tokens and throttle state in Postgres.
-//! - [`account`], [`session`], [`bootstrap`]: what the functions `auth-register`, `create-user`,
-//!   `get-me`, `auth-login`, `auth-refresh` and `auth-logout` run.
+//! - [`account`], [`session`], [`bootstrap`], [`contact`]: what the functions `auth-register`,
+//!   `create-user`, `update-user`, `get-me`, `auth-login`, `auth-refresh`, `auth-logout`,
+//!   `send-contact-code` and `verify-contact` run.
 
 pub mod account;
 pub mod authorizer;
 pub mod bootstrap;
 pub mod config;
+pub mod contact;
 pub mod input;
 pub mod password;
 pub mod secrets;

@@ -5,13 +5,12 @@ use crate::config::AuthConfig;
 use crate::secrets::{Secrets, SigningKeys};
 use chrono::{DateTime, Utc};
 use lambda_http::{Body, Response};
-use serde::Serialize;
 use serde_json::Value;
 use servicehub_events::Envelope;
 use servicehub_events::catalog::UserAction;
 use servicehub_events::values::{Actor, AuditOutcome};
 use servicehub_platform::Services;
-use servicehub_platform::http::{ApiError, CORRELATION_HEADER, PROBLEM_CONTENT_TYPE, RequestInfo};
+use servicehub_platform::http::{ApiError, CORRELATION_HEADER, RequestInfo};
 use sqlx::{Postgres, Transaction};
 use tokio::sync::OnceCell;
 
@@ -98,45 +97,6 @@ pub(crate) fn no_content(info: &RequestInfo) -> Response<Body> {
         .status(204)
         .header(CORRELATION_HEADER, info.correlation_id.to_string())
         .body(Body::Empty)
-        .unwrap_or_else(|_| Response::new(Body::Empty))
-}
-
-#[derive(Serialize)]
-struct TooManyRequests<'a> {
-    #[serde(rename = "type")]
-    problem_type: &'static str,
-    title: &'static str,
-    status: u16,
-    detail: String,
-    instance: &'a str,
-    request_id: &'a str,
-    correlation_id: uuid::Uuid,
-    retry_after: i64,
-}
-
-/// `429 Too Many Requests` as problem+json with `Retry-After` (the platform's `ApiError` has no
-/// 429; the body has the same shape as its problems).
-pub(crate) fn too_many_requests(info: &RequestInfo, retry_after: i64) -> Response<Body> {
-    let problem = TooManyRequests {
-        problem_type: "urn:servicehub:problem:too-many-requests",
-        title: "Too Many Requests",
-        status: 429,
-        detail: format!(
-            "too many failed logins for this account; try again in {retry_after} seconds"
-        ),
-        instance: &info.path,
-        request_id: &info.request_id,
-        correlation_id: info.correlation_id,
-        retry_after,
-    };
-    Response::builder()
-        .status(429)
-        .header(http::header::CONTENT_TYPE, PROBLEM_CONTENT_TYPE)
-        .header(http::header::RETRY_AFTER, retry_after.to_string())
-        .header(CORRELATION_HEADER, info.correlation_id.to_string())
-        .body(Body::Text(
-            serde_json::to_string(&problem).unwrap_or_default(),
-        ))
         .unwrap_or_else(|_| Response::new(Body::Empty))
 }
 

@@ -9,7 +9,7 @@
 use crate::bootstrap;
 use crate::input::{LoginInput, LogoutInput, RefreshInput};
 use crate::password::{verify_against_nothing, verify_password};
-use crate::service::{Audit, AuthServices, blocking, no_content, too_many_requests};
+use crate::service::{Audit, AuthServices, blocking, no_content};
 use crate::store::{self, NewRefreshToken, RevokeReason};
 use crate::token::{JwtCodec, Principal, new_refresh_token, refresh_token_hash};
 use chrono::{DateTime, Duration, Utc};
@@ -115,7 +115,12 @@ pub async fn login(
     let gate = policy.gate(state.as_ref(), now);
     if let Some(retry_after) = gate.retry_after_seconds() {
         tracing::info!(retry_after, "login refused: the account is locked");
-        return Ok(too_many_requests(&info, retry_after));
+        return Err(ApiError::TooManyRequests {
+            detail: format!(
+                "too many failed logins for this account; try again in {retry_after} seconds"
+            ),
+            retry_after,
+        });
     }
     let next = policy.record_failure(state.as_ref(), now);
     store::save_throttle(&mut tx, &input.email, &next, now).await?;

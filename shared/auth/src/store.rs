@@ -5,7 +5,8 @@ use crate::throttle::FailureState;
 use crate::token::Principal;
 use crate::view::{NotificationsView, UserView};
 use chrono::{DateTime, Utc};
-use servicehub_events::values::Role;
+use servicehub_domain::contacts::ContactState;
+use servicehub_events::values::{NotificationChannel, Role};
 use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, Row};
 use uuid::Uuid;
@@ -64,7 +65,12 @@ pub async fn insert_user(
 }
 
 const USER_COLUMNS: &str = "id, email, phone, display_name, role, regions, categories,
-    notification_channels, telegram_chat_id, language, verification_status, active, created_at";
+    notification_channels, telegram_chat_id, language, verification_status, active, created_at,
+    ARRAY(SELECT cv.channel FROM contact_verifications cv
+          WHERE cv.user_id = users.id AND cv.verified_at IS NOT NULL
+            AND cv.address = CASE cv.channel WHEN 'email' THEN users.email WHEN 'sms' THEN users.phone
+                                             ELSE users.telegram_chat_id::text END
+          ORDER BY cv.channel) AS verified_channels";
 
 fn user_from_row(row: &PgRow) -> Result<UserView, sqlx::Error> {
     let role = role_of(row)?;
@@ -86,6 +92,7 @@ fn user_from_row(row: &PgRow) -> Result<UserView, sqlx::Error> {
         } else {
             None
         },
+        verified_channels: row.try_get("verified_channels")?,
         active: row.try_get("active")?,
         created_at: row.try_get("created_at")?,
     })
@@ -407,4 +414,213 @@ pub async fn prune_throttle(
     .execute(conn)
     .await?
     .rows_affected())
+}
+
+// ---- contacts (migration 0010_contact_verification) ----
+
+/// How an account's contact came to be trusted, when it did not prove it with a code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VouchedBy {
+    Admin,
+    Bootstrap,
+}
+
+/// The account's contacts: (channel, address as stored on the account).
+pub async fn current_contacts(
+    conn: &mut PgConnection,
+    user_id: Uuid,
+) -> Result<Vec<(NotificationChannel, String)>, sqlx::Error> {
+    let Some(row) = sqlx::query("SELECT email, phone, telegram_chat_id FROM users WHERE id = $1")
+        .bind(user_id)
+        .fetch_optional(conn)
+        .await?
+    else {
+        return Ok(Vec::new());
+    };
+    let mut contacts = Vec::new();
+    if let Some(email) = row
+        .try_get::<Option<String>, _>("email")?
+        .filter(|e| !e.is_empty())
+    {
+        contacts.push((NotificationChannel::Email, email));
+    }
+    if let Some(phone) = row
+        .try_get::<Option<String>, _>("phone")?
+        .filter(|p| !p.is_empty())
+    {
+        contacts.push((NotificationChannel::Sms, phone));
+    }
+    if let Some(chat) = row.try_get::<Option<i64>, _>("telegram_chat_id")? {
+        contacts.push((NotificationChannel::Telegram, chat.to_string()));
+    }
+    Ok(contacts)
+}
+
+/// Records that the account claims a contact (unproved), or that it is vouched for; a row that
+/// exists is left as it is.
+pub async fn claim_contact(
+    conn: &mut PgConnection,
+    user_id: Uuid,
+    channel: NotificationChannel,
+    address: &str,
+    vouched: Option<VouchedBy>,
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    let verified_by = vouched.map(|v| match v {
+        VouchedBy::Admin => "admin",
+        VouchedBy::Bootstrap => "bootstrap",
+    });
+    sqlx::query(
+        "INSERT INTO contact_verifications (user_id, channel, address, verified_at, verified_by, created_at)
+         VALUES ($1, $2, $3, CASE WHEN $4::text IS NULL THEN NULL ELSE $5 END, $4, $5)
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(user_id)
+    .bind(channel.as_str())
+    .bind(address)
+    .bind(verified_by)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Locks the contact's row (claiming it first if another writer created the account) and reads
+/// its state. Codes for one address are serialised across accounts by an advisory lock, so the
+/// address's caps hold under concurrent requests.
+pub async fn lock_contact(
+    conn: &mut PgConnection,
+    user_id: Uuid,
+    channel: NotificationChannel,
+    address: &str,
+    now: DateTime<Utc>,
+) -> Result<ContactState, sqlx::Error> {
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+        .bind(format!("contact:{}:{address}", channel.as_str()))
+        .execute(&mut *conn)
+        .await?;
+    claim_contact(&mut *conn, user_id, channel, address, None, now).await?;
+    let row = sqlx::query(
+        "SELECT verified_at IS NOT NULL AS verified, code_hash, code_expires_at, failed_attempts,
+                code_requested_at
+         FROM contact_verifications WHERE user_id = $1 AND channel = $2 AND address = $3
+         FOR UPDATE",
+    )
+    .bind(user_id)
+    .bind(channel.as_str())
+    .bind(address)
+    .fetch_one(conn)
+    .await?;
+    Ok(ContactState {
+        verified: row.try_get("verified")?,
+        code_hash: row.try_get("code_hash")?,
+        code_expires_at: row.try_get("code_expires_at")?,
+        failed_attempts: row.try_get("failed_attempts")?,
+        code_requested_at: row.try_get("code_requested_at")?,
+    })
+}
+
+/// When codes were asked for this address in the last day, by any account.
+pub async fn recent_code_requests(
+    conn: &mut PgConnection,
+    channel: NotificationChannel,
+    address: &str,
+    now: DateTime<Utc>,
+) -> Result<Vec<DateTime<Utc>>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT requested_at FROM contact_code_requests
+         WHERE channel = $1 AND address = $2 AND requested_at > $3 - interval '1 day'",
+    )
+    .bind(channel.as_str())
+    .bind(address)
+    .bind(now)
+    .fetch_all(conn)
+    .await
+}
+
+/// Records a code asked for (the caps count it) on the contact and by address.
+pub async fn record_code_request(
+    conn: &mut PgConnection,
+    user_id: Uuid,
+    channel: NotificationChannel,
+    address: &str,
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO contact_code_requests (id, channel, address, user_id, requested_at)
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(Uuid::now_v7())
+    .bind(channel.as_str())
+    .bind(address)
+    .bind(user_id)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(
+        "UPDATE contact_verifications SET code_requested_at = $4
+         WHERE user_id = $1 AND channel = $2 AND address = $3",
+    )
+    .bind(user_id)
+    .bind(channel.as_str())
+    .bind(address)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// A wrong code counted against the live code.
+pub async fn record_wrong_code(
+    conn: &mut PgConnection,
+    user_id: Uuid,
+    channel: NotificationChannel,
+    address: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE contact_verifications SET failed_attempts = failed_attempts + 1
+         WHERE user_id = $1 AND channel = $2 AND address = $3",
+    )
+    .bind(user_id)
+    .bind(channel.as_str())
+    .bind(address)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The contact is proved by its code: verified, and the code is spent.
+pub async fn mark_contact_verified(
+    conn: &mut PgConnection,
+    user_id: Uuid,
+    channel: NotificationChannel,
+    address: &str,
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE contact_verifications
+         SET verified_at = $4, verified_by = 'code', code_hash = NULL, code_expires_at = NULL
+         WHERE user_id = $1 AND channel = $2 AND address = $3",
+    )
+    .bind(user_id)
+    .bind(channel.as_str())
+    .bind(address)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Forgets code requests older than a day (the longest cap's window).
+pub async fn prune_code_requests(
+    conn: &mut PgConnection,
+    now: DateTime<Utc>,
+) -> Result<u64, sqlx::Error> {
+    Ok(
+        sqlx::query("DELETE FROM contact_code_requests WHERE requested_at < $1 - interval '1 day'")
+            .bind(now)
+            .execute(conn)
+            .await?
+            .rows_affected(),
+    )
 }

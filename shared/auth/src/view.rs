@@ -26,6 +26,19 @@ pub struct UserView {
     /// Contractors only: `pending` until security verifies them, then `verified` or `rejected`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub verification_status: Option<String>,
+    /// The channels whose current address the owner proved (or an admin vouched for): notify
+    /// sends nothing but a verification code to the others.
+    pub verified_channels: Vec<String>,
     pub active: bool,
     pub created_at: DateTime<Utc>,
+}
+
+/// The answer of `POST /me/contact-codes`: a code is on its way (notify sends it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+pub struct ContactCodeView {
+    pub channel: String,
+    /// How long the code can be typed back once it arrives.
+    pub expires_in_seconds: i64,
+    /// How long until another code may be asked for this contact.
+    pub resend_after_seconds: i64,
 }

@@ -208,6 +208,35 @@ pub struct UpdateUserBody {
     pub active: bool,
 }
 
+/// A contact of the caller's account.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ContactChannel {
+    /// The account's e-mail address.
+    Email,
+    /// The account's phone number.
+    Sms,
+    /// The account's Telegram chat.
+    Telegram,
+}
+
+/// `POST /me/contact-codes`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ContactCodeBody {
+    pub channel: ContactChannel,
+}
+
+/// `POST /me/contact-verifications`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ContactVerificationBody {
+    pub channel: ContactChannel,
+    /// The six digits sent to the contact.
+    #[schemars(regex(pattern = r"^[0-9]{6}$"))]
+    pub code: String,
+}
+
 /// `POST /auth/login`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -380,4 +409,7 @@ pub struct Problem {
     /// 409 from a workflow step: the request's status (absent otherwise).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub current_status: Option<RequestStatus>,
+    /// 429: the seconds `Retry-After` says (absent otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after: Option<i64>,
 }

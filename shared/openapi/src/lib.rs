@@ -126,7 +126,7 @@ pub fn routes() -> Vec<Route> {
     use bodies::*;
     use servicehub_audit::query::AuditPage;
     use servicehub_auth::session::TokenResponse;
-    use servicehub_auth::view::UserView;
+    use servicehub_auth::view::{ContactCodeView, UserView};
     use servicehub_contractors::view::{ContractorList, ContractorView as Contractor};
     use servicehub_hr::api::{DocumentList, PaymentList};
     use servicehub_hr::store::DocumentView;
@@ -216,6 +216,30 @@ pub fn routes() -> Vec<Route> {
             request: Some(schema::<UpdateUserBody>),
             success: (200, Some(schema::<UserView>)),
             errors: &[403, 404, 409, 422],
+            query: &[],
+        },
+        Route {
+            method: "POST",
+            path: "/me/contact-codes",
+            function: "send-contact-code",
+            summary: "Send a new code to one of the caller's contacts",
+            description: "A contact the account holder gave themselves (at registration) is sent nothing but a code until the code is typed back (POST /me/contact-verifications); one code is sent at registration. A new one may be asked a minute after the last, and one address gets at most 5 codes an hour and 10 a day across all accounts (429 with Retry-After). 409 once the contact is verified; 422 when the account has no such contact.",
+            access: Access::AnyUser,
+            request: Some(schema::<ContactCodeBody>),
+            success: (202, Some(schema::<ContactCodeView>)),
+            errors: &[409, 422, 429],
+            query: &[],
+        },
+        Route {
+            method: "POST",
+            path: "/me/contact-verifications",
+            function: "verify-contact",
+            summary: "Prove a contact with the code sent to it",
+            description: "A code lives 15 minutes and takes 5 wrong tries (422 for each, with the tries left; 429 after the fifth: ask for a new code). On success the channel is among the account's verified_channels, and notify sends it messages.",
+            access: Access::AnyUser,
+            request: Some(schema::<ContactVerificationBody>),
+            success: (200, Some(schema::<UserView>)),
+            errors: &[409, 422, 429],
             query: &[],
         },
         Route {
@@ -544,6 +568,7 @@ fn status_text(status: u16) -> &'static str {
     match status {
         200 => "OK",
         201 => "Created",
+        202 => "Accepted",
         204 => "No Content",
         400 => "The body is not JSON",
         401 => "No valid token",

@@ -150,6 +150,8 @@ fn the_documented_bodies_accept_the_sample_payloads() {
     accepts::<LogoutBody>("auth-logout");
     accepts::<CreateUserBody>("create-user");
     accepts::<UpdateUserBody>("update-user");
+    accepts::<ContactCodeBody>("send-contact-code");
+    accepts::<ContactVerificationBody>("verify-contact");
     accepts::<NewRequestBody>("create-request");
     accepts::<RequestPatchBody>("update-request");
     accepts::<CancelBody>("cancel-request");

@@ -149,6 +149,9 @@ pub enum ApiError {
     UnsupportedMediaType(String),
     #[error("validation failed: {0}")]
     Validation(ValidationErrors),
+    /// A limit holds: the client may try again in `retry_after` seconds (`Retry-After`).
+    #[error("too many requests: {detail}")]
+    TooManyRequests { detail: String, retry_after: i64 },
     /// A backing service is down or overloaded: the client may retry.
     #[error("service unavailable: {0}")]
     Unavailable(String),
@@ -196,6 +199,9 @@ struct Problem<'a> {
     errors: Option<Vec<FieldError>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     current_status: Option<RequestStatus>,
+    /// 429: the seconds `Retry-After` says.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    retry_after: Option<i64>,
 }
 
 impl ApiError {
@@ -218,6 +224,7 @@ impl ApiError {
             ApiError::Conflict { .. } => 409,
             ApiError::UnsupportedMediaType(_) => 415,
             ApiError::Validation(_) => 422,
+            ApiError::TooManyRequests { .. } => 429,
             ApiError::Internal(_) => 500,
             ApiError::Unavailable(_) => 503,
         }
@@ -234,6 +241,7 @@ impl ApiError {
                 ("unsupported-media-type", "Unsupported Media Type")
             }
             ApiError::Validation(_) => ("validation-failed", "Validation Failed"),
+            ApiError::TooManyRequests { .. } => ("too-many-requests", "Too Many Requests"),
             ApiError::Unavailable(_) => ("service-unavailable", "Service Unavailable"),
             ApiError::Internal(_) => ("internal-error", "Internal Server Error"),
         }
@@ -261,7 +269,9 @@ impl ApiError {
                 format!("the request body is not valid JSON: {detail}")
             }
             ApiError::Unauthorized(d) | ApiError::Forbidden(d) | ApiError::NotFound(d) => d.clone(),
-            ApiError::Conflict { detail, .. } => detail.clone(),
+            ApiError::Conflict { detail, .. } | ApiError::TooManyRequests { detail, .. } => {
+                detail.clone()
+            }
             ApiError::UnsupportedMediaType(_) => self.to_string(),
         };
         let problem = Problem {
@@ -280,6 +290,10 @@ impl ApiError {
                 ApiError::Conflict { current_status, .. } => *current_status,
                 _ => None,
             },
+            retry_after: match &self {
+                ApiError::TooManyRequests { retry_after, .. } => Some(*retry_after),
+                _ => None,
+            },
         };
         let mut builder = Response::builder()
             .status(status)
@@ -290,6 +304,9 @@ impl ApiError {
         }
         if status == 503 {
             builder = builder.header(http::header::RETRY_AFTER, "1");
+        }
+        if let ApiError::TooManyRequests { retry_after, .. } = &self {
+            builder = builder.header(http::header::RETRY_AFTER, retry_after.to_string());
         }
         builder
             .body(Body::Text(
