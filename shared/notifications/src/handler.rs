@@ -3,13 +3,15 @@
 //! (cause, recipient, channel); then `notification.*` events through the outbox.
 
 use crate::channels::{BotToken, Mailer, RetryPolicy, SendError, Sent, SmsSender, Telegram};
-use crate::plan::{Address, Contact, Intent, addresses, plan, request_of};
+use crate::plan::{Address, Contact, Intent, address_on, addresses, plan, request_of};
 use crate::store::{self, Claim, NewNotification, StoredNotification};
-use crate::templates::{Rendered, render};
+use crate::templates::{Rendered, Template, Vars, render};
 use chrono::Utc;
+use servicehub_domain::contacts::{CODE_LIFETIME, ContactCode};
 use servicehub_domain::contractors::assignment_refusal;
 use servicehub_events::catalog::{
-    EmailSent, NotificationContext, NotificationFailed, SmsSent, TelegramSent,
+    ContactVerificationRequested, EmailSent, NotificationContext, NotificationFailed, SmsSent,
+    TelegramSent,
 };
 use servicehub_events::envelope::{EventMeta, Traceparent};
 use servicehub_events::values::NotificationChannel;
@@ -237,8 +239,15 @@ impl Claimed {
         let rendered = row
             .subject
             .zip(row.body)
-            .map(|(subject, body)| Rendered { subject, body })
-            .ok_or("its text was not kept (claimed before retries were scheduled); not resent");
+            .map(|(subject, body)| Rendered {
+                subject,
+                body,
+                sms: None,
+            })
+            .ok_or(
+                "its text was not kept (a verification code, or claimed before retries were \
+                 scheduled); not resent: a code's owner asks for a new one",
+            );
         let claimed = Claimed {
             id: row.id,
             attempts: row.attempts,
@@ -258,6 +267,12 @@ impl Claimed {
         };
         (claimed, address.and_then(|a| rendered.map(|r| (a, r))))
     }
+}
+
+/// A verification code about to be sent: the hash to store, and the request it answers.
+struct PendingCode {
+    hash: Vec<u8>,
+    requested_at: chrono::DateTime<Utc>,
 }
 
 /// A claimed message with what to send and where.
@@ -298,6 +313,9 @@ const SWEEP_BATCH: i64 = 100;
 
 impl EventHandler for Notify<'_> {
     async fn handle(&self, envelope: &Envelope) -> Result<Outcome, HandlerError> {
+        if let DomainEvent::ContactVerificationRequested(e) = &envelope.data {
+            return self.send_contact_code(envelope, e).await;
+        }
         let pool = &self.services.pool;
         let request = match request_of(&envelope.data) {
             Some(id) => store::request_facts(pool, id).await?,
@@ -352,7 +370,7 @@ impl EventHandler for Notify<'_> {
             for address in targets {
                 // A message its provider refuses is the schedule's to retry: the event is done.
                 match self
-                    .deliver(envelope, intent, &contact, &rendered, address)
+                    .deliver(envelope, intent, &contact, &rendered, address, None)
                     .await?
                 {
                     Delivery::Sent | Delivery::Failed | Delivery::Scheduled => settled += 1,
@@ -402,8 +420,8 @@ impl Notify<'_> {
             cause_event_id: envelope.meta.id,
             request_id: intent.request_id,
             address: "",
-            subject: "",
-            body: "",
+            subject: Some(""),
+            body: Some(""),
             correlation_id: envelope.meta.correlation_id,
             traceparent: envelope.meta.traceparent.as_ref().map(Traceparent::as_str),
         };
@@ -416,8 +434,8 @@ impl Notify<'_> {
                     context: context_of(envelope, intent, contact),
                     cause: Cause::of(&envelope.meta),
                 };
-                let reason =
-                    "the recipient has no usable address (no e-mail, phone or Telegram chat)";
+                let reason = "the recipient has no proved address (no e-mail, phone or Telegram \
+                              chat they proved with its code, or an admin entered)";
                 self.settle_failed(&claimed, attempts, reason).await?;
                 Ok(Delivery::Failed)
             }
@@ -425,7 +443,58 @@ impl Notify<'_> {
         }
     }
 
-    /// Claims the message of `intent` to `address` and sends it.
+    /// A code proving one of an account's contacts, to that contact as the account holds it now,
+    /// if it is not proved yet and the code request the event names is the latest one.
+    async fn send_contact_code(
+        &self,
+        envelope: &Envelope,
+        event: &ContactVerificationRequested,
+    ) -> Result<Outcome, HandlerError> {
+        let pool = &self.services.pool;
+        let Some(contact) = store::contact(pool, event.user_id).await? else {
+            tracing::warn!(user_id = %event.user_id, "code for an unknown account, not sent");
+            return Ok(Outcome::Ignored);
+        };
+        let address = address_on(&contact, event.channel)
+            .filter(|_| contact.active && !contact.verified.contains(&event.channel));
+        let Some(address) = address else {
+            tracing::info!(user_id = %event.user_id, channel = %event.channel, "no unproved contact there, no code sent");
+            return Ok(Outcome::Ignored);
+        };
+        let code = ContactCode::generate();
+        let mut vars = Vars::new();
+        vars.insert("code", code.as_str().to_owned());
+        vars.insert("minutes", CODE_LIFETIME.num_minutes().to_string());
+        let rendered = render(Template::ContactCode, contact.language, "", &vars);
+        let intent = Intent {
+            recipient: event.user_id,
+            template: Template::ContactCode,
+            dedup_key: envelope.meta.id.to_string(),
+            request_id: None,
+            vars: Vars::new(),
+        };
+        let pending = PendingCode {
+            hash: code.hash(event.user_id, event.channel, &address_text(&address)),
+            requested_at: event.requested_at,
+        };
+        let delivery = self
+            .deliver(
+                envelope,
+                &intent,
+                &contact,
+                &rendered,
+                address,
+                Some(&pending),
+            )
+            .await?;
+        Ok(match delivery {
+            Delivery::Skipped => Outcome::Duplicate,
+            _ => Outcome::Applied,
+        })
+    }
+
+    /// Claims the message of `intent` to `address` and sends it. With a `code`, the text is not
+    /// kept (no retry resends it) and the code's hash is stored once the claim is ours.
     async fn deliver(
         &self,
         envelope: &Envelope,
@@ -433,6 +502,7 @@ impl Notify<'_> {
         contact: &Contact,
         rendered: &Rendered,
         address: Address,
+        code: Option<&PendingCode>,
     ) -> Result<Delivery, HandlerError> {
         let channel = address.channel();
         let text = address_text(&address);
@@ -446,8 +516,8 @@ impl Notify<'_> {
             cause_event_id: envelope.meta.id,
             request_id: intent.request_id,
             address: &text,
-            subject: &rendered.subject,
-            body: &rendered.body,
+            subject: code.is_none().then_some(rendered.subject.as_str()),
+            body: code.is_none().then_some(rendered.body.as_str()),
             correlation_id: envelope.meta.correlation_id,
             traceparent: envelope.meta.traceparent.as_ref().map(Traceparent::as_str),
         };
@@ -461,6 +531,26 @@ impl Notify<'_> {
         };
         match claimed {
             Claim::Taken { id, attempts } => {
+                if let Some(code) = code {
+                    let expires_at = Utc::now() + CODE_LIFETIME;
+                    let stored = store::set_contact_code(
+                        &self.services.pool,
+                        contact.user_id,
+                        channel,
+                        &text,
+                        code.requested_at,
+                        &code.hash,
+                        expires_at,
+                    )
+                    .await?;
+                    if !stored {
+                        let reason = "no code request matches: a newer code was asked for, the \
+                                      contact was proved, or the event was not made by servicehub";
+                        self.settle_failed(&claimed_as(id, attempts), attempts, reason)
+                            .await?;
+                        return Ok(Delivery::Failed);
+                    }
+                }
                 let message = Message {
                     claimed: claimed_as(id, attempts),
                     address,

@@ -415,6 +415,9 @@ pub struct Contact {
     pub telegram_chat_id: Option<i64>,
     /// In the user's order of preference.
     pub channels: Vec<NotificationChannel>,
+    /// The channels whose current address is proved (by its owner's code, or vouched for by an
+    /// admin): the only ones that get anything but a verification code.
+    pub verified: Vec<NotificationChannel>,
     pub language: Language,
     pub active: bool,
 }
@@ -437,13 +440,24 @@ impl Address {
     }
 }
 
-/// The user's preferred channels they can actually be reached on; when none of them is usable
-/// (no chat id yet, say), e-mail if they have an address. Empty: the user cannot be reached.
-pub fn addresses(contact: &Contact) -> Vec<Address> {
-    let usable = |channel: NotificationChannel| match channel {
+/// The address the account holds on `channel`, proved or not.
+pub fn address_on(contact: &Contact, channel: NotificationChannel) -> Option<Address> {
+    match channel {
         NotificationChannel::Email => contact.email.clone().map(Address::Email),
         NotificationChannel::Telegram => contact.telegram_chat_id.map(Address::Telegram),
         NotificationChannel::Sms => contact.phone.clone().map(Address::Sms),
+    }
+}
+
+/// The user's preferred channels they can actually be reached on (an address they proved); when
+/// none of them is usable (no chat id yet, a phone not proved), e-mail if it is proved. Empty: the
+/// user cannot be reached.
+pub fn addresses(contact: &Contact) -> Vec<Address> {
+    let usable = |channel: NotificationChannel| {
+        if !contact.verified.contains(&channel) {
+            return None;
+        }
+        address_on(contact, channel)
     };
     let mut out: Vec<Address> = Vec::new();
     for channel in &contact.channels {
@@ -860,6 +874,11 @@ mod tests {
             phone: None,
             telegram_chat_id: Some(42),
             channels: channels.to_vec(),
+            verified: vec![
+                NotificationChannel::Email,
+                NotificationChannel::Telegram,
+                NotificationChannel::Sms,
+            ],
             language: Language::Ru,
             active: true,
         }
@@ -883,5 +902,23 @@ mod tests {
         let mut unreachable = contact(&[Sms]);
         unreachable.email = None;
         assert!(addresses(&unreachable).is_empty());
+    }
+
+    #[test]
+    fn only_proved_addresses_are_used() {
+        use NotificationChannel::*;
+        let mut claimed = contact(&[Telegram, Email]);
+        claimed.verified = vec![Email];
+        assert_eq!(
+            addresses(&claimed),
+            [Address::Email("ivan@example.test".into())]
+        );
+        // The preferred chat is not proved and neither is the e-mail: nobody to send to.
+        claimed.verified = vec![];
+        assert!(addresses(&claimed).is_empty());
+        // The fallback is a proved e-mail only.
+        claimed.channels = vec![Telegram];
+        claimed.verified = vec![Telegram];
+        assert_eq!(addresses(&claimed), [Address::Telegram(42)]);
     }
 }

@@ -2,6 +2,7 @@
 //! `notifications` table that makes every message go out at most once.
 
 use crate::plan::{Contact, Language, OfferFacts, RequestFacts};
+use chrono::{DateTime, Utc};
 use servicehub_events::values::{Money, NotificationChannel, Role};
 use sqlx::{PgPool, Postgres, Row, Transaction};
 use std::time::Duration;
@@ -53,7 +54,12 @@ pub async fn request_facts(
 
 pub async fn contact(pool: &PgPool, user_id: Uuid) -> Result<Option<Contact>, sqlx::Error> {
     let row = sqlx::query(
-        "SELECT id, role, display_name, email, phone, telegram_chat_id, notification_channels, language, active
+        "SELECT id, role, display_name, email, phone, telegram_chat_id, notification_channels, language, active,
+                ARRAY(SELECT cv.channel FROM contact_verifications cv
+                      WHERE cv.user_id = users.id AND cv.verified_at IS NOT NULL
+                        AND cv.address = CASE cv.channel WHEN 'email' THEN users.email
+                                                         WHEN 'sms' THEN users.phone
+                                                         ELSE users.telegram_chat_id::text END) AS verified
          FROM users WHERE id = $1",
     )
     .bind(user_id)
@@ -61,6 +67,7 @@ pub async fn contact(pool: &PgPool, user_id: Uuid) -> Result<Option<Contact>, sq
     .await?;
     row.map(|row| {
         let channels: Vec<String> = row.try_get("notification_channels")?;
+        let verified: Vec<String> = row.try_get("verified")?;
         let language: String = row.try_get("language")?;
         let role: String = row.try_get("role")?;
         Ok(Contact {
@@ -75,6 +82,10 @@ pub async fn contact(pool: &PgPool, user_id: Uuid) -> Result<Option<Contact>, sq
                 .filter(|p| !p.is_empty()),
             telegram_chat_id: row.try_get("telegram_chat_id")?,
             channels: channels
+                .iter()
+                .filter_map(|c| NotificationChannel::parse(c))
+                .collect(),
+            verified: verified
                 .iter()
                 .filter_map(|c| NotificationChannel::parse(c))
                 .collect(),
@@ -97,9 +108,10 @@ pub struct NewNotification<'a> {
     pub cause_event_id: Uuid,
     pub request_id: Option<Uuid>,
     pub address: &'a str,
-    /// The rendered text, kept so that a later retry sends what this attempt would have.
-    pub subject: &'a str,
-    pub body: &'a str,
+    /// The rendered text, kept so that a later retry sends what this attempt would have; `None`
+    /// for a text that must not be stored (a verification code: such a message is not retried).
+    pub subject: Option<&'a str>,
+    pub body: Option<&'a str>,
     /// The cause's correlation id and trace context, for the `notification.*` event of a retry.
     pub correlation_id: Uuid,
     pub traceparent: Option<&'a str>,
@@ -339,4 +351,34 @@ pub async fn take_abandoned(
     .fetch_all(pool)
     .await?;
     rows.iter().map(stored).collect()
+}
+
+/// Stores the hash of the code about to be sent for the code request of `requested_at`, if that
+/// is still the contact's latest request and no code answered it yet. `false`: the event is stale
+/// (a newer code was asked for, or the contact was proved) or not backed by any request.
+pub async fn set_contact_code(
+    pool: &PgPool,
+    user_id: Uuid,
+    channel: NotificationChannel,
+    address: &str,
+    requested_at: DateTime<Utc>,
+    code_hash: &[u8],
+    expires_at: DateTime<Utc>,
+) -> Result<bool, sqlx::Error> {
+    Ok(sqlx::query(
+        "UPDATE contact_verifications
+         SET code_hash = $5, code_expires_at = $6, failed_attempts = 0, code_sent_for = $4
+         WHERE user_id = $1 AND channel = $2 AND address = $3 AND verified_at IS NULL
+           AND code_requested_at = $4 AND code_sent_for IS DISTINCT FROM $4",
+    )
+    .bind(user_id)
+    .bind(channel.as_str())
+    .bind(address)
+    .bind(requested_at)
+    .bind(code_hash)
+    .bind(expires_at)
+    .execute(pool)
+    .await?
+    .rows_affected()
+        == 1)
 }

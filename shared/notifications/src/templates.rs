@@ -28,10 +28,13 @@ pub enum Template {
     DocumentFullySigned,
     ContractGenerated,
     PaymentProcessed,
+    /// The code proving a contact: the only message a contact gets before it is proved, so it
+    /// carries no text anyone could choose (no name, no request).
+    ContactCode,
 }
 
 impl Template {
-    pub const ALL: [Template; 17] = [
+    pub const ALL: [Template; 18] = [
         Template::RequestCreatedCustomer,
         Template::NewRequestManager,
         Template::ClarificationNeededCustomer,
@@ -49,6 +52,7 @@ impl Template {
         Template::DocumentFullySigned,
         Template::ContractGenerated,
         Template::PaymentProcessed,
+        Template::ContactCode,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -70,6 +74,7 @@ impl Template {
             Template::DocumentFullySigned => "document_signed.parties",
             Template::ContractGenerated => "contract_generated.contractor",
             Template::PaymentProcessed => "payment_processed.contractor",
+            Template::ContactCode => "contact_code",
         }
     }
 }
@@ -79,6 +84,9 @@ impl Template {
 pub struct Rendered {
     pub subject: String,
     pub body: String,
+    /// The SMS text when it is not the subject (a code, which the subject must not carry: the
+    /// subject is in `notification.email.sent` and so in the audit log).
+    pub sms: Option<String>,
 }
 
 impl Rendered {
@@ -89,6 +97,9 @@ impl Rendered {
 
     /// The SMS text: short, the subject only.
     pub fn sms_text(&self) -> String {
+        if let Some(sms) = &self.sms {
+            return sms.clone();
+        }
         format!("servicehub: {}", self.subject)
     }
 }
@@ -445,8 +456,30 @@ pub fn render(template: Template, language: Language, name: &str, vars: &Vars) -
                 v("amount")
             ),
         ),
+        (ContactCode, Ru) => (
+            "Код подтверждения servicehub".to_owned(),
+            format!(
+                "Ваш код подтверждения: {}\n\nОн действует {} минут. Если вы не указывали этот \
+                 адрес в servicehub, просто проигнорируйте сообщение.",
+                v("code"),
+                v("minutes")
+            ),
+        ),
+        (ContactCode, En) => (
+            "Your servicehub verification code".to_owned(),
+            format!(
+                "Your verification code: {}\n\nIt is valid for {} minutes. If you did not give \
+                 this address to servicehub, ignore this message.",
+                v("code"),
+                v("minutes")
+            ),
+        ),
     };
-    Rendered { subject, body }
+    let sms = (template == ContactCode).then(|| match language {
+        Ru => format!("servicehub: код {}", v("code")),
+        En => format!("servicehub: code {}", v("code")),
+    });
+    Rendered { subject, body, sms }
 }
 
 #[cfg(test)]
@@ -479,12 +512,34 @@ mod tests {
     }
 
     #[test]
+    fn a_contact_code_is_in_the_body_and_the_sms_never_in_the_subject() {
+        let mut vars = vars();
+        vars.insert("code", "042137".to_owned());
+        vars.insert("minutes", "15".to_owned());
+        for language in [Language::Ru, Language::En] {
+            let r = render(Template::ContactCode, language, "Анна", &vars);
+            assert!(r.body.contains("042137") && r.body.contains("15"), "{r:?}");
+            assert!(r.sms_text().contains("042137"), "{r:?}");
+            assert!(r.telegram_text().contains("042137"), "{r:?}");
+            assert!(!r.subject.contains("042137"), "{r:?}");
+            assert!(!r.body.contains("Анна") && !r.body.contains("Не работает"));
+        }
+        let other = render(Template::PaymentProcessed, Language::En, "Анна", &vars);
+        assert_eq!(other.sms, None);
+    }
+
+    #[test]
     fn every_template_renders_in_both_languages_with_its_values() {
         for template in Template::ALL {
             for language in [Language::Ru, Language::En] {
                 let r = render(template, language, "Анна", &vars());
                 assert!(!r.subject.is_empty() && !r.body.is_empty(), "{template:?}");
-                assert!(r.body.contains("Анна"), "{template:?} {language:?}");
+                // The code goes to contacts not proved yet: no name anyone could choose.
+                assert_eq!(
+                    r.body.contains("Анна"),
+                    template != Template::ContactCode,
+                    "{template:?} {language:?}"
+                );
                 let cyrillic = r.subject.chars().any(|c| ('а'..='я').contains(&c));
                 let is_ru = language == Language::Ru;
                 // English subjects only carry Cyrillic through the request's own title.
