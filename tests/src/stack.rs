@@ -207,6 +207,63 @@ impl Stack {
         (token, user["email"].as_str().expect("email").to_owned())
     }
 
+    /// [`Self::verified_customer_with_email`]'s `Authorization` header value.
+    pub async fn verified_customer(&self) -> String {
+        self.verified_customer_with_email().await.0
+    }
+
+    /// A customer registers, proves their e-mail with the code it received, and logs in: the
+    /// `Authorization` header value and the e-mail address.
+    pub async fn verified_customer_with_email(&self) -> (String, String) {
+        let (token, email) = self.customer_with_email().await;
+        self.prove_email(&token, &email).await;
+        (token, email)
+    }
+
+    /// [`Self::register`], then the e-mail proved with the code notify sent to it.
+    pub async fn register_verified(&self, body: Value) -> (Value, String) {
+        let (user, token) = self.register(body).await;
+        self.prove_email(&token, user["email"].as_str().expect("email"))
+            .await;
+        (user, token)
+    }
+
+    /// Waits (at most 60 s) for the verification code notify mails to `email` (moto's SES) and
+    /// types it back as the holder of `token`.
+    pub async fn prove_email(&self, token: &str, email: &str) {
+        let code = crate::eventually(
+            &format!("a verification code mailed to {email}"),
+            Duration::from_secs(60),
+            || async {
+                crate::moto::codes_mailed_to(email)
+                    .await
+                    .pop()
+                    .ok_or_else(|| "no code yet".to_owned())
+            },
+        )
+        .await;
+        self.prove(token, "email", &code).await;
+    }
+
+    /// `POST /me/contact-verifications` with `code` for `channel`; asserts 200.
+    pub async fn prove(&self, token: &str, channel: &str, code: &str) -> Value {
+        let (status, user) = self
+            .post(
+                token,
+                "/me/contact-verifications",
+                &json!({"channel": channel, "code": code}),
+            )
+            .await;
+        assert_eq!(status, 200, "proving the {channel} contact: {user}");
+        assert!(
+            user["verified_channels"]
+                .as_array()
+                .is_some_and(|c| c.iter().any(|c| c == channel)),
+            "{user}"
+        );
+        user
+    }
+
     /// Someone registers with `body` (POST /auth/register: at least the role and display name;
     /// a fresh e-mail address and [`password_of`] the role unless given) and logs in: the user
     /// and the `Authorization` header value.

@@ -13,7 +13,7 @@ use servicehub_tests::apigw::{HttpResponse, claims, request};
 use servicehub_tests::kafka::{KafkaProbe, msk_trigger};
 use servicehub_tests::moto::{mails_to, sms_to};
 use servicehub_tests::telegram::{FakeTelegram, chat_id, rand_digits};
-use servicehub_tests::{TestDatabase, insert_user, required_env, start_function};
+use servicehub_tests::{TestDatabase, insert_user, required_env, start_function, vouch_contacts};
 use sqlx::Row;
 use std::time::Duration;
 use uuid::Uuid;
@@ -104,6 +104,7 @@ async fn person(
     .execute(&db.pool)
     .await
     .unwrap();
+    vouch_contacts(&db.pool, id).await;
     Person { id, email }
 }
 
@@ -889,6 +890,7 @@ async fn the_sample_payload_drives_notify() {
         .execute(&db.pool)
         .await
         .unwrap();
+        vouch_contacts(&db.pool, id).await;
     }
     assigned_request_with_id(&db, assigned.request_id, &assigned).await;
     let notify = start_notify(&db, &[]).await;

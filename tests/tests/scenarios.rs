@@ -11,7 +11,7 @@ use servicehub_events::catalog::SystemEvent;
 use servicehub_events::values::{RequestStatus, Role};
 use servicehub_events::{DomainEvent, Envelope};
 use servicehub_tests::kafka::KafkaProbe;
-use servicehub_tests::moto::mails_to;
+use servicehub_tests::moto::{code_in, mails_to};
 use servicehub_tests::stack::Stack;
 use servicehub_tests::telegram::{FakeTelegram, chat_id};
 use servicehub_tests::{
@@ -99,11 +99,11 @@ impl World {
         Self::person(&user, token, 0)
     }
 
-    /// A customer who registered (e-mail, Russian).
+    /// A customer who registered (e-mail, Russian) and proved the e-mail with its code.
     async fn customer(&self) -> Person {
         let (user, token) = self
             .stack
-            .register(json!({"role": "customer", "display_name": "Анна Иванова"}))
+            .register_verified(json!({"role": "customer", "display_name": "Анна Иванова"}))
             .await;
         Self::person(&user, token, 0)
     }
@@ -123,6 +123,16 @@ impl World {
             }))
             .await;
         assert_eq!(user["verification_status"], "pending");
+        // The chat gets nothing but its code until the contractor types the code back.
+        let code = eventually("a verification code in the chat", WAIT, || async {
+            let texts = self.telegram.texts_to(chat).await;
+            match texts.as_slice() {
+                [only] => code_in(only).ok_or(format!("{texts:?}")),
+                _ => Err(format!("{texts:?}")),
+            }
+        })
+        .await;
+        self.stack.prove(&token, "telegram", &code).await;
         Self::person(&user, token, chat)
     }
 

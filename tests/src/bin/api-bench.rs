@@ -28,7 +28,7 @@ async fn main() {
     let region = format!("bench-{}", stack.id);
     let admin = stack.admin().await;
     stack.create_manager(&admin, &[&region]).await;
-    let customer = stack.customer().await;
+    let customer = stack.verified_customer().await;
     let body = new_request(&region);
 
     let mut post = Vec::new();

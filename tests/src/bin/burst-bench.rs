@@ -43,7 +43,7 @@ async fn main() {
     let admin = stack.admin().await;
     let manager = stack.create_manager(&admin, &[&region]).await;
     let manager_email = manager["email"].as_str().unwrap_or_default().to_owned();
-    let (customer, customer_email) = stack.customer_with_email().await;
+    let (customer, customer_email) = stack.verified_customer_with_email().await;
     let body = new_request(&region);
     let mails_before = servicehub_tests::moto::mails_per_address().await;
 

@@ -430,7 +430,7 @@ async fn run(fault: Fault) -> Vec<String> {
     let manager_email = manager["email"].as_str().unwrap_or_default().to_owned();
     let mut customers = Vec::new();
     for _ in 0..connections {
-        customers.push(stack.customer_with_email().await);
+        customers.push(stack.verified_customer_with_email().await);
     }
     let body = new_request(&region);
     // Warm every environment the load needs before measuring.

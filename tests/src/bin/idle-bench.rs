@@ -56,7 +56,7 @@ async fn round(freeze: bool, settle: Duration, window: Duration) -> BTreeMap<&'s
     let region = format!("idle-{}", stack.id);
     let admin = stack.admin().await;
     stack.create_manager(&admin, &[&region]).await;
-    let customer = stack.customer().await;
+    let customer = stack.verified_customer().await;
     for _ in 0..5 {
         let (status, created) = stack
             .post(&customer, "/requests", &new_request(&region))
