@@ -203,8 +203,9 @@ pub async fn insert_user(pool: &PgPool, role: &str, regions: &[&str]) -> Uuid {
 /// would (migration 0010): for users a test inserts directly, whom notify is to reach.
 pub async fn vouch_contacts(pool: &PgPool, user_id: Uuid) {
     sqlx::query(
-        "INSERT INTO contact_verifications (user_id, channel, address, verified_at, verified_by, created_at)
-         SELECT id, c.channel, c.address, now(), 'admin', now()
+        "INSERT INTO contact_verifications (user_id, channel, address, verified_at, verified_by,
+                                            created_at, updated_at)
+         SELECT id, c.channel, c.address, now(), 'admin', now(), now()
          FROM users, LATERAL (VALUES ('email', email), ('sms', phone), ('telegram', telegram_chat_id::text))
                      AS c (channel, address)
          WHERE id = $1 AND coalesce(c.address, '') <> ''

@@ -4,7 +4,7 @@
 
 use crate::input::{CodeConfirmation, CodeRequest};
 use crate::service::{Audit, AuthServices};
-use crate::store::{self, VouchedBy};
+use crate::store::{self, ContactChange, VouchedBy};
 use crate::view::ContactCodeView;
 use chrono::{DateTime, SubsecRound, Utc};
 use lambda_http::{Body, Request, Response};
@@ -166,7 +166,15 @@ pub async fn verify(
         now,
     ) {
         CodeCheck::Verified => {
-            store::mark_contact_verified(&mut tx, identity.user_id, channel, &address, now).await?;
+            store::change_contact(
+                &mut tx,
+                identity.user_id,
+                channel,
+                &address,
+                ContactChange::Verified,
+                now,
+            )
+            .await?;
             let view = store::find_user(&mut tx, identity.user_id)
                 .await?
                 .ok_or_else(|| ApiError::Unauthorized("the account no longer exists".into()))?;
@@ -207,7 +215,15 @@ pub async fn verify(
             })
         }
         CodeCheck::Wrong { attempts_left } => {
-            store::record_wrong_code(&mut tx, identity.user_id, channel, &address).await?;
+            store::change_contact(
+                &mut tx,
+                identity.user_id,
+                channel,
+                &address,
+                ContactChange::WrongCode,
+                now,
+            )
+            .await?;
             tx.commit().await?;
             tracing::info!(user_id = %identity.user_id, %channel, attempts_left, "wrong contact code");
             Err(code_error(

@@ -471,8 +471,9 @@ pub async fn claim_contact(
         VouchedBy::Bootstrap => "bootstrap",
     });
     sqlx::query(
-        "INSERT INTO contact_verifications (user_id, channel, address, verified_at, verified_by, created_at)
-         VALUES ($1, $2, $3, CASE WHEN $4::text IS NULL THEN NULL ELSE $5 END, $4, $5)
+        "INSERT INTO contact_verifications (user_id, channel, address, verified_at, verified_by,
+                                            created_at, updated_at)
+         VALUES ($1, $2, $3, CASE WHEN $4::text IS NULL THEN NULL ELSE $5 END, $4, $5, $5)
          ON CONFLICT DO NOTHING",
     )
     .bind(user_id)
@@ -538,7 +539,8 @@ pub async fn recent_code_requests(
     .await
 }
 
-/// Records a code asked for (the caps count it) on the contact and by address.
+/// Records a code asked for (the caps count it) by address; [`ContactChange::CodeRequested`]
+/// records it on the contact.
 pub async fn record_code_request(
     conn: &mut PgConnection,
     user_id: Uuid,
@@ -557,51 +559,47 @@ pub async fn record_code_request(
     .bind(now)
     .execute(&mut *conn)
     .await?;
-    sqlx::query(
-        "UPDATE contact_verifications SET code_requested_at = $4
-         WHERE user_id = $1 AND channel = $2 AND address = $3",
+    change_contact(
+        conn,
+        user_id,
+        channel,
+        address,
+        ContactChange::CodeRequested,
+        now,
     )
-    .bind(user_id)
-    .bind(channel.as_str())
-    .bind(address)
-    .bind(now)
-    .execute(conn)
-    .await?;
-    Ok(())
+    .await
 }
 
-/// A wrong code counted against the live code.
-pub async fn record_wrong_code(
+/// What happens to a contact's row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContactChange {
+    /// A new code was asked for (the resend pace counts from now).
+    CodeRequested,
+    /// A wrong code counted against the live code.
+    WrongCode,
+    /// Proved by its code: verified, and the code is spent.
+    Verified,
+}
+
+pub async fn change_contact(
     conn: &mut PgConnection,
     user_id: Uuid,
     channel: NotificationChannel,
     address: &str,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "UPDATE contact_verifications SET failed_attempts = failed_attempts + 1
-         WHERE user_id = $1 AND channel = $2 AND address = $3",
-    )
-    .bind(user_id)
-    .bind(channel.as_str())
-    .bind(address)
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
-/// The contact is proved by its code: verified, and the code is spent.
-pub async fn mark_contact_verified(
-    conn: &mut PgConnection,
-    user_id: Uuid,
-    channel: NotificationChannel,
-    address: &str,
+    change: ContactChange,
     now: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "UPDATE contact_verifications
-         SET verified_at = $4, verified_by = 'code', code_hash = NULL, code_expires_at = NULL
-         WHERE user_id = $1 AND channel = $2 AND address = $3",
-    )
+    let set = match change {
+        ContactChange::CodeRequested => "code_requested_at = $4",
+        ContactChange::WrongCode => "failed_attempts = failed_attempts + 1",
+        ContactChange::Verified => {
+            "verified_at = $4, verified_by = 'code', code_hash = NULL, code_expires_at = NULL"
+        }
+    };
+    sqlx::query(&format!(
+        "UPDATE contact_verifications SET {set}, updated_at = $4
+         WHERE user_id = $1 AND channel = $2 AND address = $3"
+    ))
     .bind(user_id)
     .bind(channel.as_str())
     .bind(address)

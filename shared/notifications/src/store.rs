@@ -367,7 +367,8 @@ pub async fn set_contact_code(
 ) -> Result<bool, sqlx::Error> {
     Ok(sqlx::query(
         "UPDATE contact_verifications
-         SET code_hash = $5, code_expires_at = $6, failed_attempts = 0, code_sent_for = $4
+         SET code_hash = $5, code_expires_at = $6, failed_attempts = 0, code_sent_for = $4,
+             updated_at = now()
          WHERE user_id = $1 AND channel = $2 AND address = $3 AND verified_at IS NULL
            AND code_requested_at = $4 AND code_sent_for IS DISTINCT FROM $4",
     )

@@ -25,6 +25,7 @@ CREATE TABLE contact_verifications (
     code_requested_at timestamptz,
     code_sent_for     timestamptz,
     created_at        timestamptz NOT NULL,
+    updated_at        timestamptz NOT NULL,
     PRIMARY KEY (user_id, channel, address),
     CHECK ((verified_at IS NULL) = (verified_by IS NULL))
 );
@@ -42,10 +43,9 @@ CREATE INDEX contact_code_requests_by_address ON contact_code_requests (channel,
 CREATE INDEX contact_code_requests_by_age ON contact_code_requests (requested_at);
 
 -- What accounts were being sent messages at before verification existed stays reachable.
-INSERT INTO contact_verifications (user_id, channel, address, verified_at, verified_by, created_at)
-SELECT id, 'email', email, now(), 'migration', now() FROM users WHERE coalesce(email, '') <> ''
-UNION ALL
-SELECT id, 'sms', phone, now(), 'migration', now() FROM users WHERE coalesce(phone, '') <> ''
-UNION ALL
-SELECT id, 'telegram', telegram_chat_id::text, now(), 'migration', now() FROM users
-WHERE telegram_chat_id IS NOT NULL;
+INSERT INTO contact_verifications (user_id, channel, address, verified_at, verified_by, created_at,
+                                   updated_at)
+SELECT id, c.channel, c.address, now(), 'migration', now(), now()
+FROM users, LATERAL (VALUES ('email', email), ('sms', phone), ('telegram', telegram_chat_id::text))
+            AS c (channel, address)
+WHERE coalesce(c.address, '') <> '';
