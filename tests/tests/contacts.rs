@@ -379,8 +379,11 @@ async fn one_phone_gets_at_most_five_codes_an_hour_however_many_accounts_claim_i
         .stack
         .post(&token, "/me/contact-codes", &json!({"channel": "sms"}))
         .await;
-    assert_eq!(status, 422, "{problem}");
-    assert_eq!(problem["errors"][0]["code"], "no_such_contact");
+    assert_eq!(status, 409, "{problem}");
+    assert_eq!(
+        problem["detail"],
+        "the account has no phone number to verify"
+    );
     w.stop().await;
 }
 

@@ -65,7 +65,8 @@ async fn ask_code(
     }))
 }
 
-/// The caller's address on `channel`, or a 422 naming what the account lacks.
+/// The caller's address on `channel`, or a 409 naming what the account lacks (the body is valid;
+/// the account is not in a state to use it).
 async fn address_of(
     conn: &mut PgConnection,
     user_id: Uuid,
@@ -74,20 +75,10 @@ async fn address_of(
     let contacts = store::current_contacts(conn, user_id).await?;
     match contacts.into_iter().find(|(c, _)| *c == channel) {
         Some((_, address)) => Ok(address),
-        None => {
-            let mut errors = ValidationErrors::default();
-            let what = match channel {
-                NotificationChannel::Email => "an e-mail address",
-                NotificationChannel::Sms => "a phone number",
-                NotificationChannel::Telegram => "a Telegram chat id",
-            };
-            errors.add(
-                "channel",
-                "no_such_contact",
-                format!("the account has no {what} to verify"),
-            );
-            Err(errors.into())
-        }
+        None => Err(ApiError::Conflict {
+            detail: format!("the account has no {} to verify", noun(channel)),
+            current_status: None,
+        }),
     }
 }
 
@@ -100,7 +91,7 @@ fn event(auth: &AuthServices, info: &RequestInfo, data: ContactVerificationReque
 }
 
 /// `POST /me/contact-codes`: a new code to one of the caller's contacts. 202 when asked for (notify
-/// sends it); 409 when the contact is proved already; 429 with `Retry-After` within a minute of
+/// sends it); 409 when the contact is proved already or the account has none there; 429 with `Retry-After` within a minute of
 /// the last code or past the address's caps.
 pub async fn send_code(
     auth: &AuthServices,
@@ -238,7 +229,7 @@ fn noun(channel: NotificationChannel) -> &'static str {
     match channel {
         NotificationChannel::Email => "e-mail address",
         NotificationChannel::Sms => "phone number",
-        NotificationChannel::Telegram => "Telegram chat",
+        NotificationChannel::Telegram => "Telegram chat id",
     }
 }
 
