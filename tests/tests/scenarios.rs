@@ -472,6 +472,17 @@ async fn scenario_2_contractor_assigned_told_checked_audited_and_unverified_one_
         );
     }
 
+    // The customer hears that each request is with contractors (no contractor named).
+    for title in [FRIDGE, WASHER] {
+        let dispatched = w
+            .mails(
+                &customer,
+                &format!("Заявка «{title}» передана исполнителям"),
+            )
+            .await;
+        assert_eq!(dispatched.len(), 1, "{dispatched:?}");
+    }
+
     let fridge_workflow = KafkaProbe::new("workflow-events");
     let washer_workflow = KafkaProbe::new("workflow-events");
     let fridge_audit = KafkaProbe::new("audit-events");
@@ -574,6 +585,16 @@ async fn scenario_2_contractor_assigned_told_checked_audited_and_unverified_one_
             format!("telegram {}", ivan.chat)
         ]
     );
+
+    // The manager hears that Иван took the fridge; Пётр, offered it too, that it is gone.
+    let accepted = w
+        .mails(&manager, &format!("Исполнитель взял заявку «{FRIDGE}»"))
+        .await;
+    assert_eq!(accepted.len(), 1, "{accepted:?}");
+    let taken = w
+        .telegrams(&petr, &format!("Заявка «{FRIDGE}» уже взята"))
+        .await;
+    assert_eq!(taken.len(), 1, "{taken:?}");
 
     // The audit holds it: the assignment and the passed check, in ClickHouse through GET /audit.
     let stored = w
@@ -757,6 +778,10 @@ async fn scenario_3_completed_work_gives_act_and_payment_order_and_both_signatur
         .await;
     w.ok(&ivan, &format!("/requests/{fridge}/start"), json!({}))
         .await;
+    let started = w
+        .mails(&customer, &format!("Работы по заявке «{FRIDGE}» начаты"))
+        .await;
+    assert_eq!(started.len(), 1, "{started:?}");
 
     let workflow = KafkaProbe::new("workflow-events");
     let hr = KafkaProbe::new("hr-events");
@@ -1012,5 +1037,101 @@ async fn scenario_4_a_verified_contractor_gets_a_contract_and_is_told() {
         ]
     );
 
+    w.stop().await;
+}
+
+/// Every party hears of the steps that concern them (issue 15): the manager of the customer's
+/// answer to a question, the customer of the dispatch, and, when the customer cancels a request
+/// offered to two contractors, the manager and both contractors (not the customer, who did it).
+#[tokio::test(flavor = "multi_thread")]
+async fn scenario_5_an_answer_and_a_cancellation_reach_the_manager_and_the_offered_contractors() {
+    let w = World::start().await;
+    let Cast {
+        manager,
+        officer,
+        customer,
+        ivan,
+    } = w.cast().await;
+    let petr = w.contractor("Мастер Пётр").await;
+    w.verify(&officer, &petr).await;
+    let mut body = new_request(REGION);
+    body["title"] = json!(FRIDGE);
+    let (status, created) = w.stack.post(&customer.token, "/requests", &body).await;
+    assert_eq!(status, 201, "{created}");
+    let id = created["id"].as_str().expect("id").to_owned();
+    w.stack
+        .wait_for_status(&customer.token, &id, "manager_assigned")
+        .await;
+
+    // A question, and the customer's answer: the manager gets the answer by e-mail.
+    w.ok(
+        &manager,
+        &format!("/requests/{id}/clarification"),
+        json!({"question": "Какая модель холодильника?"}),
+    )
+    .await;
+    w.mails(&customer, &format!("Уточните заявку «{FRIDGE}»"))
+        .await;
+    let answered = w
+        .stack
+        .http
+        .patch(w.stack.url(&format!("/requests/{id}")))
+        .header("authorization", &customer.token)
+        .json(&json!({"clarification_answer": "Bosch KGN39"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answered.status(), 200);
+    let answer = w
+        .mails(&manager, &format!("Клиент ответил по заявке «{FRIDGE}»"))
+        .await;
+    assert_eq!(answer.len(), 1, "{answer:?}");
+    assert!(answer[0].1.contains("Bosch KGN39"), "{answer:?}");
+
+    // Dispatched to both contractors; the customer cancels.
+    let dispatched = w
+        .ok(&manager, &format!("/requests/{id}/dispatch"), json!({}))
+        .await;
+    assert_eq!(dispatched["status"], "sent_to_contractors");
+    w.mails(
+        &customer,
+        &format!("Заявка «{FRIDGE}» передана исполнителям"),
+    )
+    .await;
+    for contractor in [&ivan, &petr] {
+        w.telegrams(contractor, &format!("Новая заявка для вас: «{FRIDGE}»"))
+            .await;
+    }
+    let cancelled = w
+        .ok(
+            &customer,
+            &format!("/requests/{id}/cancel"),
+            json!({"reason": "Починил сам"}),
+        )
+        .await;
+    assert_eq!(cancelled["status"], "cancelled");
+    let to_manager = w
+        .mails(&manager, &format!("Заявка «{FRIDGE}» отменена"))
+        .await;
+    assert_eq!(to_manager.len(), 1, "{to_manager:?}");
+    assert!(to_manager[0].1.contains("Починил сам"), "{to_manager:?}");
+    for contractor in [&ivan, &petr] {
+        let told = w
+            .telegrams(contractor, &format!("Заявка «{FRIDGE}» отменена"))
+            .await;
+        assert_eq!(told.len(), 1, "{told:?}");
+    }
+    // The customer, who cancelled, is not told; every message went out once.
+    let request: Uuid = id.parse().unwrap();
+    assert!(
+        w.sent_notifications(&customer, Some(request), "request_cancelled", 0)
+            .await
+            .is_empty()
+    );
+    assert_eq!(
+        w.sent_notifications(&manager, Some(request), "request_cancelled", 1)
+            .await,
+        [row("request_cancelled.manager", "email", &manager.email)]
+    );
     w.stop().await;
 }

@@ -5,7 +5,7 @@ use crate::templates::{Template, Vars};
 use chrono::{DateTime, Utc};
 use servicehub_domain::contractors::AssignmentRefusal;
 use servicehub_events::DomainEvent;
-use servicehub_events::values::{DocumentKind, Money, NotificationChannel, Role};
+use servicehub_events::values::{DocumentKind, Money, NotificationChannel, RequestStatus, Role};
 use uuid::Uuid;
 
 /// What the database says about the request an event concerns (absent when it is not there).
@@ -17,6 +17,8 @@ pub struct RequestFacts {
     pub customer_id: Uuid,
     pub manager_id: Option<Uuid>,
     pub contractor_id: Option<Uuid>,
+    /// The contractors the request was offered to (offers of a revoked contractor are gone).
+    pub offered: Vec<Uuid>,
     /// What an offered contractor needs to decide (never the customer's contact details).
     pub offer: OfferFacts,
 }
@@ -49,7 +51,10 @@ pub struct Intent {
 pub fn request_of(event: &DomainEvent) -> Option<Uuid> {
     match event {
         DomainEvent::RequestCreated(e) => Some(e.request_id),
+        DomainEvent::RequestUpdated(e) => Some(e.request_id),
+        DomainEvent::RequestCancelled(e) => Some(e.request_id),
         DomainEvent::RequestClarificationNeeded(e) => Some(e.request_id),
+        DomainEvent::WorkStarted(e) => Some(e.request_id),
         DomainEvent::ManagerAssigned(e) => Some(e.request_id),
         DomainEvent::SentToContractors(e) => Some(e.request_id),
         DomainEvent::ContractorAssigned(e) => Some(e.request_id),
@@ -182,7 +187,8 @@ pub fn plan(
             if let Some(budget) = &facts.offer.budget {
                 vars.insert("budget", money(budget));
             }
-            e.contractor_ids
+            let mut out: Vec<Intent> = e
+                .contractor_ids
                 .iter()
                 .map(|&contractor| {
                     intent(
@@ -193,7 +199,16 @@ pub fn plan(
                         vars.clone(),
                     )
                 })
-                .collect()
+                .collect();
+            // The customer learns their request is with contractors (no contractor named).
+            out.push(intent(
+                facts.customer_id,
+                Template::DispatchedCustomer,
+                &by_event,
+                Some(e.request_id),
+                request_vars(e.request_id, facts.title.clone()),
+            ));
+            out
         }
         DomainEvent::ContractorAssigned(e) => {
             // Announced only while it stands: not when security-check reverts it (the
@@ -206,7 +221,7 @@ pub fn plan(
             let mut vars = request_vars(e.request_id, title(&short(e.request_id)));
             vars.insert("region", e.region.clone());
             vars.insert("category", e.category.clone());
-            vec![
+            let mut out = vec![
                 intent(
                     e.contractor_id,
                     Template::ContractorAssignedContractor,
@@ -219,9 +234,110 @@ pub fn plan(
                     Template::ContractorAssignedCustomer,
                     &by_event,
                     Some(e.request_id),
-                    vars,
+                    vars.clone(),
                 ),
-            ]
+            ];
+            // A contractor accepting an offer: the manager hears of it (a manager who picked the
+            // contractor knows).
+            if e.assigned_by.role == Some(Role::Contractor) {
+                out.push(intent(
+                    e.manager_id,
+                    Template::ContractorAcceptedManager,
+                    &by_event,
+                    Some(e.request_id),
+                    vars.clone(),
+                ));
+            }
+            // The other offered contractors: the offer is gone.
+            for &other in request
+                .iter()
+                .flat_map(|r| &r.offered)
+                .filter(|&&c| c != e.contractor_id)
+            {
+                out.push(intent(
+                    other,
+                    Template::OfferTakenContractor,
+                    &by_event,
+                    Some(e.request_id),
+                    vars.clone(),
+                ));
+            }
+            out
+        }
+        DomainEvent::WorkStarted(e) => {
+            // Only while this contractor holds the request (not a late event of a revert).
+            let Some(facts) = request.filter(|r| r.contractor_id == Some(e.contractor_id)) else {
+                return vec![];
+            };
+            vec![intent(
+                facts.customer_id,
+                Template::WorkStartedCustomer,
+                &by_event,
+                Some(e.request_id),
+                request_vars(e.request_id, facts.title.clone()),
+            )]
+        }
+        DomainEvent::RequestUpdated(e) => {
+            // A plain edit is the customer's own business; an answer to a manager's question is
+            // the manager's.
+            let (Some(answer), Some(manager)) =
+                (&e.clarification_answer, request.and_then(|r| r.manager_id))
+            else {
+                return vec![];
+            };
+            let mut vars = request_vars(e.request_id, title(&short(e.request_id)));
+            vars.insert("answer", answer.clone());
+            vec![intent(
+                manager,
+                Template::ClarificationAnsweredManager,
+                &by_event,
+                Some(e.request_id),
+                vars,
+            )]
+        }
+        DomainEvent::RequestCancelled(e) => {
+            let mut vars = request_vars(e.request_id, title(&short(e.request_id)));
+            vars.insert("reason", e.reason.clone());
+            let by = e.cancelled_by.user_id;
+            let mut out = Vec::new();
+            if by != Some(e.customer_id) {
+                out.push(intent(
+                    e.customer_id,
+                    Template::CancelledCustomer,
+                    &by_event,
+                    Some(e.request_id),
+                    vars.clone(),
+                ));
+            }
+            let Some(facts) = request else {
+                return out;
+            };
+            if let Some(manager) = facts.manager_id.filter(|m| by != Some(*m)) {
+                out.push(intent(
+                    manager,
+                    Template::CancelledManager,
+                    &by_event,
+                    Some(e.request_id),
+                    vars.clone(),
+                ));
+            }
+            // Whoever was offered it or holds it: the work is off.
+            let mut contractors: Vec<Uuid> = facts.contractor_id.into_iter().collect();
+            if e.previous_status == RequestStatus::SentToContractors {
+                contractors.extend(facts.offered.iter().copied());
+            }
+            contractors.sort();
+            contractors.dedup();
+            for contractor in contractors {
+                out.push(intent(
+                    contractor,
+                    Template::CancelledContractor,
+                    &by_event,
+                    Some(e.request_id),
+                    vars.clone(),
+                ));
+            }
+            out
         }
         DomainEvent::WorkCompleted(e) => {
             let mut vars = request_vars(e.request_id, title(&short(e.request_id)));
@@ -548,6 +664,7 @@ mod tests {
             customer_id: customer,
             manager_id: manager,
             contractor_id: contractor,
+            offered: vec![],
             offer: OfferFacts {
                 status: "manager_assigned".into(),
                 category: "Ремонт техники".into(),
@@ -621,7 +738,8 @@ mod tests {
             who(&intents),
             [
                 (ivan, Template::OfferContractor),
-                (pyotr, Template::OfferContractor)
+                (pyotr, Template::OfferContractor),
+                (customer, Template::DispatchedCustomer)
             ]
         );
         let vars = &intents[0].vars;
@@ -700,6 +818,128 @@ mod tests {
             assert!(plan(event, &assigned, Some(&facts(holder)), None).is_empty());
         }
         assert!(plan(event, &assigned, None, None).is_empty());
+    }
+
+    #[test]
+    fn an_acceptance_tells_the_manager_and_withdraws_the_others_offers() {
+        let (event, request, customer, manager, contractor) = ids();
+        let other = Uuid::now_v7();
+        let accepted: DomainEvent = ContractorAssigned {
+            request_id: request,
+            contractor_id: contractor,
+            manager_id: manager,
+            customer_id: customer,
+            region: "Москва".into(),
+            category: "appliance-repair".into(),
+            assigned_by: Actor::user(contractor, Role::Contractor),
+            assigned_at: Utc::now(),
+        }
+        .into();
+        let mut held = facts(request, customer, Some(manager), Some(contractor));
+        held.offered = vec![contractor, other];
+        assert_eq!(
+            who(&plan(event, &accepted, Some(&held), None)),
+            [
+                (contractor, Template::ContractorAssignedContractor),
+                (customer, Template::ContractorAssignedCustomer),
+                (manager, Template::ContractorAcceptedManager),
+                (other, Template::OfferTakenContractor)
+            ]
+        );
+    }
+
+    #[test]
+    fn the_customer_hears_the_work_start_while_the_contractor_holds_it() {
+        let (event, request, customer, manager, contractor) = ids();
+        let started: DomainEvent = WorkStarted {
+            request_id: request,
+            contractor_id: contractor,
+            started_at: Utc::now(),
+        }
+        .into();
+        let held = facts(request, customer, Some(manager), Some(contractor));
+        assert_eq!(
+            who(&plan(event, &started, Some(&held), None)),
+            [(customer, Template::WorkStartedCustomer)]
+        );
+        let elsewhere = facts(request, customer, Some(manager), Some(Uuid::now_v7()));
+        assert!(plan(event, &started, Some(&elsewhere), None).is_empty());
+        assert!(plan(event, &started, None, None).is_empty());
+    }
+
+    #[test]
+    fn an_answer_to_a_question_reaches_the_manager_and_a_plain_edit_nobody() {
+        let (event, request, customer, manager, _) = ids();
+        let updated = |answer: Option<&str>| -> DomainEvent {
+            RequestUpdated {
+                request_id: request,
+                customer_id: customer,
+                changes: RequestChanges::default(),
+                clarification_answer: answer.map(str::to_owned),
+                updated_at: Utc::now(),
+            }
+            .into()
+        };
+        let held = facts(request, customer, Some(manager), None);
+        let intents = plan(event, &updated(Some("Bosch KGN")), Some(&held), None);
+        assert_eq!(
+            who(&intents),
+            [(manager, Template::ClarificationAnsweredManager)]
+        );
+        assert_eq!(intents[0].vars["answer"], "Bosch KGN");
+        assert!(plan(event, &updated(None), Some(&held), None).is_empty());
+    }
+
+    #[test]
+    fn a_cancellation_reaches_every_party_but_the_one_who_cancelled() {
+        let (event, request, customer, manager, contractor) = ids();
+        let (offered_a, offered_b) = (Uuid::now_v7(), Uuid::now_v7());
+        let cancelled = |by: Actor, previous: RequestStatus| -> DomainEvent {
+            RequestCancelled {
+                request_id: request,
+                customer_id: customer,
+                cancelled_by: by,
+                previous_status: previous,
+                reason: "передумал".into(),
+                cancelled_at: Utc::now(),
+            }
+            .into()
+        };
+        // Cancelled by the customer while offered to two contractors.
+        let mut offered = facts(request, customer, Some(manager), None);
+        offered.offered = vec![offered_a, offered_b];
+        let mut expected = vec![
+            (manager, Template::CancelledManager),
+            (offered_a, Template::CancelledContractor),
+            (offered_b, Template::CancelledContractor),
+        ];
+        expected[1..].sort_by_key(|(id, _)| *id);
+        let by_customer = Actor::user(customer, Role::Customer);
+        let intents = plan(
+            event,
+            &cancelled(by_customer, RequestStatus::SentToContractors),
+            Some(&offered),
+            None,
+        );
+        assert_eq!(who(&intents), expected);
+        assert_eq!(intents[0].vars["reason"], "передумал");
+        // Cancelled by the manager once a contractor held it: the customer and the contractor
+        // (not the contractors offered before).
+        let mut held = facts(request, customer, Some(manager), Some(contractor));
+        held.offered = vec![contractor, offered_a];
+        let by_manager = Actor::user(manager, Role::Manager);
+        assert_eq!(
+            who(&plan(
+                event,
+                &cancelled(by_manager, RequestStatus::ContractorAssigned),
+                Some(&held),
+                None
+            )),
+            [
+                (customer, Template::CancelledCustomer),
+                (contractor, Template::CancelledContractor)
+            ]
+        );
     }
 
     #[test]

@@ -14,8 +14,10 @@ pub async fn request_facts(
 ) -> Result<Option<RequestFacts>, sqlx::Error> {
     let row = sqlx::query(
         "SELECT id, title, region, customer_id, manager_id, contractor_id, status,
-                category, city, preferred_from, preferred_to, budget_amount_minor, budget_currency
-         FROM service_requests WHERE id = $1",
+                category, city, preferred_from, preferred_to, budget_amount_minor, budget_currency,
+                ARRAY(SELECT contractor_id FROM request_offers o WHERE o.request_id = r.id
+                      ORDER BY contractor_id) AS offered
+         FROM service_requests r WHERE id = $1",
     )
     .bind(request_id)
     .fetch_optional(pool)
@@ -28,6 +30,7 @@ pub async fn request_facts(
             customer_id: row.try_get("customer_id")?,
             manager_id: row.try_get("manager_id")?,
             contractor_id: row.try_get("contractor_id")?,
+            offered: row.try_get("offered")?,
             offer: OfferFacts {
                 status: row.try_get("status")?,
                 category: row.try_get("category")?,

@@ -28,13 +28,21 @@ pub enum Template {
     DocumentFullySigned,
     ContractGenerated,
     PaymentProcessed,
+    DispatchedCustomer,
+    ContractorAcceptedManager,
+    OfferTakenContractor,
+    WorkStartedCustomer,
+    ClarificationAnsweredManager,
+    CancelledCustomer,
+    CancelledManager,
+    CancelledContractor,
     /// The code proving a contact: the only message a contact gets before it is proved, so it
     /// carries no text anyone could choose (no name, no request).
     ContactCode,
 }
 
 impl Template {
-    pub const ALL: [Template; 18] = [
+    pub const ALL: [Template; 26] = [
         Template::RequestCreatedCustomer,
         Template::NewRequestManager,
         Template::ClarificationNeededCustomer,
@@ -52,6 +60,14 @@ impl Template {
         Template::DocumentFullySigned,
         Template::ContractGenerated,
         Template::PaymentProcessed,
+        Template::DispatchedCustomer,
+        Template::ContractorAcceptedManager,
+        Template::OfferTakenContractor,
+        Template::WorkStartedCustomer,
+        Template::ClarificationAnsweredManager,
+        Template::CancelledCustomer,
+        Template::CancelledManager,
+        Template::CancelledContractor,
         Template::ContactCode,
     ];
 
@@ -74,6 +90,14 @@ impl Template {
             Template::DocumentFullySigned => "document_signed.parties",
             Template::ContractGenerated => "contract_generated.contractor",
             Template::PaymentProcessed => "payment_processed.contractor",
+            Template::DispatchedCustomer => "sent_to_contractors.customer",
+            Template::ContractorAcceptedManager => "contractor_assigned.manager",
+            Template::OfferTakenContractor => "offer_taken.contractor",
+            Template::WorkStartedCustomer => "work_started.customer",
+            Template::ClarificationAnsweredManager => "clarification_answered.manager",
+            Template::CancelledCustomer => "request_cancelled.customer",
+            Template::CancelledManager => "request_cancelled.manager",
+            Template::CancelledContractor => "request_cancelled.contractor",
             Template::ContactCode => "contact_code",
         }
     }
@@ -454,6 +478,127 @@ pub fn render(template: Template, language: Language, name: &str, vars: &Vars) -
             format!(
                 "Hello {name},\n\nthe payment of {} for the request \"{title}\" (no. {reference}) has been processed.",
                 v("amount")
+            ),
+        ),
+        (DispatchedCustomer, Ru) => (
+            format!("Заявка «{title}» передана исполнителям"),
+            format!(
+                "Здравствуйте, {name}!\n\nМенеджер передал вашу заявку «{title}» (№ {reference}) \
+                 исполнителям. Мы сообщим, когда один из них возьмёт её."
+            ),
+        ),
+        (DispatchedCustomer, En) => (
+            format!("\"{title}\" has been sent to contractors"),
+            format!(
+                "Hello {name},\n\nthe manager has sent your request \"{title}\" (no. {reference}) \
+                 to contractors. We will let you know when one of them takes it."
+            ),
+        ),
+        (ContractorAcceptedManager, Ru) => (
+            format!("Исполнитель взял заявку «{title}»"),
+            format!(
+                "Здравствуйте, {name}!\n\nИсполнитель принял заявку «{title}» (№ {reference}, \
+                 регион {}, категория {}).",
+                v("region"),
+                v("category")
+            ),
+        ),
+        (ContractorAcceptedManager, En) => (
+            format!("A contractor took \"{title}\""),
+            format!(
+                "Hello {name},\n\na contractor has accepted the request \"{title}\" (no. {reference}, \
+                 region {}, category {}).",
+                v("region"),
+                v("category")
+            ),
+        ),
+        (OfferTakenContractor, Ru) => (
+            format!("Заявка «{title}» уже взята"),
+            format!(
+                "Здравствуйте, {name}!\n\nЗаявку «{title}» (№ {reference}) взял другой исполнитель; \
+                 предложение больше не действует."
+            ),
+        ),
+        (OfferTakenContractor, En) => (
+            format!("\"{title}\" has been taken"),
+            format!(
+                "Hello {name},\n\nanother contractor has taken the request \"{title}\" (no. {reference}); \
+                 the offer no longer stands."
+            ),
+        ),
+        (WorkStartedCustomer, Ru) => (
+            format!("Работы по заявке «{title}» начаты"),
+            format!(
+                "Здравствуйте, {name}!\n\nИсполнитель приступил к работам по вашей заявке «{title}» \
+                 (№ {reference})."
+            ),
+        ),
+        (WorkStartedCustomer, En) => (
+            format!("Work on \"{title}\" has started"),
+            format!(
+                "Hello {name},\n\nthe contractor has started work on your request \"{title}\" \
+                 (no. {reference})."
+            ),
+        ),
+        (ClarificationAnsweredManager, Ru) => (
+            format!("Клиент ответил по заявке «{title}»"),
+            format!(
+                "Здравствуйте, {name}!\n\nКлиент ответил на ваш вопрос по заявке «{title}» \
+                 (№ {reference}):\n{}",
+                v("answer")
+            ),
+        ),
+        (ClarificationAnsweredManager, En) => (
+            format!("The customer answered about \"{title}\""),
+            format!(
+                "Hello {name},\n\nthe customer has answered your question about the request \
+                 \"{title}\" (no. {reference}):\n{}",
+                v("answer")
+            ),
+        ),
+        (CancelledCustomer, Ru) => (
+            format!("Заявка «{title}» отменена"),
+            format!(
+                "Здравствуйте, {name}!\n\nВаша заявка «{title}» (№ {reference}) отменена. \
+                 Причина: {}",
+                v("reason")
+            ),
+        ),
+        (CancelledCustomer, En) => (
+            format!("Your request \"{title}\" has been cancelled"),
+            format!(
+                "Hello {name},\n\nyour request \"{title}\" (no. {reference}) has been cancelled. \
+                 Reason: {}",
+                v("reason")
+            ),
+        ),
+        (CancelledManager, Ru) => (
+            format!("Заявка «{title}» отменена"),
+            format!(
+                "Здравствуйте, {name}!\n\nЗаявка «{title}» (№ {reference}) отменена. Причина: {}",
+                v("reason")
+            ),
+        ),
+        (CancelledManager, En) => (
+            format!("\"{title}\" has been cancelled"),
+            format!(
+                "Hello {name},\n\nthe request \"{title}\" (no. {reference}) has been cancelled. \
+                 Reason: {}",
+                v("reason")
+            ),
+        ),
+        (CancelledContractor, Ru) => (
+            format!("Заявка «{title}» отменена"),
+            format!(
+                "Здравствуйте, {name}!\n\nЗаявка «{title}» (№ {reference}) отменена; работы по ней \
+                 не будет."
+            ),
+        ),
+        (CancelledContractor, En) => (
+            format!("\"{title}\" has been cancelled"),
+            format!(
+                "Hello {name},\n\nthe request \"{title}\" (no. {reference}) has been cancelled; \
+                 there is no work on it."
             ),
         ),
         (ContactCode, Ru) => (
