@@ -358,6 +358,32 @@ def verify_contact() -> dict:
     )
 
 
+def get_notification_settings() -> dict:
+    return http_api_event(
+        method="GET",
+        route_path="/me/notification-settings",
+        raw_path="/me/notification-settings",
+        request_id="bT4aYgNsLiAEJa3=",
+        at=CREATED_AT.replace(second=8),
+        authorizer=CUSTOMER_CLAIMS,
+    )
+
+
+def update_notification_settings() -> dict:
+    return http_api_event(
+        method="PATCH",
+        route_path="/me/notification-settings",
+        raw_path="/me/notification-settings",
+        request_id="bT4aYuNsLiAEJa4=",
+        at=CREATED_AT.replace(second=9),
+        authorizer=CUSTOMER_CLAIMS,
+        body={
+            "language": "en",
+            "quiet_hours": {"from": "22:00", "to": "08:00", "time_zone": "Europe/Moscow"},
+        },
+    )
+
+
 def authorizer() -> dict:
     """The Lambda REQUEST authorizer event (payload 2.0) for `GET /me` with a bearer token."""
     event = http_api_event(
@@ -719,6 +745,8 @@ SAMPLES = {
     "update-user.json": update_user,
     "send-contact-code.json": send_contact_code,
     "verify-contact.json": verify_contact,
+    "get-notification-settings.json": get_notification_settings,
+    "update-notification-settings.json": update_notification_settings,
     "authorizer.json": authorizer,
     **WORKFLOW_SAMPLES,
     **SECURITY_SAMPLES,

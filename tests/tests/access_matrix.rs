@@ -85,7 +85,10 @@ fn expected(function: &str, who: Who) -> Expect {
         "create-request" => only(&[Owner, OtherCustomer]),
         "list-requests" | "get-me" | "auth-logout" => Through,
         // Every account proves its own contacts.
-        "send-contact-code" | "verify-contact" => Through,
+        "send-contact-code"
+        | "verify-contact"
+        | "get-notification-settings"
+        | "update-notification-settings" => Through,
         "create-user" | "update-user" => only(&[Admin]),
         "list-contractors" => only(&[Security, Admin]),
         "get-audit" => only(&[Admin]),

@@ -438,3 +438,156 @@ async fn a_forged_code_event_sends_nothing() {
     assert_eq!(sms_to(&phone).await.len(), 1, "only the genuine code");
     w.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn notification_settings_change_channels_language_quiet_hours_and_contacts() {
+    let w = World::start().await;
+    let (user, token) = w
+        .stack
+        .register_verified(json!({"role": "customer", "display_name": "Олег"}))
+        .await;
+    let user_id = user["id"].as_str().expect("id").to_owned();
+    let email = user["email"].as_str().expect("email").to_owned();
+    let settings = |body: Value| {
+        let (stack, token) = (&w.stack, token.clone());
+        async move {
+            let response = stack
+                .http
+                .patch(stack.url("/me/notification-settings"))
+                .header("authorization", &token)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            let status = response.status().as_u16();
+            (
+                status,
+                response.json::<Value>().await.unwrap_or(Value::Null),
+            )
+        }
+    };
+    let (status, current) = w.stack.get(&token, "/me/notification-settings").await;
+    assert_eq!(status, 200, "{current}");
+    assert_eq!(
+        current,
+        json!({"channels": ["email"], "language": "ru", "quiet_hours": null,
+               "contacts": [{"channel": "email", "address": email, "verified": true}]})
+    );
+
+    // SMS needs a phone; a bad time zone, equal times, unknown fields are refused; nothing changes.
+    for (body, field) in [
+        (json!({"channels": ["sms", "email"]}), "phone"),
+        (
+            json!({"quiet_hours": {"from": "22:00", "to": "08:00", "time_zone": "Mars/Olympus"}}),
+            "quiet_hours.time_zone",
+        ),
+        (
+            json!({"quiet_hours": {"from": "22:00", "to": "22:00", "time_zone": "UTC"}}),
+            "quiet_hours.to",
+        ),
+        (json!({"email": "other@example.test"}), "email"),
+    ] {
+        let (status, problem) = settings(body.clone()).await;
+        assert_eq!(status, 422, "{body}: {problem}");
+        assert_eq!(problem["errors"][0]["field"], field, "{problem}");
+    }
+    assert_eq!(
+        w.stack.get(&token, "/me/notification-settings").await.1,
+        current
+    );
+
+    // A phone and SMS first, in English: the phone is claimed and gets its code (in English).
+    let phone = phone();
+    let (status, changed) =
+        settings(json!({"phone": phone, "channels": ["sms", "email"], "language": "en"})).await;
+    assert_eq!(status, 200, "{changed}");
+    assert_eq!(changed["channels"], json!(["sms", "email"]));
+    assert_eq!(changed["language"], "en");
+    assert_eq!(
+        changed["contacts"][1],
+        json!({"channel": "sms", "address": phone, "verified": false})
+    );
+    let texts = eventually("the phone's code", WAIT, || async {
+        let texts = sms_to(&phone).await;
+        if texts.len() == 1 {
+            Ok(texts)
+        } else {
+            Err(format!("{texts:?}"))
+        }
+    })
+    .await;
+    assert!(texts[0].starts_with("servicehub: code "), "{texts:?}");
+
+    // Quiet hours around now: the confirmation is held for their end, with its text, unsent.
+    let now = chrono::Utc::now();
+    let (from, to) = (
+        (now - chrono::Duration::hours(1)).time(),
+        (now + chrono::Duration::hours(1)).time(),
+    );
+    let hhmm = |t: chrono::NaiveTime| t.format("%H:%M").to_string();
+    let (status, quiet) =
+        settings(json!({"quiet_hours": {"from": hhmm(from), "to": hhmm(to), "time_zone": "UTC"}}))
+            .await;
+    assert_eq!(status, 200, "{quiet}");
+    assert_eq!(quiet["quiet_hours"]["time_zone"], "UTC");
+    let window = servicehub_domain::quiet_hours::QuietHours::from_parts(
+        chrono::NaiveTime::parse_from_str(&hhmm(from), "%H:%M").ok(),
+        chrono::NaiveTime::parse_from_str(&hhmm(to), "%H:%M").ok(),
+        Some("UTC"),
+    )
+    .unwrap();
+    let filed_at = chrono::Utc::now();
+    w.file_request(&token).await;
+    let held: (
+        String,
+        String,
+        Option<chrono::DateTime<chrono::Utc>>,
+        Option<String>,
+    ) = eventually("the held confirmation", WAIT, || async {
+        sqlx::query_as(
+            "SELECT state, channel, next_attempt_at, subject FROM notifications
+             WHERE recipient_id = $1::uuid AND template = 'request_created.customer'",
+        )
+        .bind(&user_id)
+        .fetch_optional(&w.db.pool)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| "not yet".to_owned())
+    })
+    .await;
+    assert_eq!(
+        (held.0.as_str(), held.1.as_str()),
+        ("retrying", "email"),
+        "{held:?}"
+    );
+    assert_eq!(held.2, window.defer_until(filed_at), "{held:?}");
+    assert!(held.3.unwrap().starts_with("Your request"), "English");
+    let notices = mails_to(&email)
+        .await
+        .into_iter()
+        .filter(|(s, _)| !is_code_subject(s))
+        .count();
+    assert_eq!(notices, 0, "nothing sent during the quiet hours");
+
+    // Quiet hours off, the phone dropped (SMS with it): the next confirmation goes out at once.
+    let (status, cleared) =
+        settings(json!({"quiet_hours": null, "phone": null, "channels": ["email"]})).await;
+    assert_eq!(status, 200, "{cleared}");
+    assert_eq!(cleared["quiet_hours"], Value::Null);
+    assert_eq!(cleared["contacts"].as_array().unwrap().len(), 1);
+    w.file_request(&token).await;
+    eventually("the confirmation e-mail", WAIT, || async {
+        let notices: Vec<_> = mails_to(&email)
+            .await
+            .into_iter()
+            .filter(|(s, _)| !is_code_subject(s))
+            .collect();
+        if notices.len() == 1 {
+            Ok(())
+        } else {
+            Err(format!("{notices:?}"))
+        }
+    })
+    .await;
+    w.stop().await;
+}

@@ -20,8 +20,9 @@ use servicehub_platform::http::{ApiError, RequestInfo, json_body, json_response}
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-/// A new account's contacts: vouched for (an admin's or the operator's), or claimed, with a code
-/// asked for each one its address's caps allow. The events to publish with the account.
+/// The account's contacts not recorded yet (all of a new account's; a phone or chat just set):
+/// vouched for (an admin's or the operator's), or claimed, with a code asked for each one its
+/// address's caps allow. The events to publish with the change.
 pub(crate) async fn claim_contacts(
     conn: &mut PgConnection,
     user_id: Uuid,
@@ -30,8 +31,9 @@ pub(crate) async fn claim_contacts(
 ) -> Result<Vec<ContactVerificationRequested>, sqlx::Error> {
     let mut requested = Vec::new();
     for (channel, address) in store::current_contacts(&mut *conn, user_id).await? {
-        store::claim_contact(&mut *conn, user_id, channel, &address, vouched, now).await?;
-        if vouched.is_none() {
+        let new =
+            store::claim_contact(&mut *conn, user_id, channel, &address, vouched, now).await?;
+        if new && vouched.is_none() {
             // A capped address gets no code now; its owner can ask for one later.
             if let Ok(event) = ask_code(&mut *conn, user_id, channel, &address, now).await? {
                 requested.push(event);

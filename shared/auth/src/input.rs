@@ -5,6 +5,7 @@
 use serde::Serialize;
 use serde_json::Value;
 use servicehub_domain::contacts::ContactCode;
+use servicehub_domain::quiet_hours::QuietHours;
 use servicehub_domain::request::{Category, Region};
 use servicehub_domain::validation::{ObjectReader, ValidationErrors, object, text};
 use servicehub_events::values::{NotificationChannel, Role};
@@ -810,6 +811,82 @@ impl AccountChange {
             _ => Err(errors),
         }
     }
+}
+
+/// The body of `PATCH /me/notification-settings`: every field optional; `null` clears the quiet
+/// hours, the phone or the chat. Whether the channels have their contacts is checked against the
+/// account as it will be.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SettingsChange {
+    pub channels: Option<Vec<NotificationChannel>>,
+    pub language: Option<Language>,
+    pub quiet_hours: Option<Option<QuietHours>>,
+    pub phone: Option<Option<Phone>>,
+    pub telegram_chat_id: Option<Option<i64>>,
+}
+
+impl SettingsChange {
+    pub fn parse(body: &Value) -> Result<SettingsChange, ValidationErrors> {
+        let mut r = ObjectReader::body(body)?;
+        let mut errors = ValidationErrors::default();
+        let e = &mut errors;
+        // A present key: `Some(None)` for null, `Some(Some(_))` for a value, `None` if unparsable.
+        let mut nullable = |name: &'static str| -> Option<Option<&Value>> {
+            let present = body.get(name).is_some();
+            let value = r.optional(name);
+            present.then_some(value)
+        };
+        let channels = nullable("channels").map(|v| match v {
+            Some(v) => parse_channels(v, "channels", e),
+            None => {
+                e.add("channels", "invalid_type", "channels must be a list");
+                None
+            }
+        });
+        let language = nullable("language").map(|v| {
+            let language = v.and_then(Value::as_str).and_then(Language::parse);
+            if language.is_none() {
+                e.add(
+                    "language",
+                    "invalid_value",
+                    "language must be one of ru, en",
+                );
+            }
+            language
+        });
+        let quiet_hours = nullable("quiet_hours").map(|v| match v {
+            None => Some(None),
+            Some(v) => QuietHours::parse(v, "quiet_hours", e).map(Some),
+        });
+        let phone = nullable("phone").map(|v| match v {
+            None => Some(None),
+            Some(Value::String(text)) => Phone::parse(text, "phone", e).map(Some),
+            Some(_) => {
+                e.add("phone", "invalid_type", "phone must be a string or null");
+                None
+            }
+        });
+        let telegram_chat_id = nullable("telegram_chat_id").map(|v| match v {
+            None => Some(None),
+            Some(v) => parse_chat_id(v, "telegram_chat_id", e).map(Some),
+        });
+        r.reject_unknown(e);
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        Ok(SettingsChange {
+            channels: present(channels)?,
+            language: present(language)?,
+            quiet_hours: present(quiet_hours)?,
+            phone: present(phone)?,
+            telegram_chat_id: present(telegram_chat_id)?,
+        })
+    }
+}
+
+/// A present field, parsed (a field that did not parse was reported already).
+fn present<T>(field: Option<Option<T>>) -> Result<Option<T>, ValidationErrors> {
+    field.map(|v| v.ok_or_else(unreachable_parse)).transpose()
 }
 
 /// The channel a contact-code body names: `email`, `sms` or `telegram`.

@@ -15,7 +15,8 @@
 //! - [`store`]: accounts, refresh tokens and throttle state in Postgres.
 //! - [`account`], [`session`], [`bootstrap`], [`contact`]: what the functions `auth-register`,
 //!   `create-user`, `update-user`, `get-me`, `auth-login`, `auth-refresh`, `auth-logout`,
-//!   `send-contact-code` and `verify-contact` run.
+//!   `send-contact-code`, `verify-contact` and [`settings`]: `get-notification-settings` and
+//!   `update-notification-settings` run.
 
 pub mod account;
 pub mod authorizer;
@@ -27,6 +28,7 @@ pub mod password;
 pub mod secrets;
 pub mod service;
 pub mod session;
+pub mod settings;
 pub mod store;
 pub mod throttle;
 pub mod token;

@@ -1,11 +1,13 @@
 //! SQL for accounts, refresh tokens and login throttling (tables of migration 0002_auth).
 
+use crate::input::Language;
 use crate::input::NewAccount;
 use crate::throttle::FailureState;
 use crate::token::Principal;
 use crate::view::{NotificationsView, UserView};
 use chrono::{DateTime, Utc};
 use servicehub_domain::contacts::ContactState;
+use servicehub_domain::quiet_hours::QuietHours;
 use servicehub_events::values::{NotificationChannel, Role};
 use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, Row};
@@ -457,7 +459,7 @@ pub async fn current_contacts(
 }
 
 /// Records that the account claims a contact (unproved), or that it is vouched for; a row that
-/// exists is left as it is.
+/// exists is left as it is. `true` when the row is new.
 pub async fn claim_contact(
     conn: &mut PgConnection,
     user_id: Uuid,
@@ -465,12 +467,12 @@ pub async fn claim_contact(
     address: &str,
     vouched: Option<VouchedBy>,
     now: DateTime<Utc>,
-) -> Result<(), sqlx::Error> {
+) -> Result<bool, sqlx::Error> {
     let verified_by = vouched.map(|v| match v {
         VouchedBy::Admin => "admin",
         VouchedBy::Bootstrap => "bootstrap",
     });
-    sqlx::query(
+    Ok(sqlx::query(
         "INSERT INTO contact_verifications (user_id, channel, address, verified_at, verified_by,
                                             created_at, updated_at)
          VALUES ($1, $2, $3, CASE WHEN $4::text IS NULL THEN NULL ELSE $5 END, $4, $5, $5)
@@ -482,8 +484,9 @@ pub async fn claim_contact(
     .bind(verified_by)
     .bind(now)
     .execute(conn)
-    .await?;
-    Ok(())
+    .await?
+    .rows_affected()
+        == 1)
 }
 
 /// Locks the contact's row (claiming it first if another writer created the account) and reads
@@ -621,4 +624,81 @@ pub async fn prune_code_requests(
             .await?
             .rows_affected(),
     )
+}
+
+// ---- notification settings (migration 0011_notification_settings) ----
+
+/// How the account wants to be told, and its phone and chat (the e-mail is its login).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    pub channels: Vec<NotificationChannel>,
+    pub language: Language,
+    pub quiet_hours: Option<QuietHours>,
+    pub phone: Option<String>,
+    pub telegram_chat_id: Option<i64>,
+}
+
+/// The account's settings, its row locked for the change.
+pub async fn lock_settings(
+    conn: &mut PgConnection,
+    user_id: Uuid,
+) -> Result<Option<Settings>, sqlx::Error> {
+    let Some(row) = sqlx::query(
+        "SELECT notification_channels, language, quiet_hours_from, quiet_hours_to, time_zone,
+                phone, telegram_chat_id
+         FROM users WHERE id = $1 FOR UPDATE",
+    )
+    .bind(user_id)
+    .fetch_optional(conn)
+    .await?
+    else {
+        return Ok(None);
+    };
+    let channels: Vec<String> = row.try_get("notification_channels")?;
+    let language: String = row.try_get("language")?;
+    let zone: Option<String> = row.try_get("time_zone")?;
+    Ok(Some(Settings {
+        channels: channels
+            .iter()
+            .filter_map(|c| NotificationChannel::parse(c))
+            .collect(),
+        language: Language::parse(&language).unwrap_or(Language::Ru),
+        quiet_hours: QuietHours::from_parts(
+            row.try_get("quiet_hours_from")?,
+            row.try_get("quiet_hours_to")?,
+            zone.as_deref(),
+        ),
+        phone: row
+            .try_get::<Option<String>, _>("phone")?
+            .filter(|p| !p.is_empty()),
+        telegram_chat_id: row.try_get("telegram_chat_id")?,
+    }))
+}
+
+pub async fn save_settings(
+    conn: &mut PgConnection,
+    user_id: Uuid,
+    settings: &Settings,
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    let channels: Vec<&str> = settings.channels.iter().map(|c| c.as_str()).collect();
+    let quiet = settings.quiet_hours;
+    sqlx::query(
+        "UPDATE users SET notification_channels = $2, language = $3, quiet_hours_from = $4,
+                          quiet_hours_to = $5, time_zone = $6, phone = $7, telegram_chat_id = $8,
+                          updated_at = $9
+         WHERE id = $1",
+    )
+    .bind(user_id)
+    .bind(&channels)
+    .bind(settings.language.as_str())
+    .bind(quiet.map(|q| q.from))
+    .bind(quiet.map(|q| q.to))
+    .bind(quiet.map(|q| q.time_zone.name().to_owned()))
+    .bind(settings.phone.as_deref())
+    .bind(settings.telegram_chat_id)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
 }

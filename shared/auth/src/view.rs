@@ -42,3 +42,31 @@ pub struct ContactCodeView {
     /// How long until another code may be asked for this contact.
     pub resend_after_seconds: i64,
 }
+
+/// Quiet hours as shown: local `HH:MM` times and an IANA time zone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+pub struct QuietHoursView {
+    pub from: String,
+    pub to: String,
+    pub time_zone: String,
+}
+
+/// One contact of the account and whether it is proved.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+pub struct ContactView {
+    /// `email`, `sms` (the phone) or `telegram` (the chat).
+    pub channel: String,
+    pub address: String,
+    pub verified: bool,
+}
+
+/// The body of `GET` and `PATCH /me/notification-settings`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+pub struct NotificationSettingsView {
+    /// In the order of preference; only proved contacts are written to.
+    pub channels: Vec<String>,
+    pub language: String,
+    /// Messages that can wait are held back during them (codes are not).
+    pub quiet_hours: Option<QuietHoursView>,
+    pub contacts: Vec<ContactView>,
+}

@@ -9,6 +9,7 @@
 //! - [`commands`]: the workflow commands' input, and who may issue which command.
 //! - [`access`]: who may see a request.
 //! - [`listing`]: the filters and cursor of the request list.
+//! - [`quiet_hours`]: when a user wants no messages that can wait.
 
 pub mod access;
 pub mod assignment;
@@ -16,6 +17,7 @@ pub mod commands;
 pub mod contacts;
 pub mod contractors;
 pub mod listing;
+pub mod quiet_hours;
 pub mod request;
 pub mod validation;
 pub mod workflow;

@@ -367,7 +367,21 @@ impl EventHandler for Notify<'_> {
                 }
                 continue;
             }
+            let quiet_until = contact
+                .quiet_hours
+                .filter(|_| !intent.template.ignores_quiet_hours())
+                .and_then(|quiet| quiet.defer_until(Utc::now()));
             for address in targets {
+                if let Some(until) = quiet_until {
+                    // Quiet hours: the schedule sends it when they end.
+                    if self
+                        .hold(envelope, intent, &contact, &rendered, &address, until)
+                        .await?
+                    {
+                        settled += 1;
+                    }
+                    continue;
+                }
                 // A message its provider refuses is the schedule's to retry: the event is done.
                 match self
                     .deliver(envelope, intent, &contact, &rendered, address, None)
@@ -441,6 +455,39 @@ impl Notify<'_> {
             }
             Claim::Done | Claim::InFlight => Ok(Delivery::Skipped),
         }
+    }
+
+    /// Keeps the message of `intent` to `address` for the end of the recipient's quiet hours.
+    async fn hold(
+        &self,
+        envelope: &Envelope,
+        intent: &Intent,
+        contact: &Contact,
+        rendered: &Rendered,
+        address: &Address,
+        until: chrono::DateTime<Utc>,
+    ) -> Result<bool, HandlerError> {
+        let text = address_text(address);
+        let message = NewNotification {
+            id: Uuid::now_v7(),
+            dedup_key: &intent.dedup_key,
+            recipient_id: contact.user_id,
+            channel: address.channel(),
+            template: intent.template.name(),
+            language: contact.language,
+            cause_event_id: envelope.meta.id,
+            request_id: intent.request_id,
+            address: &text,
+            subject: Some(&rendered.subject),
+            body: Some(&rendered.body),
+            correlation_id: envelope.meta.correlation_id,
+            traceparent: envelope.meta.traceparent.as_ref().map(Traceparent::as_str),
+        };
+        let held = store::hold(&self.services.pool, &message, until).await?;
+        if held {
+            tracing::info!(recipient = %contact.user_id, channel = %address.channel(), %until, "quiet hours: held until they end");
+        }
+        Ok(held)
     }
 
     /// A code proving one of an account's contacts, to that contact as the account holds it now,

@@ -4,6 +4,7 @@
 use crate::templates::{Template, Vars};
 use chrono::{DateTime, Utc};
 use servicehub_domain::contractors::AssignmentRefusal;
+use servicehub_domain::quiet_hours::QuietHours;
 use servicehub_events::DomainEvent;
 use servicehub_events::values::{DocumentKind, Money, NotificationChannel, RequestStatus, Role};
 use uuid::Uuid;
@@ -535,6 +536,8 @@ pub struct Contact {
     /// admin): the only ones that get anything but a verification code.
     pub verified: Vec<NotificationChannel>,
     pub language: Language,
+    /// Messages that can wait are held back during them.
+    pub quiet_hours: Option<QuietHours>,
     pub active: bool,
 }
 
@@ -1120,6 +1123,7 @@ mod tests {
                 NotificationChannel::Sms,
             ],
             language: Language::Ru,
+            quiet_hours: None,
             active: true,
         }
     }

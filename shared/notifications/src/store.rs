@@ -3,6 +3,7 @@
 
 use crate::plan::{Contact, Language, OfferFacts, RequestFacts};
 use chrono::{DateTime, Utc};
+use servicehub_domain::quiet_hours::QuietHours;
 use servicehub_events::values::{Money, NotificationChannel, Role};
 use sqlx::{PgPool, Postgres, Row, Transaction};
 use std::time::Duration;
@@ -58,6 +59,7 @@ pub async fn request_facts(
 pub async fn contact(pool: &PgPool, user_id: Uuid) -> Result<Option<Contact>, sqlx::Error> {
     let row = sqlx::query(
         "SELECT id, role, display_name, email, phone, telegram_chat_id, notification_channels, language, active,
+                quiet_hours_from, quiet_hours_to, time_zone,
                 ARRAY(SELECT cv.channel FROM contact_verifications cv
                       WHERE cv.user_id = users.id AND cv.verified_at IS NOT NULL
                         AND cv.address = CASE cv.channel WHEN 'email' THEN users.email
@@ -93,6 +95,11 @@ pub async fn contact(pool: &PgPool, user_id: Uuid) -> Result<Option<Contact>, sq
                 .filter_map(|c| NotificationChannel::parse(c))
                 .collect(),
             language: Language::parse(&language),
+            quiet_hours: QuietHours::from_parts(
+                row.try_get("quiet_hours_from")?,
+                row.try_get("quiet_hours_to")?,
+                row.try_get::<Option<String>, _>("time_zone")?.as_deref(),
+            ),
             active: row.try_get("active")?,
         })
     })
@@ -381,6 +388,43 @@ pub async fn set_contact_code(
     .bind(requested_at)
     .bind(code_hash)
     .bind(expires_at)
+    .execute(pool)
+    .await?
+    .rows_affected()
+        == 1)
+}
+
+/// Keeps `message` for the schedule to send at `until` (the recipient's quiet hours end then):
+/// a `retrying` row with its text and no attempt yet. `false` when the message exists already
+/// (a redelivered event).
+pub async fn hold(
+    pool: &PgPool,
+    message: &NewNotification<'_>,
+    until: DateTime<Utc>,
+) -> Result<bool, sqlx::Error> {
+    Ok(sqlx::query(
+        "INSERT INTO notifications (id, dedup_key, recipient_id, channel, template, language,
+                                    cause_event_id, request_id, address, subject, body,
+                                    correlation_id, traceparent, state, claimed_at,
+                                    next_attempt_at, last_error)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 'retrying', now(), $14,
+                 'held for the recipient''s quiet hours')
+         ON CONFLICT (dedup_key, recipient_id, channel) DO NOTHING",
+    )
+    .bind(message.id)
+    .bind(message.dedup_key)
+    .bind(message.recipient_id)
+    .bind(message.channel.as_str())
+    .bind(message.template)
+    .bind(message.language.as_str())
+    .bind(message.cause_event_id)
+    .bind(message.request_id)
+    .bind(message.address)
+    .bind(message.subject)
+    .bind(message.body)
+    .bind(message.correlation_id)
+    .bind(message.traceparent)
+    .bind(until)
     .execute(pool)
     .await?
     .rows_affected()

@@ -71,6 +71,12 @@ impl Template {
         Template::ContactCode,
     ];
 
+    /// Whether the message goes out even during the recipient's quiet hours: a code, which its
+    /// owner is waiting for. Everything else waits for the window's end.
+    pub const fn ignores_quiet_hours(self) -> bool {
+        matches!(self, Template::ContactCode)
+    }
+
     pub const fn name(self) -> &'static str {
         match self {
             Template::RequestCreatedCustomer => "request_created.customer",

@@ -208,6 +208,54 @@ pub struct UpdateUserBody {
     pub active: bool,
 }
 
+/// An IANA time zone name, as the quiet hours take it.
+fn time_zone(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    let names: Vec<&str> = chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name()).collect();
+    schemars::json_schema!({"type": "string", "enum": names})
+}
+
+/// Quiet hours: local `HH:MM` times, different from each other (the window ends at `to`; `from`
+/// after `to` spans midnight).
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct QuietHoursBody {
+    #[schemars(regex(pattern = HH_MM))]
+    pub from: String,
+    #[schemars(regex(pattern = HH_MM))]
+    pub to: String,
+    #[schemars(schema_with = "time_zone")]
+    pub time_zone: String,
+}
+
+/// Absent means unchanged, not null: no default to show.
+fn no_default(schema: &mut schemars::Schema) {
+    schema.remove("default");
+}
+
+/// A 24-hour time of day.
+pub const HH_MM: &str = r"^([01][0-9]|2[0-3]):[0-5][0-9]$";
+
+/// `PATCH /me/notification-settings`: what the body names changes; `null` clears the quiet hours,
+/// the phone or the chat.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NotificationSettingsBody {
+    /// In the order of preference; SMS needs a phone and Telegram a chat (on the account or in
+    /// this body).
+    #[serde(default)]
+    #[schemars(with = "Vec<NotificationChannel>", length(min = 1), transform = no_default)]
+    pub channels: Option<Vec<NotificationChannel>>,
+    #[serde(default)]
+    #[schemars(with = "Language", transform = no_default)]
+    pub language: Option<Language>,
+    pub quiet_hours: Option<QuietHoursBody>,
+    #[schemars(regex(pattern = PHONE))]
+    pub phone: Option<String>,
+    /// Not 0.
+    #[schemars(extend("not" = {"const": 0}))]
+    pub telegram_chat_id: Option<i64>,
+}
+
 /// A contact of the caller's account.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]

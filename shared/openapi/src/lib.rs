@@ -126,7 +126,7 @@ pub fn routes() -> Vec<Route> {
     use bodies::*;
     use servicehub_audit::query::AuditPage;
     use servicehub_auth::session::TokenResponse;
-    use servicehub_auth::view::{ContactCodeView, UserView};
+    use servicehub_auth::view::{ContactCodeView, NotificationSettingsView, UserView};
     use servicehub_contractors::view::{ContractorList, ContractorView as Contractor};
     use servicehub_hr::api::{DocumentList, PaymentList};
     use servicehub_hr::store::DocumentView;
@@ -240,6 +240,30 @@ pub fn routes() -> Vec<Route> {
             request: Some(schema::<ContactVerificationBody>),
             success: (200, Some(schema::<UserView>)),
             errors: &[409, 422, 429],
+            query: &[],
+        },
+        Route {
+            method: "GET",
+            path: "/me/notification-settings",
+            function: "get-notification-settings",
+            summary: "The caller's channels, language, quiet hours and contacts",
+            description: "Only proved contacts (verified: true) are written to; the others get a code and nothing else.",
+            access: Access::AnyUser,
+            request: None,
+            success: (200, Some(schema::<NotificationSettingsView>)),
+            errors: &[],
+            query: &[],
+        },
+        Route {
+            method: "PATCH",
+            path: "/me/notification-settings",
+            function: "update-notification-settings",
+            summary: "Change the caller's channels, language, quiet hours, phone or Telegram chat",
+            description: "Only what the body names changes; null clears the quiet hours, the phone or the chat. During quiet hours (local times in an IANA time zone) notify holds back every message but verification codes until the window ends. A new phone or chat is sent a code (POST /me/contact-verifications proves it) and nothing else until proved. 422 when a chosen channel would have no contact: SMS without a phone, Telegram without a chat.",
+            access: Access::AnyUser,
+            request: Some(schema::<NotificationSettingsBody>),
+            success: (200, Some(schema::<NotificationSettingsView>)),
+            errors: &[],
             query: &[],
         },
         Route {

@@ -152,6 +152,7 @@ fn the_documented_bodies_accept_the_sample_payloads() {
     accepts::<UpdateUserBody>("update-user");
     accepts::<ContactCodeBody>("send-contact-code");
     accepts::<ContactVerificationBody>("verify-contact");
+    accepts::<NotificationSettingsBody>("update-notification-settings");
     accepts::<NewRequestBody>("create-request");
     accepts::<RequestPatchBody>("update-request");
     accepts::<CancelBody>("cancel-request");
