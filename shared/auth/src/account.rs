@@ -10,7 +10,6 @@ use crate::view::UserView;
 use chrono::Utc;
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
-use servicehub_events::Envelope;
 use servicehub_events::values::{Actor, AuditOutcome, Role};
 use servicehub_platform::http::{
     ApiError, Identity, RequestInfo, json_body, json_response, path_uuid,
@@ -181,13 +180,7 @@ async fn create_account(
     }
     .envelope(auth.source(), info);
     let mut events = vec![audit];
-    events.extend(codes.into_iter().map(|code| {
-        Envelope::new(auth.source(), code).with_context(
-            info.correlation_id,
-            None,
-            info.traceparent.clone(),
-        )
-    }));
+    events.extend(contact::code_events(auth, info, codes));
     auth.commit_with_events(tx, &events).await?;
     tracing::info!(user_id = %id, role = %view.role, action, "account created");
     Ok(view)

@@ -84,12 +84,20 @@ async fn address_of(
     }
 }
 
-fn event(auth: &AuthServices, info: &RequestInfo, data: ContactVerificationRequested) -> Envelope {
-    Envelope::new(auth.source(), data).with_context(
+/// The code requests' events, in the request's correlation and trace context.
+pub(crate) fn code_events(
+    auth: &AuthServices,
+    info: &RequestInfo,
+    codes: Vec<ContactVerificationRequested>,
+) -> impl Iterator<Item = Envelope> {
+    let (source, correlation, trace) = (
+        auth.source().to_owned(),
         info.correlation_id,
-        None,
         info.traceparent.clone(),
-    )
+    );
+    codes.into_iter().map(move |code| {
+        Envelope::new(&source, code).with_context(correlation, None, trace.clone())
+    })
 }
 
 /// `POST /me/contact-codes`: a new code to one of the caller's contacts. 202 when asked for (notify
@@ -107,7 +115,7 @@ pub async fn send_code(
     let address = address_of(&mut tx, identity.user_id, input.channel).await?;
     match ask_code(&mut tx, identity.user_id, input.channel, &address, now).await? {
         Ok(requested) => {
-            let events = [event(auth, &info, requested)];
+            let events: Vec<Envelope> = code_events(auth, &info, vec![requested]).collect();
             auth.commit_with_events(tx, &events).await?;
             tracing::info!(user_id = %identity.user_id, channel = %input.channel, "contact code asked for");
             let view = ContactCodeView {

@@ -12,7 +12,6 @@ use lambda_http::{Body, Request, Response};
 use serde_json::json;
 use servicehub_domain::quiet_hours::format_time;
 use servicehub_domain::validation::ValidationErrors;
-use servicehub_events::Envelope;
 use servicehub_events::values::{Actor, AuditOutcome, NotificationChannel};
 use servicehub_platform::http::{ApiError, RequestInfo, json_body, json_response};
 use sqlx::PgConnection;
@@ -75,13 +74,7 @@ pub async fn update(
     }
     .envelope(auth.source(), &info);
     let mut events = vec![audit];
-    events.extend(codes.into_iter().map(|code| {
-        Envelope::new(auth.source(), code).with_context(
-            info.correlation_id,
-            None,
-            info.traceparent.clone(),
-        )
-    }));
+    events.extend(contact::code_events(auth, &info, codes));
     auth.commit_with_events(tx, &events).await?;
     Ok(json_response(200, &view, &info, None))
 }

@@ -147,7 +147,8 @@ pub async fn claim(
     message: &NewNotification<'_>,
     lease: Duration,
 ) -> Result<Claim, sqlx::Error> {
-    let taken = sqlx::query(
+    let taken = insert(
+        message,
         "INSERT INTO notifications (id, dedup_key, recipient_id, channel, template, language,
                                     cause_event_id, request_id, address, subject, body,
                                     correlation_id, traceparent, state, claimed_at)
@@ -157,20 +158,8 @@ pub async fn claim(
                  subject = EXCLUDED.subject, body = EXCLUDED.body, next_attempt_at = NULL
              WHERE notifications.state = 'retrying'
          RETURNING id, attempts",
+        None,
     )
-    .bind(message.id)
-    .bind(message.dedup_key)
-    .bind(message.recipient_id)
-    .bind(message.channel.as_str())
-    .bind(message.template)
-    .bind(message.language.as_str())
-    .bind(message.cause_event_id)
-    .bind(message.request_id)
-    .bind(message.address)
-    .bind(message.subject)
-    .bind(message.body)
-    .bind(message.correlation_id)
-    .bind(message.traceparent)
     .fetch_optional(pool)
     .await?;
     if let Some(row) = taken {
@@ -402,7 +391,8 @@ pub async fn hold(
     message: &NewNotification<'_>,
     until: DateTime<Utc>,
 ) -> Result<bool, sqlx::Error> {
-    Ok(sqlx::query(
+    Ok(insert(
+        message,
         "INSERT INTO notifications (id, dedup_key, recipient_id, channel, template, language,
                                     cause_event_id, request_id, address, subject, body,
                                     correlation_id, traceparent, state, claimed_at,
@@ -410,23 +400,37 @@ pub async fn hold(
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 'retrying', now(), $14,
                  'held for the recipient''s quiet hours')
          ON CONFLICT (dedup_key, recipient_id, channel) DO NOTHING",
+        Some(until),
     )
-    .bind(message.id)
-    .bind(message.dedup_key)
-    .bind(message.recipient_id)
-    .bind(message.channel.as_str())
-    .bind(message.template)
-    .bind(message.language.as_str())
-    .bind(message.cause_event_id)
-    .bind(message.request_id)
-    .bind(message.address)
-    .bind(message.subject)
-    .bind(message.body)
-    .bind(message.correlation_id)
-    .bind(message.traceparent)
-    .bind(until)
     .execute(pool)
     .await?
     .rows_affected()
         == 1)
+}
+
+/// `sql`, an `INSERT INTO notifications` whose $1 to $13 are `message`'s fields (and $14
+/// `until`, when given), with them bound.
+fn insert<'q>(
+    message: &'q NewNotification<'q>,
+    sql: &'static str,
+    until: Option<DateTime<Utc>>,
+) -> sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments> {
+    let query = sqlx::query(sql)
+        .bind(message.id)
+        .bind(message.dedup_key)
+        .bind(message.recipient_id)
+        .bind(message.channel.as_str())
+        .bind(message.template)
+        .bind(message.language.as_str())
+        .bind(message.cause_event_id)
+        .bind(message.request_id)
+        .bind(message.address)
+        .bind(message.subject)
+        .bind(message.body)
+        .bind(message.correlation_id)
+        .bind(message.traceparent);
+    match until {
+        Some(until) => query.bind(until),
+        None => query,
+    }
 }
