@@ -332,9 +332,10 @@ async fn drain_state(db: &TestDatabase, audit_db: &str) -> Option<Drain> {
     let row: (i64, i64, i64, i64, i64) = sqlx::query_as(
         "SELECT
             (SELECT count(*) FROM service_requests WHERE status = 'manager_assigned'),
-            (SELECT count(*) FROM notifications WHERE state = 'sent'),
-            (SELECT count(*) FROM notifications WHERE state = 'failed'),
-            (SELECT count(*) FROM notifications WHERE state IN ('sending', 'retrying')),
+            (SELECT count(*) FROM notifications WHERE state = 'sent' AND request_id IS NOT NULL),
+            (SELECT count(*) FROM notifications WHERE state = 'failed' AND request_id IS NOT NULL),
+            (SELECT count(*) FROM notifications
+              WHERE state IN ('sending', 'retrying') AND request_id IS NOT NULL),
             (SELECT count(*) FROM outbox WHERE published_at IS NULL)",
     )
     .fetch_one(&db.pool)
