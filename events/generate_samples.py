@@ -653,6 +653,23 @@ def audit_sink(*, self_managed: bool) -> dict:
     return event
 
 
+def get_analytics() -> dict:
+    event = http_api_event(
+        method="GET",
+        route_path="/analytics/requests",
+        raw_path="/analytics/requests",
+        request_id="bT5aAnAlFiAEAn1=",
+        at=CREATED_AT.replace(hour=11, minute=30),
+        authorizer=ADMIN_CLAIMS,
+    )
+    query = {"from": "2026-11-01T00:00:00Z", "to": "2026-12-01T00:00:00Z", "region": "Москва"}
+    event["rawQueryString"] = (
+        "from=2026-11-01T00%3A00%3A00Z&to=2026-12-01T00%3A00%3A00Z&region=%D0%9C%D0%BE%D1%81%D0%BA%D0%B2%D0%B0"
+    )
+    event["queryStringParameters"] = query
+    return event
+
+
 def get_audit() -> dict:
     event = http_api_event(
         method="GET",
@@ -756,6 +773,7 @@ SAMPLES = {
     "audit-sink.json": lambda: audit_sink(self_managed=False),
     "audit-sink-self-managed.json": lambda: audit_sink(self_managed=True),
     "get-audit.json": get_audit,
+    "get-analytics.json": get_analytics,
 }
 
 

@@ -92,6 +92,8 @@ fn expected(function: &str, who: Who) -> Expect {
         "create-user" | "update-user" => only(&[Admin]),
         "list-contractors" => only(&[Security, Admin]),
         "get-audit" => only(&[Admin]),
+        // Managers: their own regions (no region named here).
+        "get-analytics" => only(&[RegionManager, AssignedManager, ForeignManager, Admin]),
         "list-documents" | "list-payments" => Through,
         // The world's document is a completion act between Owner and AssignedContractor: who
         // sees the request sees it, except a contractor who was only offered the request.

@@ -1135,3 +1135,134 @@ async fn scenario_5_an_answer_and_a_cancellation_reach_the_manager_and_the_offer
     );
     w.stop().await;
 }
+
+/// The business at a glance (issue 15 goal 4): what the scenarios produce, counted by ClickHouse
+/// over the audit events through GET /analytics/requests, for the admin and the region's manager.
+#[tokio::test(flavor = "multi_thread")]
+async fn scenario_6_analytics_count_what_happened_to_the_requests() {
+    let w = World::start().await;
+    let Cast {
+        manager,
+        customer,
+        ivan,
+        ..
+    } = w.cast().await;
+    // Completed, cancelled, and waiting with its manager.
+    let done = w.dispatched_request(&customer, &manager, FRIDGE).await;
+    w.ok(&ivan, &format!("/requests/{done}/accept"), json!({}))
+        .await;
+    w.ok(&ivan, &format!("/requests/{done}/start"), json!({}))
+        .await;
+    let price = json!({"amount_minor": 450000, "currency": "RUB"});
+    w.ok(
+        &ivan,
+        &format!("/requests/{done}/complete"),
+        json!({"completion_report": REPORT, "final_price": price}),
+    )
+    .await;
+    let mut ids = Vec::new();
+    for title in [WASHER, "Не работает духовка"] {
+        let mut body = new_request(REGION);
+        body["title"] = json!(title);
+        let (status, created) = w.stack.post(&customer.token, "/requests", &body).await;
+        assert_eq!(status, 201, "{created}");
+        let id = created["id"].as_str().expect("id").to_owned();
+        w.stack
+            .wait_for_status(&customer.token, &id, "manager_assigned")
+            .await;
+        ids.push(id);
+    }
+    w.ok(
+        &customer,
+        &format!("/requests/{}/cancel", ids[0]),
+        json!({"reason": "Починил сам"}),
+    )
+    .await;
+    // Once the audit store has the last step of each.
+    w.audit(
+        &format!("request_id={done}&type=workflow.work_completed"),
+        1,
+    )
+    .await;
+    w.audit(&format!("request_id={}&type=request.cancelled", ids[0]), 1)
+        .await;
+    w.audit(
+        &format!("request_id={}&type=workflow.manager_assigned", ids[1]),
+        1,
+    )
+    .await;
+
+    let path = format!("/analytics/requests?region={}", urlencode(REGION));
+    let (status, figures) = w.stack.get(&w.admin, &path).await;
+    assert_eq!(status, 200, "{figures}");
+    assert_eq!(figures["requests"], 3, "{figures}");
+    assert_eq!(
+        figures["by_status"],
+        json!({"cancelled": 1, "completed": 1, "manager_assigned": 1}),
+        "{figures}"
+    );
+    assert_eq!(figures["by_region"], json!({REGION: 3}));
+    assert_eq!(figures["by_category"], json!({"appliance-repair": 3}));
+    let days: u64 = figures["by_day"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|n| n.as_u64().unwrap())
+        .sum();
+    assert_eq!(days, 3, "{figures}");
+    assert_eq!(figures["time_to_manager_assignment"]["count"], 3);
+    assert_eq!(figures["time_to_contractor_assignment"]["count"], 1);
+    assert_eq!(figures["time_to_completion"]["count"], 1);
+    let median = |step: &str| figures[step]["median_seconds"].as_f64().unwrap();
+    assert!(median("time_to_manager_assignment") > 0.0, "{figures}");
+    assert!(
+        median("time_to_completion") >= median("time_to_contractor_assignment"),
+        "{figures}"
+    );
+    assert_eq!(figures["cancellation_rate"], 0.3333);
+    assert!(
+        figures["notifications"]["email"]["sent"].as_u64().unwrap() >= 1,
+        "{figures}"
+    );
+    // The region's manager sees the same; another region is not theirs; a customer sees none.
+    let (status, theirs) = w.stack.get(&manager.token, "/analytics/requests").await;
+    assert_eq!(status, 200, "{theirs}");
+    assert_eq!(theirs["requests"], 3);
+    assert_eq!(theirs["regions"], json!([REGION]));
+    let (status, _) = w
+        .stack
+        .get(&manager.token, "/analytics/requests?region=Tver")
+        .await;
+    assert_eq!(status, 403);
+    let (status, _) = w.stack.get(&customer.token, "/analytics/requests").await;
+    assert_eq!(status, 403);
+    // A period before any of it: nothing.
+    let (from, to) = (
+        chrono::Utc::now() - chrono::Duration::days(300),
+        chrono::Utc::now() - chrono::Duration::days(200),
+    );
+    let (status, empty) = w
+        .stack
+        .get(
+            &w.admin,
+            &format!(
+                "/analytics/requests?from={}&to={}",
+                from.format("%Y-%m-%dT%H:%M:%SZ"),
+                to.format("%Y-%m-%dT%H:%M:%SZ")
+            ),
+        )
+        .await;
+    assert_eq!(status, 200, "{empty}");
+    assert_eq!(empty["requests"], 0);
+    assert_eq!(empty["time_to_completion"]["median_seconds"], Value::Null);
+    w.stop().await;
+}
+
+fn urlencode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}

@@ -5,7 +5,9 @@
 //! - [`row`]: one event as one row: who acted, which request it concerns, where it was read.
 //! - [`sink`]: the Kafka batch: decode, dead-letter what does not decode, one INSERT per batch.
 //! - [`query`]: `GET /audit`: filters, keyset pagination, the response.
+//! - [`analytics`]: `GET /analytics/requests`: the business at a glance, computed by ClickHouse.
 
+pub mod analytics;
 pub mod clickhouse;
 pub mod query;
 pub mod row;

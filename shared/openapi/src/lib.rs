@@ -124,6 +124,7 @@ const STEP_ERRORS: &[u16] = &[403, 404, 409, 422];
 /// Every route of the API, in the order of the document.
 pub fn routes() -> Vec<Route> {
     use bodies::*;
+    use servicehub_audit::analytics::RequestAnalytics;
     use servicehub_audit::query::AuditPage;
     use servicehub_auth::session::TokenResponse;
     use servicehub_auth::view::{ContactCodeView, NotificationSettingsView, UserView};
@@ -489,6 +490,30 @@ pub fn routes() -> Vec<Route> {
                 "pending, verified or rejected",
                 Query::OneOf(&["pending", "verified", "rejected"]),
             )],
+        },
+        Route {
+            method: "GET",
+            path: "/analytics/requests",
+            function: "get-analytics",
+            summary: "The business at a glance: the requests created in a period",
+            description: "Counted by the status they are in now, region, category and UTC day; the median and 90th percentile seconds from creation to manager assignment, to contractor assignment and to completion; the cancellation rate; the notifications about them sent and failed per channel. Computed by ClickHouse over the audit events (what audit-sink has stored). An admin sees every region (or the one named); a manager their own regions (403 for another one). The period defaults to the 30 days before now and covers at most 366 days. 503 when the store is unreachable.",
+            access: Access::Roles(&["manager", "admin"]),
+            request: None,
+            success: (200, Some(schema::<RequestAnalytics>)),
+            errors: &[403, 422, 503],
+            query: &[
+                (
+                    "from",
+                    "requests created at or after this time (default: 30 days before `to`)",
+                    Query::Time,
+                ),
+                (
+                    "to",
+                    "requests created before this time (default: now)",
+                    Query::Time,
+                ),
+                ("region", "one region (a manager's own)", Query::Text),
+            ],
         },
         Route {
             method: "GET",
