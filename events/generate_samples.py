@@ -662,10 +662,9 @@ def get_analytics() -> dict:
         at=CREATED_AT.replace(hour=11, minute=30),
         authorizer=ADMIN_CLAIMS,
     )
-    query = {"from": "2026-11-01T00:00:00Z", "to": "2026-12-01T00:00:00Z", "region": "Москва"}
-    event["rawQueryString"] = (
-        "from=2026-11-01T00%3A00%3A00Z&to=2026-12-01T00%3A00%3A00Z&region=%D0%9C%D0%BE%D1%81%D0%BA%D0%B2%D0%B0"
-    )
+    # No period: the last 30 days before the call, so the sample stays valid whenever it runs.
+    query = {"region": "Москва"}
+    event["rawQueryString"] = "region=%D0%9C%D0%BE%D1%81%D0%BA%D0%B2%D0%B0"
     event["queryStringParameters"] = query
     return event
 

@@ -125,7 +125,10 @@ fn functions_without_postgresql_are_not_given_its_url() {
             .get("DATABASE_URL")
             .map(String::as_str)
             .unwrap_or_default();
-        let clickhouse_only = matches!(function.binary.as_str(), "audit-sink" | "get-audit");
+        let clickhouse_only = matches!(
+            function.binary.as_str(),
+            "audit-sink" | "get-audit" | "get-analytics"
+        );
         assert_eq!(
             url.is_empty(),
             clickhouse_only,

@@ -3368,8 +3368,8 @@ mod tests {
             .count();
         assert_eq!(
             with_database,
-            template.functions.len() - 2,
-            "all but the audit's two"
+            template.functions.len() - 3,
+            "all but the three ClickHouse-only ones (audit-sink, get-audit, get-analytics)"
         );
         assert_eq!(
             template.warnings.len(),
