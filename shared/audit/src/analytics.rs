@@ -4,16 +4,16 @@
 //! to manager assignment, to contractor assignment and to completion; the cancellation rate; and
 //! the notifications about those requests sent and failed per channel.
 
-use crate::clickhouse::{ClickHouse, ClickHouseError, quote};
+use crate::clickhouse::{ClickHouse, ClickHouseError, configured, quote};
 use crate::schema::EVENTS;
 use chrono::{DateTime, Duration, Utc};
-use lambda_http::{Body, Request, RequestExt, Response};
+use lambda_http::{Body, Request, Response};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use servicehub_domain::listing::query_time;
 use servicehub_domain::validation::ValidationErrors;
 use servicehub_events::values::Role;
-use servicehub_platform::http::{ApiError, Identity, RequestInfo, json_response};
+use servicehub_platform::http::{ApiError, Identity, RequestInfo, json_response, query_pairs};
 use std::collections::BTreeMap;
 
 /// The period when none is given: the last 30 days.
@@ -378,31 +378,14 @@ pub async fn handle(
     info: RequestInfo,
 ) -> Result<Response<Body>, ApiError> {
     let identity = info.require_identity()?;
-    let params = request.query_string_parameters();
-    let mut pairs: Vec<(&str, &str)> = params
-        .iter()
-        .flat_map(|(name, _)| {
-            params
-                .all(name)
-                .unwrap_or_default()
-                .into_iter()
-                .map(move |value| (name, value))
-        })
-        .collect();
-    pairs.sort_by_key(|(name, _)| *name);
+    let mut pairs = query_pairs(&request);
     pairs.dedup();
-    let query = AnalyticsQuery::parse(pairs, identity, Utc::now())?;
-    let clickhouse = clickhouse
-        .ok_or_else(|| ApiError::Unavailable("the audit store is not configured".into()))?;
-    let figures = analytics(clickhouse, &query)
-        .await
-        .map_err(|error| match error {
-            ClickHouseError::Unreachable(_) => {
-                tracing::warn!(%error, "ClickHouse unreachable");
-                ApiError::Unavailable("the audit store is unavailable".into())
-            }
-            other => ApiError::Internal(other.to_string()),
-        })?;
+    let query = AnalyticsQuery::parse(
+        pairs.iter().map(|(n, v)| (n.as_str(), v.as_str())),
+        identity,
+        Utc::now(),
+    )?;
+    let figures = analytics(configured(clickhouse)?, &query).await?;
     Ok(json_response(200, &figures, &info, None))
 }
 

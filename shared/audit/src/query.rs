@@ -2,17 +2,17 @@
 //! (event type), `request_id`, `from` (inclusive) / `to` (exclusive) (RFC 3339); `limit` 1..=500
 //! (default 100) and `cursor` (from `next_cursor`). Keyset pages over (time, event id).
 
-use crate::clickhouse::{ClickHouse, ClickHouseError, quote};
+use crate::clickhouse::{ClickHouse, ClickHouseError, configured, quote};
 use crate::schema::{EVENTS, EVENTS_BY_ACTOR, EVENTS_BY_REQUEST};
 use chrono::{DateTime, Utc};
-use lambda_http::{Body, Request, RequestExt, Response};
+use lambda_http::{Body, Request, Response};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use servicehub_domain::listing::{decode_keyset, encode_keyset, query_limit, query_time};
 use servicehub_domain::validation::ValidationErrors;
 use servicehub_events::CATALOG;
 use servicehub_events::values::Role;
-use servicehub_platform::http::{ApiError, RequestInfo, json_response};
+use servicehub_platform::http::{ApiError, RequestInfo, json_response, query_pairs};
 use uuid::Uuid;
 
 pub const DEFAULT_LIMIT: u32 = 100;
@@ -304,32 +304,10 @@ pub async fn handle(
     if identity.role != Role::Admin {
         return Err(ApiError::Forbidden("only admins read the audit log".into()));
     }
-    let params = request.query_string_parameters();
-    let mut pairs: Vec<(&str, &str)> = params
-        .iter()
-        .flat_map(|(name, _)| {
-            params
-                .all(name)
-                .unwrap_or_default()
-                .into_iter()
-                .map(move |value| (name, value))
-        })
-        .collect();
-    // The query map does not keep the client's order: errors come sorted by name.
-    pairs.sort_by_key(|(name, _)| *name);
+    let mut pairs = query_pairs(&request);
     pairs.dedup();
-    let query = AuditQuery::parse(pairs)?;
-    let clickhouse = clickhouse
-        .ok_or_else(|| ApiError::Unavailable("the audit store is not configured".into()))?;
-    let page = page(clickhouse, &query)
-        .await
-        .map_err(|error| match error {
-            ClickHouseError::Unreachable(_) => {
-                tracing::warn!(%error, "ClickHouse unreachable");
-                ApiError::Unavailable("the audit store is unavailable".into())
-            }
-            other => ApiError::Internal(other.to_string()),
-        })?;
+    let query = AuditQuery::parse(pairs.iter().map(|(n, v)| (n.as_str(), v.as_str())))?;
+    let page = page(configured(clickhouse)?, &query).await?;
     Ok(json_response(200, &page, &info, None))
 }
 

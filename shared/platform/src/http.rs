@@ -407,6 +407,25 @@ where
     .await
 }
 
+/// Every query parameter as (name, value), sorted by name; a repeated parameter keeps its values'
+/// order. The query map does not keep the client's order, and errors about the parameters
+/// should come in a stable one.
+pub fn query_pairs(request: &Request) -> Vec<(String, String)> {
+    let params = request.query_string_parameters();
+    let mut pairs: Vec<(String, String)> = params
+        .iter()
+        .flat_map(|(name, _)| {
+            params
+                .all(name)
+                .unwrap_or_default()
+                .into_iter()
+                .map(move |value| (name.to_owned(), value.to_owned()))
+        })
+        .collect();
+    pairs.sort_by(|a, b| a.0.cmp(&b.0));
+    pairs
+}
+
 /// Text with a NUL character can be neither stored (PostgreSQL's text refuses it) nor shown
 /// safely, and no field of this API has a use for it: a NUL anywhere in a query or path
 /// parameter, or in a string or key of a JSON body, is a 422 naming where, before any handler

@@ -4,13 +4,13 @@
 
 use crate::store;
 use crate::view::ServiceRequestView;
-use lambda_http::{Body, Request, RequestExt, Response};
+use lambda_http::{Body, Request, Response};
 use schemars::JsonSchema;
 use serde::Serialize;
 use servicehub_domain::commands::Caller;
 use servicehub_domain::listing::{Cursor, ListQuery};
 use servicehub_platform::Services;
-use servicehub_platform::http::{ApiError, RequestInfo, json_response};
+use servicehub_platform::http::{ApiError, RequestInfo, json_response, query_pairs};
 
 /// One page of `GET /requests`.
 #[derive(Serialize, JsonSchema)]
@@ -26,21 +26,8 @@ pub async fn handle(
     info: RequestInfo,
 ) -> Result<Response<Body>, ApiError> {
     let identity = info.require_identity()?;
-    let params = request.query_string_parameters();
-    let mut pairs: Vec<(&str, &str)> = params
-        .iter()
-        .flat_map(|(name, _)| {
-            params
-                .all(name)
-                .unwrap_or_default()
-                .into_iter()
-                .map(move |value| (name, value))
-        })
-        .collect();
-    // The query map does not keep the client's order: sort by name, so errors come in a
-    // stable order (a repeated parameter keeps its values' order).
-    pairs.sort_by_key(|(name, _)| *name);
-    let query = ListQuery::parse(pairs)?;
+    let pairs = query_pairs(&request);
+    let query = ListQuery::parse(pairs.iter().map(|(n, v)| (n.as_str(), v.as_str())))?;
     let caller = Caller {
         user_id: identity.user_id,
         role: identity.role,
