@@ -12,7 +12,6 @@ use chrono::{Duration, Utc};
 use servicehub_audit::analytics::{AnalyticsQuery, analytics};
 use servicehub_audit::row::{AuditRow, Position};
 use servicehub_audit::schema::EVENTS;
-use servicehub_audit::{ClickHouse, ClickHouseConfig};
 use servicehub_events::Envelope;
 use servicehub_events::catalog::{
     ContractorAssigned, EmailSent, ManagerAssigned, NotificationContext, NotificationFailed,
@@ -22,7 +21,7 @@ use servicehub_events::values::{
     Actor, Money, NotificationChannel, Priority, RequestStatus, Role, Urgency,
 };
 use servicehub_platform::http::Identity;
-use servicehub_tests::{build_profile, required_env};
+use servicehub_tests::{audit_database, build_profile};
 use std::time::Instant;
 use uuid::Uuid;
 
@@ -32,18 +31,7 @@ async fn main() {
     let target_rows: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(100_000);
     let runs: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(30);
 
-    let config = ClickHouseConfig::from_vars([
-        ("CLICKHOUSE_URL".to_owned(), required_env("CLICKHOUSE_URL")),
-        (
-            "CLICKHOUSE_DATABASE".to_owned(),
-            format!("sh_bench_{}", Uuid::new_v4().simple()),
-        ),
-    ])
-    .unwrap();
-    let clickhouse = ClickHouse::new(config).unwrap();
-    servicehub_audit::schema::migrate(&clickhouse)
-        .await
-        .unwrap();
+    let clickhouse = audit_database().await;
 
     let now = Utc::now();
     let regions: Vec<String> = (0..10).map(|i| format!("region-{i}")).collect();

@@ -9,14 +9,13 @@
 
 use chrono::Utc;
 use serde_json::Value;
-use servicehub_audit::{ClickHouse, ClickHouseConfig};
 use servicehub_events::Envelope;
 use servicehub_events::catalog::UserAction;
 use servicehub_events::values::{Actor, AuditOutcome, Role};
 use servicehub_platform::Config;
 use servicehub_platform::kafka::EventProducer;
 use servicehub_tests::kafka::{KafkaProbe, msk_trigger};
-use servicehub_tests::{required_env, start_function};
+use servicehub_tests::{audit_database, start_function};
 use std::time::{Duration, Instant};
 use uuid::Uuid;
 
@@ -26,18 +25,7 @@ async fn main() {
     let total: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(20_000);
     let batch: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(100);
 
-    let config = ClickHouseConfig::from_vars([
-        ("CLICKHOUSE_URL".to_owned(), required_env("CLICKHOUSE_URL")),
-        (
-            "CLICKHOUSE_DATABASE".to_owned(),
-            format!("sh_bench_{}", Uuid::new_v4().simple()),
-        ),
-    ])
-    .unwrap();
-    let clickhouse = ClickHouse::new(config).unwrap();
-    servicehub_audit::schema::migrate(&clickhouse)
-        .await
-        .unwrap();
+    let clickhouse = audit_database().await;
     let sink = start_function(
         "audit-sink",
         "postgres://unused@127.0.0.1:1/unused",
