@@ -24,12 +24,11 @@ pub async fn get(
     info: RequestInfo,
 ) -> Result<Response<Body>, ApiError> {
     let identity = info.require_identity()?;
-    let mut tx = auth.services.pool.begin().await?;
-    let settings = store::lock_settings(&mut tx, identity.user_id)
+    let mut conn = auth.services.pool.acquire().await?;
+    let settings = store::settings(&mut conn, identity.user_id, false)
         .await?
         .ok_or_else(gone)?;
-    let view = view_of(&mut tx, identity.user_id, &settings).await?;
-    tx.commit().await?;
+    let view = view_of(&mut conn, identity.user_id, &settings).await?;
     Ok(json_response(200, &view, &info, None))
 }
 
@@ -44,7 +43,7 @@ pub async fn update(
     let change = SettingsChange::parse(&json_body(&request)?)?;
     let now = Utc::now();
     let mut tx = auth.services.pool.begin().await?;
-    let current = store::lock_settings(&mut tx, identity.user_id)
+    let current = store::settings(&mut tx, identity.user_id, true)
         .await?
         .ok_or_else(gone)?;
     let settings = apply(&current, &change)?;
@@ -112,10 +111,18 @@ async fn view_of(
     user_id: Uuid,
     settings: &Settings,
 ) -> Result<NotificationSettingsView, ApiError> {
-    let user = store::find_user(&mut *conn, user_id)
-        .await?
-        .ok_or_else(gone)?;
-    let contacts = store::current_contacts(conn, user_id).await?;
+    let user = store::find_user(conn, user_id).await?.ok_or_else(gone)?;
+    // The account's contacts as `find_user` read them, each with whether it is proved.
+    let contacts = [
+        (NotificationChannel::Email, user.email.clone()),
+        (NotificationChannel::Sms, user.phone.clone()),
+        (
+            NotificationChannel::Telegram,
+            user.notifications.telegram_chat_id.map(|id| id.to_string()),
+        ),
+    ]
+    .into_iter()
+    .filter_map(|(channel, address)| Some((channel, address.filter(|a| !a.is_empty())?)));
     Ok(NotificationSettingsView {
         channels: settings
             .channels
@@ -129,7 +136,6 @@ async fn view_of(
             time_zone: q.time_zone.name().to_owned(),
         }),
         contacts: contacts
-            .into_iter()
             .map(|(channel, address)| ContactView {
                 verified: user.verified_channels.iter().any(|v| v == channel.as_str()),
                 channel: channel.as_str().to_owned(),

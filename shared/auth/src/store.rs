@@ -68,11 +68,7 @@ pub async fn insert_user(
 
 const USER_COLUMNS: &str = "id, email, phone, display_name, role, regions, categories,
     notification_channels, telegram_chat_id, language, verification_status, active, created_at,
-    ARRAY(SELECT cv.channel FROM contact_verifications cv
-          WHERE cv.user_id = users.id AND cv.verified_at IS NOT NULL
-            AND cv.address = CASE cv.channel WHEN 'email' THEN users.email WHEN 'sms' THEN users.phone
-                                             ELSE users.telegram_chat_id::text END
-          ORDER BY cv.channel) AS verified_channels";
+    verified_channels(users) AS verified_channels";
 
 fn user_from_row(row: &PgRow) -> Result<UserView, sqlx::Error> {
     let role = role_of(row)?;
@@ -638,20 +634,19 @@ pub struct Settings {
     pub telegram_chat_id: Option<i64>,
 }
 
-/// The account's settings, its row locked for the change.
-pub async fn lock_settings(
+/// The account's settings; with `for_update`, its row locked for a change.
+pub async fn settings(
     conn: &mut PgConnection,
     user_id: Uuid,
+    for_update: bool,
 ) -> Result<Option<Settings>, sqlx::Error> {
-    let Some(row) = sqlx::query(
+    let lock = if for_update { " FOR UPDATE" } else { "" };
+    let sql = format!(
         "SELECT notification_channels, language, quiet_hours_from, quiet_hours_to, time_zone,
                 phone, telegram_chat_id
-         FROM users WHERE id = $1 FOR UPDATE",
-    )
-    .bind(user_id)
-    .fetch_optional(conn)
-    .await?
-    else {
+         FROM users WHERE id = $1{lock}"
+    );
+    let Some(row) = sqlx::query(&sql).bind(user_id).fetch_optional(conn).await? else {
         return Ok(None);
     };
     let channels: Vec<String> = row.try_get("notification_channels")?;
