@@ -60,11 +60,7 @@ pub async fn contact(pool: &PgPool, user_id: Uuid) -> Result<Option<Contact>, sq
     let row = sqlx::query(
         "SELECT id, role, display_name, email, phone, telegram_chat_id, notification_channels, language, active,
                 quiet_hours_from, quiet_hours_to, time_zone,
-                ARRAY(SELECT cv.channel FROM contact_verifications cv
-                      WHERE cv.user_id = users.id AND cv.verified_at IS NOT NULL
-                        AND cv.address = CASE cv.channel WHEN 'email' THEN users.email
-                                                         WHEN 'sms' THEN users.phone
-                                                         ELSE users.telegram_chat_id::text END) AS verified
+                verified_channels(users) AS verified
          FROM users WHERE id = $1",
     )
     .bind(user_id)
