@@ -187,11 +187,16 @@ async fn store_batch(
         duration_ms = started.elapsed().as_secs_f64() * 1000.0,
         "batch stored"
     );
-    servicehub_platform::telemetry::emit_metric(
+    servicehub_platform::telemetry::emit_metrics(
         consumer,
-        "BatchDurationMs",
-        started.elapsed().as_secs_f64() * 1000.0,
-        "Milliseconds",
+        &[
+            (
+                "BatchDurationMs",
+                started.elapsed().as_secs_f64() * 1000.0,
+                "Milliseconds",
+            ),
+            ("DeadLettered", report.dead_lettered as f64, "Count"),
+        ],
     );
     Ok(report)
 }

@@ -258,11 +258,17 @@ async fn handle_records(
         duration_ms = started.elapsed().as_secs_f64() * 1000.0,
         "batch processed"
     );
-    crate::telemetry::emit_metric(
+    // DeadLettered feeds the per-consumer dead-letter alarm of template.yaml.
+    crate::telemetry::emit_metrics(
         consumer,
-        "BatchDurationMs",
-        started.elapsed().as_secs_f64() * 1000.0,
-        "Milliseconds",
+        &[
+            (
+                "BatchDurationMs",
+                started.elapsed().as_secs_f64() * 1000.0,
+                "Milliseconds",
+            ),
+            ("DeadLettered", report.dead_lettered as f64, "Count"),
+        ],
     );
     Ok(report)
 }
