@@ -5,6 +5,7 @@
 mod dlq;
 mod kafka;
 mod lag;
+mod monitoring;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
@@ -50,6 +51,16 @@ enum Command {
         /// A parameter value, NAME=VALUE (repeatable).
         #[arg(long = "parameter", value_parser = local_runner::template::parse_key_value)]
         parameters: Vec<(String, String)>,
+    },
+    /// Regenerates template.yaml's alarms and operations dashboard from its functions and event
+    /// source mappings (an error alarm per function, an OffsetLag alarm per mapping, a
+    /// dead-letter alarm per consumer, the API's 5xx).
+    Monitoring {
+        #[arg(long, default_value = "template.yaml")]
+        template: std::path::PathBuf,
+        /// Only check: exit 1 when the committed block is stale.
+        #[arg(long)]
+        check: bool,
     },
     /// Connects to Kafka exactly as a function does (`KAFKA_BOOTSTRAP_SERVERS` or
     /// `MSK_CLUSTER_ARN` discovery, `KAFKA_AUTH` and its secrets, `KAFKA_PROPERTY_*`) and says
@@ -170,6 +181,24 @@ async fn main() -> Result<()> {
         } => create_topics(&bootstrap_servers, max_replication).await,
         Command::Dlq { action } => run_dlq(action).await,
         Command::KafkaCheck => kafka_check().await,
+        Command::Monitoring { template, check } => {
+            let text = std::fs::read_to_string(&template)
+                .with_context(|| format!("reading {}", template.display()))?;
+            let current = monitoring::regenerate(&text)?;
+            if current == text {
+                println!("{}: the monitoring block is current", template.display());
+            } else if check {
+                bail!(
+                    "{}: the monitoring block is stale; run `servicehub-admin monitoring`",
+                    template.display()
+                );
+            } else {
+                std::fs::write(&template, current)
+                    .with_context(|| format!("writing {}", template.display()))?;
+                println!("{}: monitoring block regenerated", template.display());
+            }
+            Ok(())
+        }
         Command::Lag {
             bootstrap_servers,
             template,
