@@ -502,3 +502,64 @@ async fn the_sink_stores_its_own_timings_in_clickhouse_and_not_on_kafka() {
     .unwrap();
     assert!(published.is_empty(), "nothing on Kafka: {published:?}");
 }
+
+/// A store made before the analytics' derived columns existed gets them from `migrate`, and the
+/// rows it already held read them computed from their payloads (as ClickHouse does for parts
+/// written before an ADD COLUMN); a second migration changes nothing.
+#[tokio::test]
+async fn migrate_adds_the_derived_columns_to_an_older_store_and_its_rows_read_them() {
+    use servicehub_audit::row::{AuditRow, Position};
+    use servicehub_audit::schema::{DERIVED_COLUMNS, EVENTS, migrate};
+    let clickhouse = audit_database().await;
+    let database = clickhouse.database().to_owned();
+    let drop = DERIVED_COLUMNS
+        .iter()
+        .map(|(name, _)| format!("DROP COLUMN {name}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    clickhouse
+        .execute(&format!("ALTER TABLE {database}.{EVENTS} {drop}"), false)
+        .await
+        .unwrap();
+    let (request_id, customer, manager) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+    let now = Utc::now();
+    let position = Position {
+        topic: "request-events".into(),
+        partition: 0,
+        offset: Some(0),
+    };
+    let body: String = [
+        created(request_id, customer, now),
+        status_changed(request_id, manager, now + TimeDelta::seconds(1)),
+    ]
+    .iter()
+    .map(|e| serde_json::to_string(&AuditRow::new(e, &position, now)).unwrap() + "\n")
+    .collect();
+    clickhouse.insert_json_each_row(EVENTS, body).await.unwrap();
+
+    migrate(&clickhouse).await.unwrap();
+    migrate(&clickhouse)
+        .await
+        .expect("a second migration is a no-op");
+    let read = rows(
+        &clickhouse,
+        &format!(
+            "SELECT event_type, region, category, status_to, channel FROM {EVENTS} \
+             ORDER BY time_us FORMAT JSONEachRow"
+        ),
+    )
+    .await;
+    assert_eq!(
+        read,
+        vec![
+            json!({"event_type": "request.created", "region": "Москва",
+                   "category": "appliance-repair", "status_to": "", "channel": ""}),
+            json!({"event_type": "workflow.status_changed", "region": "", "category": "",
+                   "status_to": "sent_to_contractors", "channel": ""}),
+        ]
+    );
+    clickhouse
+        .execute(&format!("DROP DATABASE {database}"), false)
+        .await
+        .unwrap();
+}

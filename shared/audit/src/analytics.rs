@@ -101,7 +101,7 @@ impl AnalyticsQuery {
         let region_filter = match &self.regions {
             None => String::new(),
             Some(regions) => format!(
-                "AND visitParamExtractString(payload, 'region') IN ({})",
+                "AND region IN ({})",
                 if regions.is_empty() {
                     "''".to_owned()
                 } else {
@@ -115,8 +115,8 @@ impl AnalyticsQuery {
         };
         format!(
             "SELECT request_id,
-                    any(visitParamExtractString(payload, 'region')) AS region,
-                    any(visitParamExtractString(payload, 'category')) AS category,
+                    any(region) AS request_region,
+                    any(category) AS request_category,
                     min(time_us) AS created_us
              FROM {EVENTS}
              WHERE event_type = 'request.created'
@@ -135,7 +135,8 @@ impl AnalyticsQuery {
     fn facts(&self) -> String {
         let scope = self.scope();
         format!(
-            "SELECT region, category, created_us, manager_us, contractor_us, completed_us,
+            "SELECT request_region AS region, request_category AS category,
+                    created_us, manager_us, contractor_us, completed_us,
                     multiIf(cancelled > 0, 'cancelled',
                             completed_us > 0, 'completed',
                             last_status != '', last_status,
@@ -148,7 +149,7 @@ impl AnalyticsQuery {
                         minIf(time_us, event_type = 'workflow.contractor_assigned') AS contractor_us,
                         minIf(time_us, event_type = 'workflow.work_completed') AS completed_us,
                         countIf(event_type = 'request.cancelled') AS cancelled,
-                        argMaxIf(visitParamExtractString(payload, 'to'), time_us,
+                        argMaxIf(status_to, time_us,
                                  event_type = 'workflow.status_changed') AS last_status
                  FROM {EVENTS}
                  WHERE event_type IN ('workflow.manager_assigned', 'workflow.contractor_assigned',
@@ -199,10 +200,7 @@ impl AnalyticsQuery {
     /// The notifications about the requests in scope, sent and failed, per channel.
     pub fn notifications_sql(&self) -> String {
         format!(
-            "SELECT multiIf(event_type = 'notification.email.sent', 'email',
-                            event_type = 'notification.telegram.sent', 'telegram',
-                            event_type = 'notification.sms.sent', 'sms',
-                            visitParamExtractString(payload, 'channel')) AS channel,
+            "SELECT channel,
                     uniqExactIf(event_id, event_type != 'notification.failed') AS sent,
                     uniqExactIf(event_id, event_type = 'notification.failed') AS failed
              FROM {EVENTS}

@@ -7,6 +7,7 @@
 //!
 //! Needs ClickHouse (`eval "$(tools/dev-services env)"`):
 //!   cargo build --workspace --bins && "$CARGO_TARGET_DIR/debug/analytics-bench" [rows] [runs]
+//! `ANALYTICS_BENCH_KEEP=1` keeps the database afterwards, to profile the queries by hand.
 
 use chrono::{Duration, Utc};
 use servicehub_audit::analytics::{AnalyticsQuery, analytics};
@@ -313,6 +314,11 @@ async fn main() {
             figures.cancellation_rate,
             figures.time_to_completion.median_seconds
         );
+    }
+    if std::env::var("ANALYTICS_BENCH_KEEP").as_deref() == Ok("1") {
+        // For profiling the queries by hand; prune-test-data drops it later.
+        println!("  kept the database {}", clickhouse.database());
+        return;
     }
     clickhouse
         .execute(&format!("DROP DATABASE {}", clickhouse.database()), false)
