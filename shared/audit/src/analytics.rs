@@ -10,7 +10,7 @@ use chrono::{DateTime, Duration, Utc};
 use lambda_http::{Body, Request, Response};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use servicehub_domain::listing::query_time;
+use servicehub_domain::listing::{ordered_range, query_region, query_time, unknown_parameter};
 use servicehub_domain::validation::ValidationErrors;
 use servicehub_events::values::Role;
 use servicehub_platform::http::{ApiError, Identity, RequestInfo, json_response, query_pairs};
@@ -43,30 +43,14 @@ impl AnalyticsQuery {
             match name {
                 "from" => from = query_time("from", raw.trim(), &mut errors),
                 "to" => to = query_time("to", raw.trim(), &mut errors),
-                "region" => {
-                    let raw = raw.trim();
-                    if raw.is_empty() || raw.chars().count() > 100 || raw.contains('\0') {
-                        errors.add(
-                            "region",
-                            "invalid_value",
-                            "region must be 1 to 100 characters",
-                        );
-                    } else {
-                        region = Some(raw.to_owned());
-                    }
-                }
-                other => errors.add(
-                    other,
-                    "unknown_parameter",
-                    format!("{other} is not a known query parameter"),
-                ),
+                "region" => region = query_region(raw, &mut errors),
+                other => unknown_parameter(other, &mut errors),
             }
         }
         let to = to.unwrap_or(now);
         let from = from.unwrap_or(to - Duration::days(DEFAULT_DAYS));
-        if from >= to {
-            errors.add("to", "invalid_range", "to must be after from");
-        } else if to - from > Duration::days(MAX_DAYS) {
+        ordered_range(("from", Some(from)), ("to", Some(to)), &mut errors);
+        if from < to && to - from > Duration::days(MAX_DAYS) {
             errors.add(
                 "from",
                 "invalid_range",

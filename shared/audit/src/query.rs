@@ -8,7 +8,9 @@ use chrono::{DateTime, Utc};
 use lambda_http::{Body, Request, Response};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use servicehub_domain::listing::{decode_keyset, encode_keyset, query_limit, query_time};
+use servicehub_domain::listing::{
+    decode_keyset, encode_keyset, ordered_range, page_parameter, query_time, unknown_parameter,
+};
 use servicehub_domain::validation::ValidationErrors;
 use servicehub_events::CATALOG;
 use servicehub_events::values::Role;
@@ -88,31 +90,15 @@ impl AuditQuery {
                 }
                 "from" => query.from = query_time("from", raw.trim(), &mut errors),
                 "to" => query.to = query_time("to", raw.trim(), &mut errors),
-                "cursor" => match Cursor::decode(raw) {
-                    Some(cursor) => query.after = Some(cursor),
-                    None => errors.add(
-                        "cursor",
-                        "invalid_value",
-                        "cursor is not one this API returned",
-                    ),
-                },
-                "limit" => {
-                    if let Some(limit) = query_limit(raw, MAX_LIMIT, &mut errors) {
-                        query.limit = limit;
+                other => {
+                    let page = (&mut query.after, &mut query.limit);
+                    if !page_parameter((other, raw), Cursor::decode, page, MAX_LIMIT, &mut errors) {
+                        unknown_parameter(other, &mut errors);
                     }
                 }
-                other => errors.add(
-                    other,
-                    "unknown_parameter",
-                    format!("{other} is not a known query parameter"),
-                ),
             }
         }
-        if let (Some(from), Some(to)) = (query.from, query.to)
-            && from >= to
-        {
-            errors.add("to", "invalid_range", "to must be after from");
-        }
+        ordered_range(("from", query.from), ("to", query.to), &mut errors);
         errors.finish(|| query)
     }
 

@@ -84,6 +84,76 @@ pub fn query_limit(raw: &str, max: u32, errors: &mut ValidationErrors) -> Option
     }
 }
 
+/// The page parameters every keyset list takes, `cursor` (read by `decode`) and `limit` (1 to
+/// `max`), into `after` and `limit`. False for any other name: the caller's own parameters.
+pub fn page_parameter<C>(
+    (name, raw): (&str, &str),
+    decode: impl Fn(&str) -> Option<C>,
+    (after, limit): (&mut Option<C>, &mut u32),
+    max: u32,
+    errors: &mut ValidationErrors,
+) -> bool {
+    match name {
+        "cursor" => match decode(raw) {
+            Some(cursor) => *after = Some(cursor),
+            None => errors.add(
+                "cursor",
+                "invalid_value",
+                "cursor is not one this API returned",
+            ),
+        },
+        "limit" => {
+            if let Some(parsed) = query_limit(raw, max, errors) {
+                *limit = parsed;
+            }
+        }
+        _ => return false,
+    }
+    true
+}
+
+/// A query parameter the route does not know: an error, not ignored, so a typo is not a
+/// silently wider answer.
+pub fn unknown_parameter(name: &str, errors: &mut ValidationErrors) {
+    errors.add(
+        name,
+        "unknown_parameter",
+        format!("{name} is not a known query parameter"),
+    );
+}
+
+/// A time range's bounds in order (`from` before `to`, both given), or an `invalid_range` error
+/// on `to_name`.
+pub fn ordered_range(
+    (from_name, from): (&str, Option<DateTime<Utc>>),
+    (to_name, to): (&str, Option<DateTime<Utc>>),
+    errors: &mut ValidationErrors,
+) {
+    if let (Some(from), Some(to)) = (from, to)
+        && from >= to
+    {
+        errors.add(
+            to_name,
+            "invalid_range",
+            format!("{to_name} must be after {from_name}"),
+        );
+    }
+}
+
+/// The `region` filter: 1 to 100 characters once trimmed.
+pub fn query_region(raw: &str, errors: &mut ValidationErrors) -> Option<String> {
+    let region = raw.trim();
+    if region.is_empty() || region.chars().count() > 100 {
+        errors.add(
+            "region",
+            "invalid_value",
+            "region must be 1 to 100 characters",
+        );
+        return None;
+    }
+    Some(region.to_owned())
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListQuery {
     /// Any of these; empty = every status.
@@ -130,18 +200,7 @@ impl ListQuery {
                         }
                     }
                 }
-                "region" => {
-                    let region = raw.trim();
-                    if region.is_empty() || region.chars().count() > 100 {
-                        errors.add(
-                            "region",
-                            "invalid_value",
-                            "region must be 1 to 100 characters",
-                        );
-                    } else {
-                        query.region = Some(region.to_owned());
-                    }
-                }
+                "region" => query.region = query_region(raw, &mut errors),
                 "urgency" => match Urgency::parse(raw) {
                     Some(urgency) => query.urgency = Some(urgency),
                     None => errors.add(
@@ -152,35 +211,19 @@ impl ListQuery {
                 },
                 "created_from" => query.created_from = query_time("created_from", raw, &mut errors),
                 "created_to" => query.created_to = query_time("created_to", raw, &mut errors),
-                "cursor" => match Cursor::decode(raw) {
-                    Some(cursor) => query.after = Some(cursor),
-                    None => errors.add(
-                        "cursor",
-                        "invalid_value",
-                        "cursor is not one this API returned",
-                    ),
-                },
-                "limit" => {
-                    if let Some(limit) = query_limit(raw, MAX_LIMIT, &mut errors) {
-                        query.limit = limit;
+                other => {
+                    let page = (&mut query.after, &mut query.limit);
+                    if !page_parameter((other, raw), Cursor::decode, page, MAX_LIMIT, &mut errors) {
+                        unknown_parameter(other, &mut errors);
                     }
                 }
-                other => errors.add(
-                    other,
-                    "unknown_parameter",
-                    format!("{other} is not a known query parameter"),
-                ),
             }
         }
-        if let (Some(from), Some(to)) = (query.created_from, query.created_to)
-            && from >= to
-        {
-            errors.add(
-                "created_to",
-                "invalid_range",
-                "created_to must be after created_from",
-            );
-        }
+        ordered_range(
+            ("created_from", query.created_from),
+            ("created_to", query.created_to),
+            &mut errors,
+        );
         errors.finish(|| query)
     }
 }
