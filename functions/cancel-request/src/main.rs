@@ -1,20 +1,3 @@
 //! `POST /requests/{id}/cancel` (API Gateway HTTP API); honours `Idempotency-Key`.
 
-use lambda_http::{Error, Request, run, service_fn};
-use servicehub_platform::{Services, idempotency_key::respond_once, telemetry};
-use servicehub_requests::workflow;
-
-#[tokio::main(flavor = "current_thread")]
-async fn main() -> Result<(), Error> {
-    telemetry::init();
-    let services = Services::from_env("cancel-request").await?;
-    run(service_fn(|request: Request| async {
-        Ok::<_, Error>(
-            respond_once(&services, request, |request, info| {
-                workflow::cancel(&services, request, info)
-            })
-            .await,
-        )
-    }))
-    .await
-}
+servicehub_platform::http_main!(servicehub_platform::Services, idempotent servicehub_requests::workflow::cancel);

@@ -1,20 +1,3 @@
 //! `GET /me` (API Gateway HTTP API, behind the JWT authorizer).
 
-use lambda_http::{Error, Request, run, service_fn};
-use servicehub_auth::{AuthServices, account};
-use servicehub_platform::{http::respond, telemetry};
-
-#[tokio::main(flavor = "current_thread")]
-async fn main() -> Result<(), Error> {
-    telemetry::init();
-    let auth = AuthServices::from_env("get-me").await?;
-    run(service_fn(|request: Request| async {
-        Ok::<_, Error>(
-            respond(&auth.services.reporter, request, |request, info| {
-                account::me(&auth, request, info)
-            })
-            .await,
-        )
-    }))
-    .await
-}
+servicehub_platform::http_main!(servicehub_auth::AuthServices, servicehub_auth::account::me);

@@ -1,20 +1,6 @@
 //! `GET /me/notification-settings` (API Gateway HTTP API; behind the JWT authorizer; any account): the caller's channels, language, quiet hours and contacts.
 
-use lambda_http::{Error, Request, run, service_fn};
-use servicehub_auth::{AuthServices, settings};
-use servicehub_platform::{http::respond, telemetry};
-
-#[tokio::main(flavor = "current_thread")]
-async fn main() -> Result<(), Error> {
-    telemetry::init();
-    let auth = AuthServices::from_env("get-notification-settings").await?;
-    run(service_fn(|request: Request| async {
-        Ok::<_, Error>(
-            respond(&auth.services.reporter, request, |request, info| {
-                settings::get(&auth, request, info)
-            })
-            .await,
-        )
-    }))
-    .await
-}
+servicehub_platform::http_main!(
+    servicehub_auth::AuthServices,
+    servicehub_auth::settings::get
+);

@@ -1,20 +1,6 @@
 //! `GET /requests/{id}/history` (API Gateway HTTP API).
 
-use lambda_http::{Error, Request, run, service_fn};
-use servicehub_platform::{Services, http::respond, telemetry};
-use servicehub_requests::history;
-
-#[tokio::main(flavor = "current_thread")]
-async fn main() -> Result<(), Error> {
-    telemetry::init();
-    let services = Services::from_env("get-request-history").await?;
-    run(service_fn(|request: Request| async {
-        Ok::<_, Error>(
-            respond(&services.reporter, request, |request, info| {
-                history::handle(&services, request, info)
-            })
-            .await,
-        )
-    }))
-    .await
-}
+servicehub_platform::http_main!(
+    servicehub_platform::Services,
+    servicehub_requests::history::handle
+);

@@ -1,20 +1,6 @@
 //! `GET /contractors` (API Gateway HTTP API).
 
-use lambda_http::{Error, Request, run, service_fn};
-use servicehub_contractors::list;
-use servicehub_platform::{Services, http::respond, telemetry};
-
-#[tokio::main(flavor = "current_thread")]
-async fn main() -> Result<(), Error> {
-    telemetry::init();
-    let services = Services::from_env("list-contractors").await?;
-    run(service_fn(|request: Request| async {
-        Ok::<_, Error>(
-            respond(&services.reporter, request, |request, info| {
-                list::handle(&services, request, info)
-            })
-            .await,
-        )
-    }))
-    .await
-}
+servicehub_platform::http_main!(
+    servicehub_platform::Services,
+    servicehub_contractors::list::handle
+);

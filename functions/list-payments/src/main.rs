@@ -1,20 +1,3 @@
 //! `GET /payments` (API Gateway HTTP API).
 
-use lambda_http::{Error, Request, run, service_fn};
-use servicehub_hr::api;
-use servicehub_platform::{Services, http::respond, telemetry};
-
-#[tokio::main(flavor = "current_thread")]
-async fn main() -> Result<(), Error> {
-    telemetry::init();
-    let services = Services::from_env("list-payments").await?;
-    run(service_fn(|request: Request| async {
-        Ok::<_, Error>(
-            respond(&services.reporter, request, |request, info| {
-                api::payments(&services, request, info)
-            })
-            .await,
-        )
-    }))
-    .await
-}
+servicehub_platform::http_main!(servicehub_platform::Services, servicehub_hr::api::payments);

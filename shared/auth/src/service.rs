@@ -24,6 +24,12 @@ pub struct AuthServices {
     pub(crate) bootstrap_done: OnceCell<()>,
 }
 
+impl servicehub_platform::function::Environment for AuthServices {
+    fn services(&self) -> &Services {
+        &self.services
+    }
+}
+
 impl AuthServices {
     /// Reads the configuration and builds the pool, the producer and the Secrets Manager client.
     /// Nothing is fetched yet: the signing key is read on first use.

@@ -4,6 +4,7 @@
 pub mod config;
 pub mod consumer;
 pub mod db;
+pub mod function;
 pub mod http;
 pub mod idempotency;
 pub mod idempotency_key;

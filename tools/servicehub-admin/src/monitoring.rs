@@ -665,13 +665,15 @@ mod tests {
         let document = local_runner::template::document(&text).unwrap();
         let inventory = inventory(&document).unwrap();
         let resources = &document["Resources"];
-        let functions = resources
-            .as_object()
-            .unwrap()
-            .values()
-            .filter(|r| r["Type"] == FUNCTION)
-            .count();
-        assert_eq!(inventory.functions.len(), functions);
+        let count_of = |kind: &str| {
+            resources
+                .as_object()
+                .unwrap()
+                .values()
+                .filter(|r| r["Type"] == kind)
+                .count()
+        };
+        assert_eq!(inventory.functions.len(), count_of(FUNCTION));
         for function in &inventory.functions {
             let alarm = &resources[format!("{}ErrorsAlarm", function.base())];
             assert_eq!(
@@ -684,15 +686,9 @@ mod tests {
                 function.logical_id.as_str()
             );
         }
-        let mappings = resources
-            .as_object()
-            .unwrap()
-            .values()
-            .filter(|r| r["Type"] == MAPPING)
-            .count();
         assert_eq!(
             inventory.mappings.len() * 2,
-            mappings,
+            count_of(MAPPING),
             "MSK and self-managed twins"
         );
         for mapping in &inventory.mappings {

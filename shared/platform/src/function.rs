@@ -1,0 +1,71 @@
+//! What every function's `main` does, once: structured logs, the clients built once per execution
+//! environment, then the Lambda runtime loop handing each event to the function's use case. An
+//! HTTP function's `main.rs` is its doc comment and one [`http_main!`](crate::http_main) line.
+//!
+//! A macro rather than a generic `async fn`: `lambda_http::run` needs each invocation's future to
+//! be `Send`, which a generic async handler cannot promise on stable Rust; expanded in the
+//! function's crate, the future is concrete and the compiler checks it there.
+
+use crate::Services;
+
+/// The clients an execution environment builds at init: [`Services`], or a richer set that holds
+/// them (`servicehub_auth::AuthServices`).
+pub trait Environment {
+    fn services(&self) -> &Services;
+}
+
+impl Environment for Services {
+    fn services(&self) -> &Services {
+        self
+    }
+}
+
+/// The `main` of an HTTP function (API Gateway HTTP API, payload 2.0):
+///
+/// ```ignore
+/// servicehub_platform::http_main!(Services, servicehub_requests::get::handle);
+/// servicehub_platform::http_main!(Services, idempotent servicehub_requests::workflow::accept);
+/// servicehub_platform::http_main!(AuthServices, servicehub_auth::session::login);
+/// ```
+///
+/// The environment type has `from_env(service_name)` (the package's name, which is the binary's
+/// and the template's `SERVICE_NAME`) and implements [`Environment`]. The handler is
+/// `async fn(&Env, Request, RequestInfo) -> Result<Response<Body>, ApiError>`, answered through
+/// [`http::respond`](crate::http::respond) (problem+json errors, NUL checks, failure reports), or
+/// through [`idempotency_key::respond_once`](crate::idempotency_key::respond_once) for routes that
+/// replay on `Idempotency-Key` (`idempotent`). The crate depends on `tokio` and `lambda_http`.
+#[macro_export]
+macro_rules! http_main {
+    ($environment:ty, idempotent $handler:path) => {
+        $crate::http_main!(@main $environment, |environment, request| {
+            $crate::idempotency_key::respond_once(
+                $crate::function::Environment::services(environment),
+                request,
+                |request, info| $handler(environment, request, info),
+            )
+        });
+    };
+    ($environment:ty, $handler:path) => {
+        $crate::http_main!(@main $environment, |environment, request| {
+            $crate::http::respond(
+                &$crate::function::Environment::services(environment).reporter,
+                request,
+                |request, info| $handler(environment, request, info),
+            )
+        });
+    };
+    (@main $environment:ty, |$env:ident, $request:ident| $answer:expr) => {
+        #[::tokio::main(flavor = "current_thread")]
+        async fn main() -> ::std::result::Result<(), $crate::BoxError> {
+            $crate::telemetry::init();
+            let environment = <$environment>::from_env(env!("CARGO_PKG_NAME")).await?;
+            ::lambda_http::run(::lambda_http::service_fn(
+                |$request: ::lambda_http::Request| async {
+                    let $env = &environment;
+                    ::std::result::Result::<_, $crate::BoxError>::Ok($answer.await)
+                },
+            ))
+            .await
+        }
+    };
+}
