@@ -2,7 +2,6 @@
 //! [`FieldError`](servicehub_domain::validation::FieldError), so bad input answers 422 with
 //! field-level errors through the platform's `ApiError`.
 
-use serde::Serialize;
 use serde_json::Value;
 use servicehub_domain::contacts::ContactCode;
 use servicehub_domain::quiet_hours::QuietHours;
@@ -233,30 +232,7 @@ impl Password {
     }
 }
 
-/// The language notifications are written in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Language {
-    Ru,
-    En,
-}
-
-impl Language {
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Language::Ru => "ru",
-            Language::En => "en",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Language> {
-        match text {
-            "ru" => Some(Language::Ru),
-            "en" => Some(Language::En),
-            _ => None,
-        }
-    }
-}
+pub use servicehub_events::values::Language;
 
 /// How a user wants to be told about their requests.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -69,6 +69,11 @@ wire_enum!(
 );
 
 wire_enum!(
+    /// The language a user's messages are written in.
+    Language { Ru => "ru", En => "en" }
+);
+
+wire_enum!(
     /// The kinds of documents HR produces.
     DocumentKind { Contract => "contract", CompletionAct => "completion_act", PaymentOrder => "payment_order" }
 );

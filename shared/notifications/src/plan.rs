@@ -593,27 +593,7 @@ pub fn addresses(contact: &Contact) -> Vec<Address> {
 }
 
 /// The languages templates exist in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Language {
-    Ru,
-    En,
-}
-
-impl Language {
-    pub fn parse(text: &str) -> Language {
-        match text {
-            "en" => Language::En,
-            _ => Language::Ru,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Language::Ru => "ru",
-            Language::En => "en",
-        }
-    }
-}
+pub use servicehub_events::values::Language;
 
 #[cfg(test)]
 mod tests {

@@ -90,7 +90,8 @@ pub async fn contact(pool: &PgPool, user_id: Uuid) -> Result<Option<Contact>, sq
                 .iter()
                 .filter_map(|c| NotificationChannel::parse(c))
                 .collect(),
-            language: Language::parse(&language),
+            // A language the account no longer has a template for reads as ru.
+            language: Language::parse(&language).unwrap_or(Language::Ru),
             quiet_hours: QuietHours::from_parts(
                 row.try_get("quiet_hours_from")?,
                 row.try_get("quiet_hours_to")?,
@@ -298,7 +299,7 @@ fn stored(row: &sqlx::postgres::PgRow) -> Result<StoredNotification, sqlx::Error
             source: format!("unknown channel {channel:?}").into(),
         })?,
         template: row.try_get("template")?,
-        language: Language::parse(&language),
+        language: Language::parse(&language).unwrap_or(Language::Ru),
         cause_event_id: row.try_get("cause_event_id")?,
         request_id: row.try_get("request_id")?,
         address: row.try_get("address")?,

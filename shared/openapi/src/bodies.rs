@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::Deserialize;
-use servicehub_events::values::{NotificationChannel, RequestStatus, Urgency};
+use servicehub_events::values::{Language, NotificationChannel, RequestStatus, Urgency};
 use uuid::Uuid;
 
 /// What the text fields accept: no control characters and no bidi overrides (the domain's `text`
@@ -37,13 +37,6 @@ pub struct MoneyBody {
 pub struct TimeWindowBody {
     pub from: DateTime<Utc>,
     pub to: DateTime<Utc>,
-}
-
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Language {
-    Ru,
-    En,
 }
 
 /// How the user wants to be told; absent fields take their defaults (email, ru).
