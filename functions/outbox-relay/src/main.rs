@@ -7,6 +7,7 @@
 
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
 use serde_json::{Value, json};
+use servicehub_platform::config::Vars;
 use servicehub_platform::{Services, idempotency_key, outbox, telemetry};
 use std::time::{Duration, Instant};
 
@@ -14,11 +15,12 @@ use std::time::{Duration, Instant};
 async fn main() -> Result<(), Error> {
     telemetry::init();
     let services = Services::from_env("outbox-relay").await?;
-    let batch_size = env_number("OUTBOX_RELAY_BATCH_SIZE", 500)?;
-    let retention_hours = env_number("OUTBOX_RETENTION_HOURS", 72)?;
-    let key_retention_hours = env_number("IDEMPOTENCY_KEY_RETENTION_HOURS", 24)?;
-    let drain_for = Duration::from_secs(env_number("OUTBOX_RELAY_DRAIN_SECONDS", 60)? as u64);
-    let poll = Duration::from_millis(env_number("OUTBOX_RELAY_POLL_MS", 1000)? as u64);
+    let vars = Vars::from_env();
+    let batch_size = vars.number("OUTBOX_RELAY_BATCH_SIZE", 500, 0)?;
+    let retention_hours = vars.number("OUTBOX_RETENTION_HOURS", 72, 0)?;
+    let key_retention_hours = vars.number("IDEMPOTENCY_KEY_RETENTION_HOURS", 24, 0)?;
+    let drain_for = Duration::from_secs(vars.number("OUTBOX_RELAY_DRAIN_SECONDS", 60, 0)?);
+    let poll = Duration::from_millis(vars.number("OUTBOX_RELAY_POLL_MS", 1000, 0)?);
     run(service_fn(|_: LambdaEvent<Value>| async {
         let started = Instant::now();
         let report = outbox::drain(
@@ -62,17 +64,4 @@ async fn main() -> Result<(), Error> {
         }))
     }))
     .await
-}
-
-/// A non-negative whole number from the environment, or `default` when unset or blank.
-fn env_number(name: &str, default: i64) -> Result<i64, Error> {
-    match std::env::var(name) {
-        Ok(value) if !value.trim().is_empty() => value
-            .trim()
-            .parse()
-            .ok()
-            .filter(|n: &i64| *n >= 0)
-            .ok_or_else(|| format!("{name} must be a whole number >= 0, got {value:?}").into()),
-        _ => Ok(default),
-    }
 }

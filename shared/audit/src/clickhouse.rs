@@ -33,13 +33,8 @@ impl std::fmt::Debug for ClickHouseConfig {
     }
 }
 
-#[derive(Debug, Error)]
-pub enum ConfigError {
-    #[error("environment variable {0} is required")]
-    Missing(&'static str),
-    #[error("environment variable {name} is invalid: {reason}")]
-    Invalid { name: &'static str, reason: String },
-}
+pub use servicehub_platform::config::ConfigError;
+use servicehub_platform::config::Vars;
 
 impl ClickHouseConfig {
     pub fn from_env() -> Result<ClickHouseConfig, ConfigError> {
@@ -49,37 +44,31 @@ impl ClickHouseConfig {
     pub fn from_vars(
         vars: impl IntoIterator<Item = (String, String)>,
     ) -> Result<ClickHouseConfig, ConfigError> {
-        let vars: std::collections::BTreeMap<String, String> = vars.into_iter().collect();
-        let get = |name: &str| vars.get(name).filter(|v| !v.trim().is_empty()).cloned();
-        let url = get("CLICKHOUSE_URL").ok_or(ConfigError::Missing("CLICKHOUSE_URL"))?;
+        let vars = Vars::new(vars);
+        let url = vars.required("CLICKHOUSE_URL")?;
         if !url.starts_with("http://") && !url.starts_with("https://") {
             return Err(ConfigError::Invalid {
                 name: "CLICKHOUSE_URL",
                 reason: format!("{url:?} is not an http:// URL"),
             });
         }
-        let database = get("CLICKHOUSE_DATABASE").unwrap_or_else(|| "servicehub".into());
+        let database = vars
+            .get("CLICKHOUSE_DATABASE")
+            .unwrap_or_else(|| "servicehub".into());
         if !is_identifier(&database) {
             return Err(ConfigError::Invalid {
                 name: "CLICKHOUSE_DATABASE",
                 reason: format!("{database:?} is not a plain identifier ([A-Za-z_][A-Za-z0-9_]*)"),
             });
         }
-        let timeout_ms =
-            match get("CLICKHOUSE_TIMEOUT_MS") {
-                Some(v) => v.parse::<u64>().ok().filter(|n| *n > 0).ok_or_else(|| {
-                    ConfigError::Invalid {
-                        name: "CLICKHOUSE_TIMEOUT_MS",
-                        reason: format!("{v:?} is not a positive integer"),
-                    }
-                })?,
-                None => 10_000,
-            };
+        let timeout_ms = vars.number("CLICKHOUSE_TIMEOUT_MS", 10_000, 1)?;
         Ok(ClickHouseConfig {
             url: url.trim_end_matches('/').to_owned(),
             database,
-            user: get("CLICKHOUSE_USER").unwrap_or_else(|| "default".into()),
-            password: get("CLICKHOUSE_PASSWORD"),
+            user: vars
+                .get("CLICKHOUSE_USER")
+                .unwrap_or_else(|| "default".into()),
+            password: vars.get("CLICKHOUSE_PASSWORD"),
             timeout: Duration::from_millis(timeout_ms),
         })
     }

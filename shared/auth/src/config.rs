@@ -6,8 +6,7 @@ use crate::throttle::ThrottlePolicy;
 use crate::token::TokenSettings;
 use chrono::Duration;
 use servicehub_domain::validation::ValidationErrors;
-use servicehub_platform::config::ConfigError;
-use std::collections::BTreeMap;
+use servicehub_platform::config::{ConfigError, Vars};
 
 pub const DEFAULT_JWT_SECRET_NAME: &str = "servicehub/jwt-signing-key";
 pub const DEFAULT_BOOTSTRAP_PASSWORD_SECRET_NAME: &str = "servicehub/bootstrap-admin-password";
@@ -43,12 +42,8 @@ impl AuthConfig {
     pub fn from_vars(
         vars: impl IntoIterator<Item = (String, String)>,
     ) -> Result<AuthConfig, ConfigError> {
-        let vars: BTreeMap<String, String> = vars.into_iter().collect();
-        let get = |name: &str| {
-            vars.get(name)
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
-        };
+        let vars = Vars::new(vars);
+        let get = |name: &str| vars.get(name);
         let seconds = |name: &'static str, default: i64| -> Result<Duration, ConfigError> {
             match get(name) {
                 None => Ok(Duration::seconds(default)),
@@ -65,16 +60,7 @@ impl AuthConfig {
         };
         let defaults = TokenSettings::default();
         let throttle_defaults = ThrottlePolicy::default();
-        let max_failures =
-            match get("LOGIN_MAX_FAILURES") {
-                None => throttle_defaults.max_failures,
-                Some(v) => v.parse::<u32>().ok().filter(|n| *n > 0).ok_or_else(|| {
-                    ConfigError::Invalid {
-                        name: "LOGIN_MAX_FAILURES",
-                        reason: format!("{v:?} is not a positive integer"),
-                    }
-                })?,
-            };
+        let max_failures = vars.number("LOGIN_MAX_FAILURES", throttle_defaults.max_failures, 1)?;
         let bootstrap_admin =
             match get("BOOTSTRAP_ADMIN_EMAIL") {
                 None => None,

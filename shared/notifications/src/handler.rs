@@ -22,16 +22,10 @@ use servicehub_requests::store as requests;
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
-use thiserror::Error;
 use uuid::Uuid;
 
-#[derive(Debug, Error)]
-pub enum ConfigError {
-    #[error("environment variable {0} is required")]
-    Missing(&'static str),
-    #[error("environment variable {name} is invalid: {reason}")]
-    Invalid { name: &'static str, reason: String },
-}
+pub use servicehub_platform::config::ConfigError;
+use servicehub_platform::config::Vars as EnvVars;
 
 /// The notify function's own settings (besides the platform's [`servicehub_platform::Config`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,21 +68,10 @@ impl NotifyConfig {
     pub fn from_vars(
         vars: impl IntoIterator<Item = (String, String)>,
     ) -> Result<NotifyConfig, ConfigError> {
-        let vars: BTreeMap<String, String> = vars.into_iter().collect();
-        let get = |name: &'static str| vars.get(name).filter(|v| !v.trim().is_empty()).cloned();
-        let require = |name: &'static str| get(name).ok_or(ConfigError::Missing(name));
-        let number = |name: &'static str, default: u64| match get(name) {
-            None => Ok(default),
-            Some(v) => v
-                .trim()
-                .parse::<u64>()
-                .ok()
-                .filter(|n| *n > 0)
-                .ok_or_else(|| ConfigError::Invalid {
-                    name,
-                    reason: format!("{v:?} is not a positive integer"),
-                }),
-        };
+        let vars = EnvVars::new(vars);
+        let get = |name: &str| vars.get(name);
+        let require = |name: &'static str| vars.required(name);
+        let number = |name: &'static str, default: u64| vars.number(name, default, 1);
         let defaults = RetryPolicy::default();
         Ok(NotifyConfig {
             from_address: require("SES_FROM_ADDRESS")?,

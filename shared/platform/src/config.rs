@@ -14,6 +14,61 @@ pub enum ConfigError {
     Invalid { name: &'static str, reason: String },
 }
 
+/// Environment variables as every function reads them, with one rule for all: a value is
+/// trimmed, and an empty or blank one counts as unset (so a template's `""` default means "not
+/// set", and a stray space never ends up in a URL).
+#[derive(Debug, Clone, Default)]
+pub struct Vars(BTreeMap<String, String>);
+
+impl Vars {
+    pub fn from_env() -> Vars {
+        Vars::new(std::env::vars())
+    }
+
+    pub fn new(vars: impl IntoIterator<Item = (String, String)>) -> Vars {
+        Vars(vars.into_iter().collect())
+    }
+
+    /// The trimmed value, `None` when unset or blank.
+    pub fn get(&self, name: &str) -> Option<String> {
+        self.0
+            .get(name)
+            .map(|v| v.trim())
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned)
+    }
+
+    pub fn required(&self, name: &'static str) -> Result<String, ConfigError> {
+        self.get(name).ok_or(ConfigError::Missing(name))
+    }
+
+    /// A whole number of at least `min`, `default` when unset.
+    pub fn number<T>(&self, name: &'static str, default: T, min: T) -> Result<T, ConfigError>
+    where
+        T: std::str::FromStr + PartialOrd + std::fmt::Display,
+    {
+        match self.get(name) {
+            None => Ok(default),
+            Some(v) => {
+                v.parse::<T>()
+                    .ok()
+                    .filter(|n| *n >= min)
+                    .ok_or_else(|| ConfigError::Invalid {
+                        name,
+                        reason: format!("{v:?} is not a whole number >= {min}"),
+                    })
+            }
+        }
+    }
+
+    /// Every variable whose name starts with `prefix`, with the rest of its name (raw values).
+    pub fn with_prefix<'a>(&'a self, prefix: &'a str) -> impl Iterator<Item = (&'a str, &'a str)> {
+        self.0
+            .iter()
+            .filter_map(move |(k, v)| Some((k.strip_prefix(prefix)?, v.as_str())))
+    }
+}
+
 /// What every function needs to reach its backing services.
 #[derive(Clone)]
 pub struct Config {
@@ -83,48 +138,21 @@ impl Config {
         default_service_name: &str,
         with_database: bool,
     ) -> Result<Config, ConfigError> {
-        let vars: BTreeMap<String, String> = vars.into_iter().collect();
-        let get = |name: &'static str| vars.get(name).filter(|v| !v.trim().is_empty()).cloned();
-        let require = |name: &'static str| get(name).ok_or(ConfigError::Missing(name));
-        let database_max_connections = match get("DATABASE_MAX_CONNECTIONS") {
-            Some(v) => v
-                .parse()
-                .ok()
-                .filter(|n| *n > 0)
-                .ok_or_else(|| ConfigError::Invalid {
-                    name: "DATABASE_MAX_CONNECTIONS",
-                    reason: format!("{v:?} is not a positive integer"),
-                })?,
-            None => 2,
-        };
-        let performance_metrics_flush = match get("PERFORMANCE_METRICS_FLUSH_SECONDS") {
-            Some(v) => Duration::from_secs(v.parse().map_err(|_| ConfigError::Invalid {
-                name: "PERFORMANCE_METRICS_FLUSH_SECONDS",
-                reason: format!("{v:?} is not a whole number of seconds"),
-            })?),
-            None => Duration::from_secs(60),
-        };
-        // A whole number of milliseconds, at least `min`.
-        let millis = |name: &'static str, default: u64, min: u64| match get(name) {
-            Some(v) => v
-                .trim()
-                .parse()
-                .ok()
-                .filter(|n| *n >= min)
-                .map(Duration::from_millis)
-                .ok_or_else(|| ConfigError::Invalid {
-                    name,
-                    reason: format!("{v:?} is not a whole number of milliseconds >= {min}"),
-                }),
-            None => Ok(Duration::from_millis(default)),
-        };
-        let database_acquire_timeout = millis("DATABASE_ACQUIRE_TIMEOUT_MS", 2000, 1)?;
-        let outbox_publish_budget = millis("OUTBOX_PUBLISH_BUDGET_MS", 200, 0)?;
-        let kafka = KafkaSettings::read(&vars, get)?;
+        let vars = Vars::new(vars);
+        let database_max_connections = vars.number("DATABASE_MAX_CONNECTIONS", 2, 1)?;
+        let performance_metrics_flush =
+            Duration::from_secs(vars.number("PERFORMANCE_METRICS_FLUSH_SECONDS", 60, 0)?);
+        let database_acquire_timeout =
+            Duration::from_millis(vars.number("DATABASE_ACQUIRE_TIMEOUT_MS", 2000, 1)?);
+        let outbox_publish_budget =
+            Duration::from_millis(vars.number("OUTBOX_PUBLISH_BUDGET_MS", 200, 0)?);
+        let kafka = KafkaSettings::read(&vars)?;
         Ok(Config {
-            service_name: get("SERVICE_NAME").unwrap_or_else(|| default_service_name.to_owned()),
+            service_name: vars
+                .get("SERVICE_NAME")
+                .unwrap_or_else(|| default_service_name.to_owned()),
             database_url: if with_database {
-                require("DATABASE_URL")?
+                vars.required("DATABASE_URL")?
             } else {
                 String::new()
             },
@@ -199,7 +227,40 @@ mod tests {
         .unwrap_err();
         assert_eq!(
             error.to_string(),
-            "environment variable PERFORMANCE_METRICS_FLUSH_SECONDS is invalid: \"soon\" is not a whole number of seconds"
+            "environment variable PERFORMANCE_METRICS_FLUSH_SECONDS is invalid: \"soon\" is not a whole number >= 0"
+        );
+    }
+
+    #[test]
+    fn one_rule_for_every_variable_trimmed_and_blank_is_unset() {
+        let vars = Vars::new(vars(&[
+            ("URL", "  http://x  "),
+            ("BLANK", "   "),
+            ("N", " 7 "),
+            ("LOW", "0"),
+            ("NEG", "-1"),
+            ("KAFKA_PROPERTY_LINGER_MS", "5"),
+        ]));
+        assert_eq!(vars.get("URL").as_deref(), Some("http://x"));
+        assert_eq!(vars.get("BLANK"), None);
+        assert!(matches!(
+            vars.required("BLANK"),
+            Err(ConfigError::Missing("BLANK"))
+        ));
+        assert_eq!(vars.number("N", 1u32, 1).unwrap(), 7);
+        assert_eq!(vars.number("UNSET", 42u64, 1).unwrap(), 42);
+        assert_eq!(vars.number("BLANK", 3u64, 1).unwrap(), 3);
+        assert_eq!(
+            vars.number("LOW", 1u32, 1).unwrap_err().to_string(),
+            "environment variable LOW is invalid: \"0\" is not a whole number >= 1"
+        );
+        assert!(
+            vars.number("NEG", 0u64, 0).is_err(),
+            "a negative number is not a u64"
+        );
+        assert_eq!(
+            vars.with_prefix("KAFKA_PROPERTY_").collect::<Vec<_>>(),
+            vec![("LINGER_MS", "5")]
         );
     }
 }

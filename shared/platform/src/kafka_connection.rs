@@ -3,7 +3,7 @@
 //! and the MSK bootstrap string are looked up once per execution environment, with the same
 //! secret shapes Lambda's Kafka triggers read, so a producer and its stack's triggers share them.
 
-use crate::config::ConfigError;
+use crate::config::{ConfigError, Vars};
 use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_sdk_kafka::error::DisplayErrorContext;
 use std::collections::BTreeMap;
@@ -114,15 +114,12 @@ impl KafkaSettings {
     }
 
     pub fn from_vars(vars: BTreeMap<String, String>) -> Result<KafkaSettings, ConfigError> {
-        let get = |name: &'static str| vars.get(name).filter(|v| !v.trim().is_empty()).cloned();
-        KafkaSettings::read(&vars, get)
+        KafkaSettings::read(&Vars::new(vars))
     }
 
-    /// Reads the settings from the environment's variables (`get` answers non-empty values).
-    pub(crate) fn read(
-        vars: &BTreeMap<String, String>,
-        get: impl Fn(&'static str) -> Option<String>,
-    ) -> Result<KafkaSettings, ConfigError> {
+    /// Reads the settings from the environment's variables.
+    pub(crate) fn read(vars: &Vars) -> Result<KafkaSettings, ConfigError> {
+        let get = |name: &str| vars.get(name);
         let auth = match get("KAFKA_AUTH") {
             Some(value) => value.parse().map_err(|reason| ConfigError::Invalid {
                 name: "KAFKA_AUTH",
@@ -149,13 +146,12 @@ impl KafkaSettings {
             },
             ca_secret: get("KAFKA_CA_SECRET_ARN"),
             properties: vars
-                .iter()
-                .filter_map(|(name, value)| {
-                    let property = name.strip_prefix("KAFKA_PROPERTY_")?;
-                    Some((
+                .with_prefix("KAFKA_PROPERTY_")
+                .map(|(property, value)| {
+                    (
                         property.to_ascii_lowercase().replace('_', "."),
-                        value.clone(),
-                    ))
+                        value.to_owned(),
+                    )
                 })
                 .collect(),
         };
@@ -508,12 +504,9 @@ mod tests {
     use base64::Engine;
 
     fn settings(pairs: &[(&str, &str)]) -> Result<KafkaSettings, ConfigError> {
-        let vars: BTreeMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        let get = |name: &'static str| vars.get(name).filter(|v| !v.trim().is_empty()).cloned();
-        KafkaSettings::read(&vars, get)
+        KafkaSettings::read(&Vars::new(
+            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())),
+        ))
     }
 
     #[test]
