@@ -244,30 +244,23 @@ pub fn configured(
 mod tests {
     use super::*;
 
-    fn vars(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
-
     #[test]
     fn config_defaults_and_checks() {
         let config =
-            ClickHouseConfig::from_vars(vars(&[("CLICKHOUSE_URL", "http://127.0.0.1:58123/")]))
+            ClickHouseConfig::from_vars(Vars::of(&[("CLICKHOUSE_URL", "http://127.0.0.1:58123/")]))
                 .unwrap();
         assert_eq!(config.url, "http://127.0.0.1:58123");
         assert_eq!(config.database, "servicehub");
         assert_eq!(config.user, "default");
-        assert!(ClickHouseConfig::from_vars(vars(&[])).is_err());
+        assert!(ClickHouseConfig::from_vars(Vars::of(&[])).is_err());
         assert!(
-            ClickHouseConfig::from_vars(vars(&[
+            ClickHouseConfig::from_vars(Vars::of(&[
                 ("CLICKHOUSE_URL", "http://h:1"),
                 ("CLICKHOUSE_DATABASE", "x; DROP")
             ]))
             .is_err()
         );
-        let secret = ClickHouseConfig::from_vars(vars(&[
+        let secret = ClickHouseConfig::from_vars(Vars::of(&[
             ("CLICKHOUSE_URL", "http://h:1"),
             ("CLICKHOUSE_PASSWORD", "hunter2"),
         ]))

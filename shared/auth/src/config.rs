@@ -106,16 +106,9 @@ impl AuthConfig {
 mod tests {
     use super::*;
 
-    fn vars(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
-
     #[test]
     fn defaults() {
-        let config = AuthConfig::from_vars(vars(&[])).unwrap();
+        let config = AuthConfig::from_vars(Vars::of(&[])).unwrap();
         assert_eq!(config.jwt_secret_name, "servicehub/jwt-signing-key");
         assert_eq!(config.tokens, TokenSettings::default());
         assert_eq!(config.tokens.access_ttl, Duration::minutes(15));
@@ -125,7 +118,7 @@ mod tests {
 
     #[test]
     fn overrides_and_the_bootstrap_admin() {
-        let config = AuthConfig::from_vars(vars(&[
+        let config = AuthConfig::from_vars(Vars::of(&[
             ("JWT_SECRET_NAME", "prod/jwt"),
             ("JWT_ISSUER", "https://auth.servicehub.example"),
             ("JWT_AUDIENCE", "servicehub"),
@@ -154,7 +147,7 @@ mod tests {
             ("LOGIN_MAX_FAILURES", "-1"),
             ("BOOTSTRAP_ADMIN_EMAIL", "root"),
         ] {
-            let error = AuthConfig::from_vars(vars(&[(name, value)])).unwrap_err();
+            let error = AuthConfig::from_vars(Vars::of(&[(name, value)])).unwrap_err();
             assert!(error.to_string().contains(name), "{error}");
         }
     }

@@ -896,16 +896,9 @@ const OUTCOME_UNKNOWN: &str = "the delivery outcome is unknown (an earlier invoc
 mod tests {
     use super::*;
 
-    fn vars(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
-
     #[test]
     fn config_has_defaults_and_names_what_is_missing() {
-        let config = NotifyConfig::from_vars(vars(&[
+        let config = NotifyConfig::from_vars(EnvVars::of(&[
             ("SES_FROM_ADDRESS", "noreply@servicehub.local"),
             (
                 "TELEGRAM_BOT_TOKEN_SECRET_NAME",
@@ -917,12 +910,13 @@ mod tests {
         assert_eq!(config.retry, RetryPolicy::default());
         assert_eq!(config.claim_lease, Duration::from_secs(120));
         assert_eq!(config.concurrency, 8);
-        let error = NotifyConfig::from_vars(vars(&[("SES_FROM_ADDRESS", "a@b")])).unwrap_err();
+        let error =
+            NotifyConfig::from_vars(EnvVars::of(&[("SES_FROM_ADDRESS", "a@b")])).unwrap_err();
         assert_eq!(
             error.to_string(),
             "environment variable TELEGRAM_BOT_TOKEN_SECRET_NAME is required"
         );
-        let error = NotifyConfig::from_vars(vars(&[
+        let error = NotifyConfig::from_vars(EnvVars::of(&[
             ("SES_FROM_ADDRESS", "a@b"),
             ("TELEGRAM_BOT_TOKEN_SECRET_NAME", "s"),
             ("NOTIFY_MAX_ATTEMPTS", "0"),

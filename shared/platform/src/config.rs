@@ -29,6 +29,11 @@ impl Vars {
         Vars(vars.into_iter().collect())
     }
 
+    /// Literal pairs, for tests and tools: `Vars::of(&[("DATABASE_URL", "postgres://...")])`.
+    pub fn of(pairs: &[(&str, &str)]) -> Vars {
+        Vars::new(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())))
+    }
+
     /// The trimmed value, `None` when unset or blank.
     pub fn get(&self, name: &str) -> Option<String> {
         self.0
@@ -66,6 +71,15 @@ impl Vars {
         self.0
             .iter()
             .filter_map(move |(k, v)| Some((k.strip_prefix(prefix)?, v.as_str())))
+    }
+}
+
+impl IntoIterator for Vars {
+    type Item = (String, String);
+    type IntoIter = std::collections::btree_map::IntoIter<String, String>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.into_iter()
     }
 }
 
@@ -169,17 +183,10 @@ impl Config {
 mod tests {
     use super::*;
 
-    fn vars(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
-
     #[test]
     fn reads_required_and_optional_variables() {
         let config = Config::from_vars(
-            vars(&[
+            Vars::of(&[
                 ("DATABASE_URL", "postgres://u:secret@h/db"),
                 ("KAFKA_BOOTSTRAP_SERVERS", "k:9092"),
                 ("KAFKA_PROPERTY_SECURITY_PROTOCOL", "SSL"),
@@ -201,13 +208,14 @@ mod tests {
 
     #[test]
     fn missing_or_invalid_variables_are_named() {
-        let error = Config::from_vars(vars(&[("KAFKA_BOOTSTRAP_SERVERS", "k")]), "x").unwrap_err();
+        let error =
+            Config::from_vars(Vars::of(&[("KAFKA_BOOTSTRAP_SERVERS", "k")]), "x").unwrap_err();
         assert_eq!(
             error.to_string(),
             "environment variable DATABASE_URL is required"
         );
         let error = Config::from_vars(
-            vars(&[
+            Vars::of(&[
                 ("DATABASE_URL", "p"),
                 ("KAFKA_BOOTSTRAP_SERVERS", "k"),
                 ("DATABASE_MAX_CONNECTIONS", "0"),
@@ -217,7 +225,7 @@ mod tests {
         .unwrap_err();
         assert!(error.to_string().contains("DATABASE_MAX_CONNECTIONS"));
         let error = Config::from_vars(
-            vars(&[
+            Vars::of(&[
                 ("DATABASE_URL", "p"),
                 ("KAFKA_BOOTSTRAP_SERVERS", "k"),
                 ("PERFORMANCE_METRICS_FLUSH_SECONDS", "soon"),
@@ -233,14 +241,14 @@ mod tests {
 
     #[test]
     fn one_rule_for_every_variable_trimmed_and_blank_is_unset() {
-        let vars = Vars::new(vars(&[
+        let vars = Vars::of(&[
             ("URL", "  http://x  "),
             ("BLANK", "   "),
             ("N", " 7 "),
             ("LOW", "0"),
             ("NEG", "-1"),
             ("KAFKA_PROPERTY_LINGER_MS", "5"),
-        ]));
+        ]);
         assert_eq!(vars.get("URL").as_deref(), Some("http://x"));
         assert_eq!(vars.get("BLANK"), None);
         assert!(matches!(
