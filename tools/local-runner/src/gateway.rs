@@ -24,6 +24,28 @@ use tokio::sync::Mutex;
 
 /// API Gateway's payload limit for HTTP APIs.
 pub const MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
+/// How much of a body past [`MAX_BODY_BYTES`] is still read (and dropped) before the 413.
+const DRAINED_BYTES: usize = 64 * 1024 * 1024;
+
+/// The request body, or `None` past [`MAX_BODY_BYTES`] (or when the client breaks off). Past the
+/// limit the rest is still read and dropped, up to [`DRAINED_BYTES`]: a client still sending
+/// then gets the 413, instead of a connection closed under its upload (a broken pipe).
+async fn read_body(body: Body) -> Option<Bytes> {
+    use futures::StreamExt as _;
+    let mut chunks = body.into_data_stream();
+    let mut kept = Vec::new();
+    let mut seen = 0usize;
+    while let Some(chunk) = chunks.next().await {
+        let chunk = chunk.ok()?;
+        seen += chunk.len();
+        if seen <= MAX_BODY_BYTES {
+            kept.extend_from_slice(&chunk);
+        } else if seen > DRAINED_BYTES {
+            return None;
+        }
+    }
+    (seen <= MAX_BODY_BYTES).then(|| Bytes::from(kept))
+}
 
 /// A route bound to the pools that serve it.
 pub struct BoundRoute {
@@ -491,11 +513,8 @@ impl Gateway {
                 return gateway_error(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests");
             }
         }
-        let body = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
-            Ok(body) => body,
-            Err(_) => {
-                return gateway_error(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large");
-            }
+        let Some(body) = read_body(body).await else {
+            return gateway_error(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large");
         };
         let incoming = IncomingRequest {
             method: method.clone(),
