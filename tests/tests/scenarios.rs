@@ -177,9 +177,9 @@ impl World {
         assert_eq!(verified["verification_status"], "verified");
     }
 
-    /// The customer files a request titled `title`; assign-manager gives it to the manager
-    /// (the only one of the region), who dispatches it to every eligible contractor.
-    async fn dispatched_request(&self, customer: &Person, manager: &Person, title: &str) -> Uuid {
+    /// The customer files a request titled `title` in the world's region; its id and its view
+    /// once assign-manager has given it a manager.
+    async fn filed_request(&self, customer: &Person, title: &str) -> (String, Value) {
         let mut body = new_request(&self.region);
         body["title"] = json!(title);
         let (status, created) = self.stack.post(&customer.token, "/requests", &body).await;
@@ -189,6 +189,13 @@ impl World {
             .stack
             .wait_for_status(&customer.token, &id, "manager_assigned")
             .await;
+        (id, view)
+    }
+
+    /// The customer files a request titled `title`; assign-manager gives it to the manager
+    /// (the only one of the region), who dispatches it to every eligible contractor.
+    async fn dispatched_request(&self, customer: &Person, manager: &Person, title: &str) -> Uuid {
+        let (id, view) = self.filed_request(customer, title).await;
         assert_eq!(view["manager_id"], manager.id.to_string());
         let dispatched = self
             .ok(manager, &format!("/requests/{id}/dispatch"), json!({}))
@@ -1066,14 +1073,7 @@ async fn scenario_5_an_answer_and_a_cancellation_reach_the_manager_and_the_offer
     } = w.cast().await;
     let petr = w.contractor("Мастер Пётр").await;
     w.verify(&officer, &petr).await;
-    let mut body = new_request(REGION);
-    body["title"] = json!(FRIDGE);
-    let (status, created) = w.stack.post(&customer.token, "/requests", &body).await;
-    assert_eq!(status, 201, "{created}");
-    let id = created["id"].as_str().expect("id").to_owned();
-    w.stack
-        .wait_for_status(&customer.token, &id, "manager_assigned")
-        .await;
+    let (id, _) = w.filed_request(&customer, FRIDGE).await;
 
     // A question, and the customer's answer: the manager gets the answer by e-mail.
     w.ok(
@@ -1177,15 +1177,7 @@ async fn scenario_6_analytics_count_what_happened_to_the_requests() {
     .await;
     let mut ids = Vec::new();
     for title in [WASHER, "Не работает духовка"] {
-        let mut body = new_request(&w.region);
-        body["title"] = json!(title);
-        let (status, created) = w.stack.post(&customer.token, "/requests", &body).await;
-        assert_eq!(status, 201, "{created}");
-        let id = created["id"].as_str().expect("id").to_owned();
-        w.stack
-            .wait_for_status(&customer.token, &id, "manager_assigned")
-            .await;
-        ids.push(id);
+        ids.push(w.filed_request(&customer, title).await.0);
     }
     w.ok(
         &customer,
