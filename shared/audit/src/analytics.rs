@@ -352,10 +352,10 @@ pub async fn analytics(
     })
 }
 
-/// `GET /analytics/requests`. `clickhouse` is `None` without a usable configuration: access is
+/// `GET /analytics/requests`. Without a usable ClickHouse configuration: access is
 /// still checked, and callers get a 503.
 pub async fn handle(
-    clickhouse: Option<&ClickHouse>,
+    reader: &crate::AuditReader,
     request: Request,
     info: RequestInfo,
 ) -> Result<Response<Body>, ApiError> {
@@ -367,7 +367,7 @@ pub async fn handle(
         identity,
         Utc::now(),
     )?;
-    let figures = analytics(configured(clickhouse)?, &query).await?;
+    let figures = analytics(configured(reader.clickhouse.as_ref())?, &query).await?;
     Ok(json_response(200, &figures, &info, None))
 }
 

@@ -6,12 +6,15 @@
 //! - [`sink`]: the Kafka batch: decode, dead-letter what does not decode, one INSERT per batch.
 //! - [`query`]: `GET /audit`: filters, keyset pagination, the response.
 //! - [`analytics`]: `GET /analytics/requests`: the business at a glance, computed by ClickHouse.
+//! - [`reader`]: the environment of the two reading functions (ClickHouse, no database).
 
 pub mod analytics;
 pub mod clickhouse;
 pub mod query;
+pub mod reader;
 pub mod row;
 pub mod schema;
 pub mod sink;
 
 pub use clickhouse::{ClickHouse, ClickHouseConfig, ClickHouseError};
+pub use reader::AuditReader;

@@ -279,10 +279,9 @@ pub async fn page(
     Ok(AuditPage { items, next_cursor })
 }
 
-/// `GET /audit`. `clickhouse` is `None` when the function has no usable `CLICKHOUSE_*`
-/// configuration: access is still checked, and admins get a 503.
+/// `GET /audit`. Without a usable `CLICKHOUSE_*` configuration: access is still checked, and admins get a 503.
 pub async fn handle(
-    clickhouse: Option<&ClickHouse>,
+    reader: &crate::AuditReader,
     request: Request,
     info: RequestInfo,
 ) -> Result<Response<Body>, ApiError> {
@@ -293,7 +292,7 @@ pub async fn handle(
     let mut pairs = query_pairs(&request);
     pairs.dedup();
     let query = AuditQuery::parse(pairs.iter().map(|(n, v)| (n.as_str(), v.as_str())))?;
-    let page = page(configured(clickhouse)?, &query).await?;
+    let page = page(configured(reader.clickhouse.as_ref())?, &query).await?;
     Ok(json_response(200, &page, &info, None))
 }
 

@@ -25,6 +25,12 @@ pub struct AuthServices {
 }
 
 impl servicehub_platform::function::Environment for AuthServices {
+    fn reporter(&self) -> &servicehub_platform::report::Reporter {
+        &self.services.reporter
+    }
+}
+
+impl servicehub_platform::function::WithDatabase for AuthServices {
     fn services(&self) -> &Services {
         &self.services
     }

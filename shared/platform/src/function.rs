@@ -7,14 +7,27 @@
 //! function's crate, the future is concrete and the compiler checks it there.
 
 use crate::Services;
+use crate::report::Reporter;
 
-/// The clients an execution environment builds at init: [`Services`], or a richer set that holds
-/// them (`servicehub_auth::AuthServices`).
+/// The clients an execution environment builds at init: [`Services`], a richer set that holds
+/// them (`servicehub_auth::AuthServices`), or a set without a database
+/// (`servicehub_audit::AuditReader`). Failures are reported through its reporter.
 pub trait Environment {
+    fn reporter(&self) -> &Reporter;
+}
+
+/// An environment with the database, where `Idempotency-Key` replays are kept.
+pub trait WithDatabase: Environment {
     fn services(&self) -> &Services;
 }
 
 impl Environment for Services {
+    fn reporter(&self) -> &Reporter {
+        &self.reporter
+    }
+}
+
+impl WithDatabase for Services {
     fn services(&self) -> &Services {
         self
     }
@@ -29,7 +42,8 @@ impl Environment for Services {
 /// ```
 ///
 /// The environment type has `from_env(service_name)` (the package's name, which is the binary's
-/// and the template's `SERVICE_NAME`) and implements [`Environment`]. The handler is
+/// and the template's `SERVICE_NAME`) and implements [`Environment`] ([`WithDatabase`] for
+/// `idempotent`). The handler is
 /// `async fn(&Env, Request, RequestInfo) -> Result<Response<Body>, ApiError>`, answered through
 /// [`http::respond`](crate::http::respond) (problem+json errors, NUL checks, failure reports), or
 /// through [`idempotency_key::respond_once`](crate::idempotency_key::respond_once) for routes that
@@ -39,7 +53,7 @@ macro_rules! http_main {
     ($environment:ty, idempotent $handler:path) => {
         $crate::http_main!(@main $environment, |environment, request| {
             $crate::idempotency_key::respond_once(
-                $crate::function::Environment::services(environment),
+                $crate::function::WithDatabase::services(environment),
                 request,
                 |request, info| $handler(environment, request, info),
             )
@@ -48,7 +62,7 @@ macro_rules! http_main {
     ($environment:ty, $handler:path) => {
         $crate::http_main!(@main $environment, |environment, request| {
             $crate::http::respond(
-                &$crate::function::Environment::services(environment).reporter,
+                $crate::function::Environment::reporter(environment),
                 request,
                 |request, info| $handler(environment, request, info),
             )
