@@ -14,6 +14,8 @@ pub struct LocalRunner {
     child: Child,
     pub base_url: String,
     lines: Arc<Mutex<Vec<String>>>,
+    /// The last lines of its stderr (a crash's last words: a panic, a librdkafka assertion).
+    errors: Arc<Mutex<std::collections::VecDeque<String>>>,
 }
 
 impl LocalRunner {
@@ -124,7 +126,15 @@ impl LocalRunner {
             child,
             base_url,
             lines,
+            errors,
         }
+    }
+
+    /// `None` while the runner runs; once it has exited, how, with the end of its stderr.
+    pub fn exited(&mut self) -> Option<String> {
+        let status = self.child.try_wait().ok().flatten()?;
+        let tail = Vec::from(self.errors.lock().unwrap().clone()).join("\n");
+        Some(format!("{status}; the end of its stderr:\n{tail}"))
     }
 
     /// The runner's process id (its execution environments are its children).

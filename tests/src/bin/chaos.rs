@@ -415,7 +415,7 @@ async fn run(fault: Fault) -> Vec<String> {
         ));
     }
     let runner_env: Vec<(&str, &str)> = runner_env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let stack = Stack::start_with_parameters(
+    let mut stack = Stack::start_with_parameters(
         &db.url,
         &runner_env,
         &[
@@ -893,7 +893,12 @@ async fn run(fault: Fault) -> Vec<String> {
         );
     }
     print_invocations(&stack.runner.invocations());
-    stack.runner.stop().await;
+    // Everything above assumed the runner lived through the fault: say so when it did not.
+    if let Some(exit) = stack.runner.exited() {
+        failures.push(format!("{}: the local runner died: {exit}", fault.name()));
+    } else {
+        stack.runner.stop().await;
+    }
     let _ = std::fs::remove_file(&env_vars);
     failures
 }
