@@ -10,6 +10,10 @@ use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
+/// The dev services' variables every function gets instead of the template's values (a Secrets
+/// Manager reference for the database URL, say); tools/run-local passes the same.
+pub const PASSED_TO_FUNCTIONS: &str = "DATABASE_URL,CLICKHOUSE_URL,KAFKA_BOOTSTRAP_SERVERS,DOCUMENTS_BUCKET,ON_FAILURE_QUEUE_URL,SES_FROM_ADDRESS";
+
 pub struct LocalRunner {
     child: Child,
     pub base_url: String,
@@ -56,6 +60,12 @@ impl LocalRunner {
             .arg("0")
             .env(
                 "KAFKA_BOOTSTRAP_SERVERS",
+                required_env("KAFKA_BOOTSTRAP_SERVERS"),
+            )
+            // The dev services in place of what the template points at (as tools/run-local does).
+            .env("LOCAL_RUNNER_PASS_ENV", PASSED_TO_FUNCTIONS)
+            .env(
+                "TEMPLATE_PARAMETER_KafkaBootstrapServers",
                 required_env("KAFKA_BOOTSTRAP_SERVERS"),
             )
             .env(

@@ -5,13 +5,13 @@ use crate::kafka::KafkaMessage;
 use crate::lambda_kafka::TriggerRecord;
 use crate::topic::DLQ_SUFFIX;
 use chrono::{DateTime, Utc};
+use lambda_kafka_event::on_failure::{Failure, failed_record};
 
-pub const HEADER_REASON: &str = "dlq_reason";
-pub const HEADER_CONSUMER: &str = "dlq_consumer";
-pub const HEADER_SOURCE_TOPIC: &str = "dlq_source_topic";
-pub const HEADER_SOURCE_PARTITION: &str = "dlq_source_partition";
-pub const HEADER_SOURCE_OFFSET: &str = "dlq_source_offset";
-pub const HEADER_FAILED_AT: &str = "dlq_failed_at";
+// One format with the records the local runner writes to a mapping's on-failure destination.
+pub use lambda_kafka_event::on_failure::{
+    HEADER_CONSUMER, HEADER_FAILED_AT, HEADER_REASON, HEADER_SOURCE_OFFSET,
+    HEADER_SOURCE_PARTITION, HEADER_SOURCE_TOPIC,
+};
 
 /// The record to produce to `<topic>.dlq` for a trigger record `consumer` could not process.
 pub fn dead_letter(
@@ -42,24 +42,15 @@ pub fn dead_letter_of(
     reason: &str,
     at: DateTime<Utc>,
 ) -> KafkaMessage {
-    let mut headers = message.headers.clone();
-    let offset = offset.map(|o| o.to_string()).unwrap_or_default();
-    for (name, value) in [
-        (HEADER_REASON, reason.to_owned()),
-        (HEADER_CONSUMER, consumer.to_owned()),
-        (HEADER_SOURCE_TOPIC, topic.to_owned()),
-        (HEADER_SOURCE_PARTITION, partition.to_string()),
-        (HEADER_SOURCE_OFFSET, offset),
-        (HEADER_FAILED_AT, at.to_rfc3339()),
-    ] {
-        headers.push((name.to_owned(), value.into_bytes()));
-    }
-    KafkaMessage {
-        topic: format!("{topic}{DLQ_SUFFIX}"),
-        key: message.key.clone(),
-        headers,
-        value: message.value.clone(),
-    }
+    let failure = Failure {
+        topic,
+        partition,
+        offset,
+        consumer,
+        reason,
+        at,
+    };
+    failed_record(message, failure, &format!("{topic}{DLQ_SUFFIX}"))
 }
 
 /// Set on a record replayed from a dead-letter topic: `<dlq topic>/<partition>/<offset>`.

@@ -9,43 +9,7 @@ pub const HEADER_TYPE: &str = "ce_type";
 pub const HEADER_ID: &str = "ce_id";
 pub const HEADER_TRACEPARENT: &str = "traceparent";
 
-/// A record as it is produced to or consumed from Kafka, independent of the client library.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct KafkaMessage {
-    pub topic: String,
-    pub key: Option<Vec<u8>>,
-    pub headers: Vec<(String, Vec<u8>)>,
-    pub value: Option<Vec<u8>>,
-}
-
-impl KafkaMessage {
-    pub fn header(&self, name: &str) -> Option<&[u8]> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_slice())
-    }
-
-    /// A record an rdkafka consumer read (feature `rdkafka`): its topic, key, headers and value.
-    #[cfg(feature = "rdkafka")]
-    pub fn from_rdkafka(message: &impl rdkafka::Message) -> KafkaMessage {
-        use rdkafka::message::Headers as _;
-        KafkaMessage {
-            topic: message.topic().to_owned(),
-            key: message.key().map(<[u8]>::to_vec),
-            headers: message
-                .headers()
-                .map(|headers| {
-                    headers
-                        .iter()
-                        .map(|h| (h.key.to_owned(), h.value.unwrap_or_default().to_vec()))
-                        .collect()
-                })
-                .unwrap_or_default(),
-            value: message.payload().map(<[u8]>::to_vec),
-        }
-    }
-}
+pub use lambda_kafka_event::KafkaMessage;
 
 impl Envelope {
     /// The record to produce: to the event's topic, keyed by its subject.

@@ -24,7 +24,7 @@
 //!   Without a destination, unbounded retries are capped locally at [`LOCAL_RETRY_CAP`] so that a
 //!   poison batch cannot block its partitions forever (AWS would retry until the records expire).
 //! - **On failure**: once the retries are exhausted, every record still failing is written, with
-//!   its original key, value and headers plus the `dlq_*` headers of [`servicehub_events::dlq`],
+//!   its original key, value and headers plus the `dlq_*` headers of [`lambda_kafka_event::on_failure`],
 //!   to the Kafka on-failure destination `kafka://<topic>` as AWS does (the template names
 //!   `<record topic>.dlq`; the dev services create these twins); then the batch is committed and
 //!   the mapping moves on. For any other destination (an SQS queue, an SNS topic, S3: AWS sends
@@ -59,6 +59,8 @@ use crate::template::{KafkaMappingDef, KafkaSourceDef, StartingPosition};
 use chrono::{DateTime, TimeZone, Utc};
 use futures::FutureExt;
 use futures::future::{FusedFuture, join_all};
+use lambda_kafka_event::on_failure;
+use lambda_kafka_event::{ConsumedRecord, KafkaMessage, KafkaSource, build_trigger};
 use local_lambda::InvokeError;
 use rdkafka::client::ClientContext;
 use rdkafka::config::RDKafkaLogLevel;
@@ -70,9 +72,6 @@ use rdkafka::message::{BorrowedMessage, Header, Message, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{ClientConfig, Offset, Timestamp, TopicPartitionList};
 use serde_json::Value;
-use servicehub_events::KafkaMessage;
-use servicehub_events::dlq;
-use servicehub_events::lambda_kafka::{ConsumedRecord, KafkaSource, build_trigger};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -775,6 +774,9 @@ pub fn backoff(retry: u32) -> Duration {
     (BACKOFF_FIRST * 2u32.pow(doublings)).min(BACKOFF_MAX)
 }
 
+/// Where a mapping without a `kafka://` destination puts the records it gives up on: `<topic>.dlq`.
+pub const DEFAULT_DESTINATION_SUFFIX: &str = ".dlq";
+
 /// The dead-letter record for `record`: to `<topic>.dlq`, its key, value and headers, plus the
 /// `dlq_*` headers naming the reason, the consumer (the mapping's function), the source position
 /// and the time.
@@ -784,14 +786,18 @@ pub fn dead_letter_message(
     reason: &str,
     at: DateTime<Utc>,
 ) -> KafkaMessage {
-    dlq::dead_letter_of(
-        &record.message,
-        &record.message.topic,
-        i64::from(record.partition),
-        Some(record.offset),
-        function,
+    let failure = on_failure::Failure {
+        topic: &record.message.topic,
+        partition: i64::from(record.partition),
+        offset: Some(record.offset),
+        consumer: function,
         reason,
         at,
+    };
+    on_failure::failed_record(
+        &record.message,
+        failure,
+        &format!("{}{DEFAULT_DESTINATION_SUFFIX}", record.message.topic),
     )
 }
 
@@ -1233,12 +1239,21 @@ mod tests {
                 .map(|(_, v)| String::from_utf8(v.clone()).unwrap())
         };
         assert_eq!(header("h").as_deref(), Some("v"));
-        assert_eq!(header(dlq::HEADER_REASON).as_deref(), Some("boom"));
-        assert_eq!(header(dlq::HEADER_CONSUMER).as_deref(), Some("fn"));
-        assert_eq!(header(dlq::HEADER_SOURCE_TOPIC).as_deref(), Some("orders"));
-        assert_eq!(header(dlq::HEADER_SOURCE_PARTITION).as_deref(), Some("2"));
-        assert_eq!(header(dlq::HEADER_SOURCE_OFFSET).as_deref(), Some("41"));
-        assert_eq!(header(dlq::HEADER_FAILED_AT), Some(at.to_rfc3339()));
+        assert_eq!(header(on_failure::HEADER_REASON).as_deref(), Some("boom"));
+        assert_eq!(header(on_failure::HEADER_CONSUMER).as_deref(), Some("fn"));
+        assert_eq!(
+            header(on_failure::HEADER_SOURCE_TOPIC).as_deref(),
+            Some("orders")
+        );
+        assert_eq!(
+            header(on_failure::HEADER_SOURCE_PARTITION).as_deref(),
+            Some("2")
+        );
+        assert_eq!(
+            header(on_failure::HEADER_SOURCE_OFFSET).as_deref(),
+            Some("41")
+        );
+        assert_eq!(header(on_failure::HEADER_FAILED_AT), Some(at.to_rfc3339()));
     }
 
     #[test]

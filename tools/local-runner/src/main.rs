@@ -15,21 +15,32 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
-/// Variables of the dev services that replace what the template sets (e.g. a Secrets Manager
-/// reference for DATABASE_URL) in every function.
-const LOCAL_OVERRIDES: &[&str] = &[
-    "DATABASE_URL",
-    "CLICKHOUSE_URL",
-    "KAFKA_BOOTSTRAP_SERVERS",
+/// Variables passed from the runner's environment to every function, replacing what the template
+/// sets: the AWS SDKs' endpoint, region and credentials (moto, say), plus the names
+/// `LOCAL_RUNNER_PASS_ENV` lists (comma-separated: a local database's URL instead of the template's
+/// Secrets Manager reference, for instance).
+const PASSED_BY_DEFAULT: &[&str] = &[
     "AWS_ENDPOINT_URL",
     "AWS_REGION",
     "AWS_DEFAULT_REGION",
     "AWS_ACCESS_KEY_ID",
     "AWS_SECRET_ACCESS_KEY",
-    "DOCUMENTS_BUCKET",
-    "ON_FAILURE_QUEUE_URL",
-    "SES_FROM_ADDRESS",
 ];
+
+/// [`PASSED_BY_DEFAULT`] and `LOCAL_RUNNER_PASS_ENV`'s names.
+fn passed_variables() -> Vec<String> {
+    let listed = std::env::var("LOCAL_RUNNER_PASS_ENV").unwrap_or_default();
+    let mut names: Vec<String> = PASSED_BY_DEFAULT.iter().map(|n| n.to_string()).collect();
+    names.extend(
+        listed
+            .split(',')
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .map(str::to_owned),
+    );
+    names.dedup();
+    names
+}
 
 #[derive(Parser)]
 #[command(
@@ -129,14 +140,9 @@ async fn main() -> Result<()> {
     }
     parameters.extend(cli.parameters.iter().cloned());
     let kafka = std::env::var("KAFKA_BOOTSTRAP_SERVERS").ok();
-    if let Some(kafka) = &kafka {
-        parameters
-            .entry("KafkaBootstrapServers".into())
-            .or_insert_with(|| kafka.clone());
-    }
-    let environment_overrides = LOCAL_OVERRIDES
-        .iter()
-        .filter_map(|name| std::env::var(name).ok().map(|v| (name.to_string(), v)))
+    let environment_overrides = passed_variables()
+        .into_iter()
+        .filter_map(|name| std::env::var(&name).ok().map(|v| (name, v)))
         .chain(
             std::env::var("FUNCTION_RUST_LOG")
                 .ok()

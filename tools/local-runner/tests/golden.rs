@@ -270,8 +270,8 @@ fn http_api_event_matches_aws_behind_a_lambda_authorizer() {
 /// with the sample field for field and value for value: nothing in it is per request.
 #[test]
 fn kafka_trigger_payload_matches_aws_msk_event() {
-    use servicehub_events::KafkaMessage;
-    use servicehub_events::lambda_kafka::{ConsumedRecord, KafkaSource, build_trigger};
+    use lambda_kafka_event::KafkaMessage;
+    use lambda_kafka_event::{ConsumedRecord, KafkaSource, build_trigger};
     let theirs = fixture("example-kafka-event.json");
     let record = ConsumedRecord {
         message: KafkaMessage {
