@@ -3,6 +3,7 @@
 //! letters. Works against the local dev services and production alike.
 
 mod dlq;
+mod functions;
 mod kafka;
 mod lag;
 mod monitoring;
@@ -52,13 +53,15 @@ enum Command {
         #[arg(long = "parameter", value_parser = local_runner::template::parse_key_value)]
         parameters: Vec<(String, String)>,
     },
-    /// Regenerates template.yaml's alarms and operations dashboard from its functions and event
-    /// source mappings (an error alarm per function, an OffsetLag alarm per mapping, a
+    /// Regenerates template.yaml from the declarations: every function, its log group and its
+    /// Kafka triggers from `functions/<name>/function.yaml`, then the alarms and the operations
+    /// dashboard from those (an error alarm per function, an OffsetLag alarm per mapping, a
     /// dead-letter alarm per consumer, the API's 5xx).
-    Monitoring {
+    #[command(alias = "monitoring")]
+    Template {
         #[arg(long, default_value = "template.yaml")]
         template: std::path::PathBuf,
-        /// Only check: exit 1 when the committed block is stale.
+        /// Only check: exit 1 when the committed template is stale.
         #[arg(long)]
         check: bool,
     },
@@ -181,21 +184,25 @@ async fn main() -> Result<()> {
         } => create_topics(&bootstrap_servers, max_replication).await,
         Command::Dlq { action } => run_dlq(action).await,
         Command::KafkaCheck => kafka_check().await,
-        Command::Monitoring { template, check } => {
+        Command::Template { template, check } => {
             let text = std::fs::read_to_string(&template)
                 .with_context(|| format!("reading {}", template.display()))?;
-            let current = monitoring::regenerate(&text)?;
+            let root = template
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(std::path::Path::new("."));
+            let current = functions::regenerate(&text, &functions::load(root)?)?;
             if current == text {
-                println!("{}: the monitoring block is current", template.display());
+                println!("{}: current", template.display());
             } else if check {
                 bail!(
-                    "{}: the monitoring block is stale; run `servicehub-admin monitoring`",
+                    "{}: stale; run `servicehub-admin template`",
                     template.display()
                 );
             } else {
                 std::fs::write(&template, current)
                     .with_context(|| format!("writing {}", template.display()))?;
-                println!("{}: monitoring block regenerated", template.display());
+                println!("{}: regenerated", template.display());
             }
             Ok(())
         }
