@@ -19,22 +19,6 @@ struct Api {
     functions: HashMap<&'static str, local_lambda::LambdaEnvironment>,
 }
 
-/// (function, method, route key) of every endpoint used here.
-const ROUTES: &[(&str, &str, &str)] = &[
-    ("create-request", "POST", "/requests"),
-    ("get-request", "GET", "/requests/{id}"),
-    ("list-requests", "GET", "/requests"),
-    ("update-request", "PATCH", "/requests/{id}"),
-    ("cancel-request", "POST", "/requests/{id}/cancel"),
-    ("ask-clarification", "POST", "/requests/{id}/clarification"),
-    ("dispatch-request", "POST", "/requests/{id}/dispatch"),
-    ("accept-request", "POST", "/requests/{id}/accept"),
-    ("assign-contractor", "POST", "/requests/{id}/assign"),
-    ("start-work", "POST", "/requests/{id}/start"),
-    ("complete-work", "POST", "/requests/{id}/complete"),
-    ("get-request-history", "GET", "/requests/{id}/history"),
-];
-
 #[derive(Clone, Copy)]
 struct User {
     id: Uuid,
@@ -60,10 +44,12 @@ impl Api {
         body: Option<Value>,
         extra: impl FnOnce(&mut Value),
     ) -> HttpResponse {
-        let (_, method, route) = ROUTES
-            .iter()
-            .find(|(name, ..)| *name == function)
-            .expect("a known function");
+        // The route as declared (functions/<name>/function.yaml, held to openapi.json's).
+        let declared = servicehub_openapi::routes()
+            .into_iter()
+            .find(|route| route.function == function)
+            .expect("a function with a route");
+        let (method, route) = (declared.method, declared.path);
         let path = match request_id {
             Some(id) => route.replace("{id}", &id.to_string()),
             None => route.to_string(),
