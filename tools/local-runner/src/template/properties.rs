@@ -69,18 +69,7 @@ impl<'a> Reader<'a> {
     ) -> Result<Option<i64>, TemplateError> {
         match self.get(object, key, path)? {
             None => Ok(None),
-            Some((value, path)) => match as_integer(&value) {
-                Some(n) if range.contains(&n) => Ok(Some(n)),
-                Some(n) => error(
-                    path,
-                    format!(
-                        "must be between {} and {}, got {n}",
-                        range.start(),
-                        range.end()
-                    ),
-                ),
-                None => error(path, format!("expected {what}, got {}", describe(&value))),
-            },
+            Some((value, path)) => integer_in(&value, &path, what, range).map(Some),
         }
     }
 
@@ -173,4 +162,25 @@ impl<'a> Reader<'a> {
     }
 
     // -------------------------------------------------------------------------------- reading
+}
+
+/// `value` as a whole number within `range`, else an error at `path` saying what was expected.
+pub(super) fn integer_in(
+    value: &Value,
+    path: &str,
+    what: &str,
+    range: std::ops::RangeInclusive<i64>,
+) -> Result<i64, TemplateError> {
+    match as_integer(value) {
+        Some(n) if range.contains(&n) => Ok(n),
+        Some(n) => error(
+            path,
+            format!(
+                "must be between {} and {}, got {n}",
+                range.start(),
+                range.end()
+            ),
+        ),
+        None => error(path, format!("expected {what}, got {}", describe(value))),
+    }
 }

@@ -80,18 +80,9 @@ impl<'a> Reader<'a> {
          -> Result<Option<i64>, TemplateError> {
             match lookup(key)? {
                 None => Ok(None),
-                Some((value, path)) => match as_integer(&value) {
-                    Some(n) if range.contains(&n) => Ok(Some(n)),
-                    Some(n) => error(
-                        path,
-                        format!(
-                            "must be between {} and {}, got {n}",
-                            range.start(),
-                            range.end()
-                        ),
-                    ),
-                    None => error(path, format!("expected {what}, got {}", describe(&value))),
-                },
+                Some((value, path)) => {
+                    super::properties::integer_in(&value, &path, what, range).map(Some)
+                }
             }
         };
         let timeout = integer("Timeout", "a number of seconds", 1..=900)?.unwrap_or(3);
