@@ -56,7 +56,8 @@ enum Command {
     /// Regenerates template.yaml from the declarations: every function, its log group and its
     /// Kafka triggers from `functions/<name>/function.yaml`, then the alarms and the operations
     /// dashboard from those (an error alarm per function, an OffsetLag alarm per mapping, a
-    /// dead-letter alarm per consumer, the API's 5xx).
+    /// dead-letter alarm per consumer, the API's 5xx); and the README's function tables (the
+    /// README.md beside the template).
     #[command(alias = "monitoring")]
     Template {
         #[arg(long, default_value = "template.yaml")]
@@ -191,18 +192,27 @@ async fn main() -> Result<()> {
                 .parent()
                 .filter(|p| !p.as_os_str().is_empty())
                 .unwrap_or(std::path::Path::new("."));
-            let current = functions::regenerate(&text, &functions::load(root)?)?;
-            if current == text {
-                println!("{}: current", template.display());
-            } else if check {
-                bail!(
-                    "{}: stale; run `servicehub-admin template`",
-                    template.display()
-                );
-            } else {
-                std::fs::write(&template, current)
-                    .with_context(|| format!("writing {}", template.display()))?;
-                println!("{}: regenerated", template.display());
+            let declared = functions::load(root)?;
+            let readme = root.join("README.md");
+            let readme_text = std::fs::read_to_string(&readme)
+                .with_context(|| format!("reading {}", readme.display()))?;
+            for (path, text, current) in [
+                (&template, &text, functions::regenerate(&text, &declared)?),
+                (
+                    &readme,
+                    &readme_text,
+                    functions::regenerate_readme(&readme_text, &declared)?,
+                ),
+            ] {
+                if current == *text {
+                    println!("{}: current", path.display());
+                } else if check {
+                    bail!("{}: stale; run `servicehub-admin template`", path.display());
+                } else {
+                    std::fs::write(path, current)
+                        .with_context(|| format!("writing {}", path.display()))?;
+                    println!("{}: regenerated", path.display());
+                }
             }
             Ok(())
         }
