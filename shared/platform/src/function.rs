@@ -1,6 +1,7 @@
 //! What every function's `main` does, once: structured logs, the clients built once per execution
 //! environment, then the Lambda runtime loop handing each event to the function's use case. An
-//! HTTP function's `main.rs` is its doc comment and one [`http_main!`](crate::http_main) line.
+//! HTTP function's `main.rs` is its doc comment and one [`http_main!`](crate::http_main) line; a
+//! Kafka consumer's one [`consumer_main!`](crate::consumer_main) line.
 //!
 //! A macro rather than a generic `async fn`: `lambda_http::run` needs each invocation's future to
 //! be `Send`, which a generic async handler cannot promise on stable Rust; expanded in the
@@ -77,6 +78,45 @@ macro_rules! http_main {
                 |$request: ::lambda_http::Request| async {
                     let $env = &environment;
                     ::std::result::Result::<_, $crate::BoxError>::Ok($answer.await)
+                },
+            ))
+            .await
+        }
+    };
+}
+
+/// The `main` of a Kafka consumer (an MSK or self-managed Kafka event source mapping): each batch
+/// through [`consumer::process_batch`](crate::consumer::process_batch) (decoding, dead letters,
+/// idempotence, the batch report), handled by the handler the expression builds from the
+/// function's [`Services`]:
+///
+/// ```ignore
+/// servicehub_platform::consumer_main!(|services| AssignManager { services });
+/// // What else the handler borrows is made first, once per execution environment:
+/// servicehub_platform::consumer_main!(|services| {
+///     let files = DocumentFiles::from_env().await?;
+/// } DocumentGenerator { services, files: &files });
+/// ```
+///
+/// The crate depends on `tokio`, `lambda_runtime` and `serde_json`.
+#[macro_export]
+macro_rules! consumer_main {
+    (|$services:ident| $handler:expr) => {
+        $crate::consumer_main!(|$services| {} $handler);
+    };
+    (|$services:ident| { $($setup:stmt;)* } $handler:expr) => {
+        #[::tokio::main(flavor = "current_thread")]
+        async fn main() -> ::std::result::Result<(), $crate::BoxError> {
+            $crate::telemetry::init();
+            let environment = $crate::Services::from_env(env!("CARGO_PKG_NAME")).await?;
+            let $services = &environment;
+            $($setup;)*
+            let handler = &$handler;
+            ::lambda_runtime::run(::lambda_runtime::service_fn(
+                |event: ::lambda_runtime::LambdaEvent<::serde_json::Value>| async move {
+                    let report =
+                        $crate::consumer::process_batch(&event.payload, $services, handler).await?;
+                    ::std::result::Result::<_, $crate::BoxError>::Ok(report)
                 },
             ))
             .await
