@@ -7,6 +7,7 @@ use aws_sdk_s3::error::DisplayErrorContext;
 use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
 use servicehub_events::catalog::StoredFile;
+use servicehub_platform::config::{ConfigError, Vars};
 use sha2::{Digest, Sha256};
 use std::time::Duration;
 
@@ -25,12 +26,13 @@ pub struct FileError {
 
 impl DocumentFiles {
     /// From `DOCUMENTS_BUCKET` and the AWS environment.
-    pub async fn from_env() -> Result<DocumentFiles, String> {
-        let bucket = std::env::var("DOCUMENTS_BUCKET")
-            .map_err(|_| "DOCUMENTS_BUCKET is not set".to_owned())?;
+    /// The bucket `DOCUMENTS_BUCKET` names (required), through the AWS SDK's own configuration.
+    pub async fn from_env() -> Result<DocumentFiles, ConfigError> {
+        let vars = Vars::from_env();
+        let bucket = vars.required("DOCUMENTS_BUCKET")?;
         let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
         // Local emulators serve buckets under paths, not host names.
-        let path_style = std::env::var("AWS_ENDPOINT_URL").is_ok();
+        let path_style = vars.get("AWS_ENDPOINT_URL").is_some();
         let client = Client::from_conf(
             aws_sdk_s3::config::Builder::from(&config)
                 .force_path_style(path_style)
