@@ -49,8 +49,49 @@ impl WithDatabase for Services {
 /// [`http::respond`](crate::http::respond) (problem+json errors, NUL checks, failure reports), or
 /// through [`idempotency_key::respond_once`](crate::idempotency_key::respond_once) for routes that
 /// replay on `Idempotency-Key` (`idempotent`). The crate depends on `tokio` and `lambda_http`.
+///
+/// A use case that acts on one resource and knows nothing of HTTP goes through
+/// [`http::by_id`](crate::http::by_id), which names the resource in its 404:
+///
+/// ```ignore
+/// servicehub_platform::http_main!(Services, idempotent by_id "contractor" servicehub_contractors::security::verify);
+/// ```
+///
+/// (`verify(&Services, Caller, Uuid, Option<Value>) -> Result<View, E>` with `ApiError: From<E>`.)
 #[macro_export]
 macro_rules! http_main {
+    ($environment:ty, idempotent by_id $resource:literal $use_case:path) => {
+        $crate::http_main!($environment, idempotent |environment, request, info| {
+            $crate::http::by_id(request, info, $resource, |caller, id, body| {
+                $use_case(environment, caller, id, body)
+            })
+        });
+    };
+    ($environment:ty, by_id $resource:literal $use_case:path) => {
+        $crate::http_main!($environment, |environment, request, info| {
+            $crate::http::by_id(request, info, $resource, |caller, id, body| {
+                $use_case(environment, caller, id, body)
+            })
+        });
+    };
+    ($environment:ty, idempotent |$e:ident, $r:ident, $i:ident| $handler:expr) => {
+        $crate::http_main!(@main $environment, |environment, request| {
+            $crate::idempotency_key::respond_once(
+                $crate::function::WithDatabase::services(environment),
+                request,
+                |$r, $i| { let $e = environment; $handler },
+            )
+        });
+    };
+    ($environment:ty, |$e:ident, $r:ident, $i:ident| $handler:expr) => {
+        $crate::http_main!(@main $environment, |environment, request| {
+            $crate::http::respond(
+                $crate::function::Environment::reporter(environment),
+                request,
+                |$r, $i| { let $e = environment; $handler },
+            )
+        });
+    };
     ($environment:ty, idempotent $handler:path) => {
         $crate::http_main!(@main $environment, |environment, request| {
             $crate::idempotency_key::respond_once(

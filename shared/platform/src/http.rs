@@ -122,6 +122,53 @@ pub(crate) fn body_bytes(body: &Body) -> &[u8] {
     }
 }
 
+/// The body as JSON when there is one (absent or blank: `None`), else as [`json_body`].
+pub fn optional_json_body(request: &Request) -> Result<Option<Value>, ApiError> {
+    if body_bytes(request.body())
+        .iter()
+        .all(u8::is_ascii_whitespace)
+    {
+        Ok(None)
+    } else {
+        json_body(request).map(Some)
+    }
+}
+
+/// Who calls, and in which correlation and trace: all a use case needs of the request that
+/// carried the call, without the request itself.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub identity: Identity,
+    pub correlation_id: Uuid,
+    pub traceparent: Option<Traceparent>,
+}
+
+/// The transport half of a route that acts on one resource, done once for all of them: the
+/// caller (401 without one), the `{id}` of the path (a value that is not a UUID names no
+/// `resource`: 404) and the optional JSON body go to a use case that knows nothing of HTTP; its
+/// view answers 200, its error becomes the answer `From<E> for ApiError` says.
+pub async fn by_id<V, E, Fut>(
+    request: Request,
+    info: RequestInfo,
+    resource: &str,
+    use_case: impl FnOnce(Caller, Uuid, Option<Value>) -> Fut,
+) -> Result<Response<Body>, ApiError>
+where
+    Fut: Future<Output = Result<V, E>>,
+    V: Serialize,
+    ApiError: From<E>,
+{
+    let caller = Caller {
+        identity: info.require_identity()?.clone(),
+        correlation_id: info.correlation_id,
+        traceparent: info.traceparent.clone(),
+    };
+    let id = path_uuid(&request, "id", resource)?;
+    let body = optional_json_body(&request)?;
+    let view = use_case(caller, id, body).await?;
+    Ok(json_response(200, &view, &info, None))
+}
+
 /// A UUID path parameter. A value that is not a UUID names no resource: 404.
 pub fn path_uuid(request: &Request, name: &str, resource: &str) -> Result<Uuid, ApiError> {
     let params = request.path_parameters();

@@ -37,7 +37,11 @@ impl Services {
     /// Reads the configuration and builds the pool and the producer. An error here is an init
     /// error: Lambda reports it and retries the environment.
     pub async fn from_env(default_service_name: &str) -> Result<Services, BoxError> {
-        let config = Config::from_env(default_service_name)?;
+        Self::from_config(Config::from_env(default_service_name)?).await
+    }
+
+    /// [`Self::from_env`] for a configuration read elsewhere (a test's, say).
+    pub async fn from_config(config: Config) -> Result<Services, BoxError> {
         let pool = db::pool(&config)?;
         let producer = kafka::EventProducer::connect(&config).await?;
         let reporter = std::sync::Arc::new(report::Reporter::from_config(&config, &producer));
