@@ -538,3 +538,66 @@ async fn a_rejected_or_revoked_contractor_can_no_longer_take_an_old_offer() {
     assert_eq!(response.status, 200, "{:?}", response.body);
     assert_eq!(response.body["contractor_id"], kept.to_string());
 }
+
+/// The use case itself, called as a library with no Lambda event or HTTP request: each way a
+/// decision is refused is its own `DecisionError`, which the routes map to 403/404/409/422.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_decisions_are_use_cases_that_need_no_http() {
+    use servicehub_contractors::security::{self, DecisionError};
+    use servicehub_events::values::Role;
+    use servicehub_platform::http::{Caller, Identity};
+    use servicehub_platform::{Config, Services};
+
+    let db = TestDatabase::new().await;
+    let config = Config::from_vars(
+        [
+            ("DATABASE_URL".to_owned(), db.url.clone()),
+            (
+                "KAFKA_BOOTSTRAP_SERVERS".to_owned(),
+                servicehub_tests::required_env("KAFKA_BOOTSTRAP_SERVERS"),
+            ),
+        ],
+        "security-tests",
+    )
+    .unwrap();
+    let services = Services::from_config(config).await.unwrap();
+    let caller = |role: Role| Caller {
+        identity: Identity {
+            user_id: Uuid::now_v7(),
+            role,
+            regions: vec![],
+        },
+        correlation_id: Uuid::now_v7(),
+        traceparent: None,
+    };
+    let ivan = contractor(&db).await;
+
+    let verified = security::verify(&services, caller(Role::Security), ivan, None)
+        .await
+        .unwrap();
+    assert_eq!(verified.verification_status, "verified");
+    let again = security::verify(&services, caller(Role::Security), ivan, None).await;
+    assert!(matches!(again, Err(DecisionError::NotNow(_))), "{again:?}");
+    let by_a_manager = security::verify(&services, caller(Role::Manager), ivan, None).await;
+    assert!(
+        matches!(by_a_manager, Err(DecisionError::NotSecurity)),
+        "{by_a_manager:?}"
+    );
+    let nobody = Uuid::now_v7();
+    let missing = security::reject(
+        &services,
+        caller(Role::Security),
+        nobody,
+        Some(json!({"reason": "x"})),
+    )
+    .await;
+    assert!(
+        matches!(missing, Err(DecisionError::NoSuchContractor(id)) if id == nobody),
+        "{missing:?}"
+    );
+    let no_reason = security::reject(&services, caller(Role::Security), ivan, None).await;
+    assert!(
+        matches!(no_reason, Err(DecisionError::Invalid(_))),
+        "{no_reason:?}"
+    );
+}

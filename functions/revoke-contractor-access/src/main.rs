@@ -1,3 +1,6 @@
 //! `POST /contractors/{id}/access/revoke` (API Gateway HTTP API); honours `Idempotency-Key`.
 
-servicehub_platform::http_main!(servicehub_platform::Services, idempotent servicehub_contractors::security::revoke_access);
+servicehub_platform::http_main!(
+    servicehub_platform::Services,
+    idempotent by_id "contractor" servicehub_contractors::security::revoke_access
+);

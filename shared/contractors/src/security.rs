@@ -1,77 +1,108 @@
-//! The four security decisions about a contractor.
+//! The four security decisions about a contractor: use cases that know nothing of HTTP (the
+//! caller, the contractor's id and the optional body in; the contractor's view or a
+//! [`DecisionError`] out). Their routes are `http_main!(Services, idempotent by_id "contractor" ...)`
+//! lines; [`DecisionError`]'s answers are its `From` impl below.
 
 use crate::store;
+use crate::view::ContractorView;
 use chrono::Utc;
-use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
 use servicehub_domain::contractors::{
     SecurityDecision, decide_standing, may_get_offers, parse_reason,
 };
+use servicehub_domain::validation::ValidationErrors;
 use servicehub_events::catalog::{
     AccessGranted, AccessRevoked, ContractorRejected, ContractorVerified, UserAction,
 };
 use servicehub_events::values::{Actor, AuditOutcome, Role};
 use servicehub_events::{DomainEvent, Envelope};
 use servicehub_platform::Services;
-use servicehub_platform::http::{ApiError, RequestInfo, json_body, json_response, path_uuid};
+use servicehub_platform::http::{ApiError, Caller};
 use servicehub_requests::store as requests;
+use uuid::Uuid;
+
+/// Why a decision was not taken.
+#[derive(Debug, thiserror::Error)]
+pub enum DecisionError {
+    #[error("only security officers decide about contractors")]
+    NotSecurity,
+    #[error("no contractor with id {0}")]
+    NoSuchContractor(Uuid),
+    /// The contractor's standing does not allow it (already verified, say).
+    #[error("{0}")]
+    NotNow(String),
+    #[error(transparent)]
+    Invalid(#[from] ValidationErrors),
+    #[error(transparent)]
+    Store(#[from] sqlx::Error),
+}
+
+impl From<DecisionError> for ApiError {
+    fn from(error: DecisionError) -> ApiError {
+        match error {
+            DecisionError::NotSecurity => ApiError::Forbidden(error.to_string()),
+            DecisionError::NoSuchContractor(_) => ApiError::NotFound(error.to_string()),
+            DecisionError::NotNow(detail) => ApiError::Conflict {
+                detail,
+                current_status: None,
+            },
+            DecisionError::Invalid(errors) => errors.into(),
+            DecisionError::Store(error) => error.into(),
+        }
+    }
+}
 
 /// `POST /contractors/{id}/verify`
-pub async fn verify(s: &Services, r: Request, i: RequestInfo) -> Result<Response<Body>, ApiError> {
-    decide(s, r, i, SecurityDecision::Verify).await
+pub async fn verify(
+    services: &Services,
+    caller: Caller,
+    id: Uuid,
+    body: Option<Value>,
+) -> Result<ContractorView, DecisionError> {
+    decide(services, caller, id, body, SecurityDecision::Verify).await
 }
 
 /// `POST /contractors/{id}/reject` with `{"reason"}`
-pub async fn reject(s: &Services, r: Request, i: RequestInfo) -> Result<Response<Body>, ApiError> {
-    decide(s, r, i, SecurityDecision::Reject).await
+pub async fn reject(
+    services: &Services,
+    caller: Caller,
+    id: Uuid,
+    body: Option<Value>,
+) -> Result<ContractorView, DecisionError> {
+    decide(services, caller, id, body, SecurityDecision::Reject).await
 }
 
 /// `POST /contractors/{id}/access/grant`, optionally with `{"reason"}`
 pub async fn grant_access(
-    s: &Services,
-    r: Request,
-    i: RequestInfo,
-) -> Result<Response<Body>, ApiError> {
-    decide(s, r, i, SecurityDecision::GrantAccess).await
+    services: &Services,
+    caller: Caller,
+    id: Uuid,
+    body: Option<Value>,
+) -> Result<ContractorView, DecisionError> {
+    decide(services, caller, id, body, SecurityDecision::GrantAccess).await
 }
 
 /// `POST /contractors/{id}/access/revoke` with `{"reason"}`
 pub async fn revoke_access(
-    s: &Services,
-    r: Request,
-    i: RequestInfo,
-) -> Result<Response<Body>, ApiError> {
-    decide(s, r, i, SecurityDecision::RevokeAccess).await
-}
-
-fn optional_body(request: &Request) -> Result<Option<Value>, ApiError> {
-    let empty = match request.body() {
-        Body::Empty => true,
-        Body::Text(text) => text.trim().is_empty(),
-        Body::Binary(bytes) => bytes.iter().all(u8::is_ascii_whitespace),
-        _ => true,
-    };
-    if empty {
-        Ok(None)
-    } else {
-        json_body(request).map(Some)
-    }
+    services: &Services,
+    caller: Caller,
+    id: Uuid,
+    body: Option<Value>,
+) -> Result<ContractorView, DecisionError> {
+    decide(services, caller, id, body, SecurityDecision::RevokeAccess).await
 }
 
 async fn decide(
     services: &Services,
-    request: Request,
-    info: RequestInfo,
+    caller: Caller,
+    id: Uuid,
+    body: Option<Value>,
     decision: SecurityDecision,
-) -> Result<Response<Body>, ApiError> {
-    let identity = info.require_identity()?;
+) -> Result<ContractorView, DecisionError> {
+    let identity = &caller.identity;
     if identity.role != Role::Security {
-        return Err(ApiError::Forbidden(
-            "only security officers decide about contractors".into(),
-        ));
+        return Err(DecisionError::NotSecurity);
     }
-    let id = path_uuid(&request, "id", "contractor")?;
-    let body = optional_body(&request)?;
     let needs_reason = matches!(
         decision,
         SecurityDecision::Reject | SecurityDecision::RevokeAccess
@@ -81,13 +112,9 @@ async fn decide(
     let mut tx = services.pool.begin().await?;
     let contractor = store::find_for_update(&mut tx, id)
         .await?
-        .ok_or_else(|| ApiError::NotFound(format!("no contractor with id {id}")))?;
-    let next = decide_standing(store::standing_of(&contractor)?, decision).map_err(|conflict| {
-        ApiError::Conflict {
-            detail: conflict.0,
-            current_status: None,
-        }
-    })?;
+        .ok_or(DecisionError::NoSuchContractor(id))?;
+    let next = decide_standing(store::standing_of(&contractor)?, decision)
+        .map_err(|conflict| DecisionError::NotNow(conflict.0))?;
     let updated = store::set_standing(&mut tx, id, next).await?;
     // A contractor who may not get offers (rejected, revoked) holds none either: their open
     // offers go with the decision. An accept that won the race against it is security-check's.
@@ -146,9 +173,9 @@ async fn decide(
         ),
     };
     let event = Envelope::new(source, data).with_context(
-        info.correlation_id,
+        caller.correlation_id,
         None,
-        info.traceparent.clone(),
+        caller.traceparent.clone(),
     );
     let audit = Envelope::caused_by(
         source,
@@ -171,5 +198,5 @@ async fn decide(
     let events = [event, audit];
     services.commit_with_events(tx, &events).await?;
     tracing::info!(contractor_id = %id, action, "security decision applied");
-    Ok(json_response(200, &updated, &info, None))
+    Ok(updated)
 }
