@@ -93,21 +93,13 @@ macro_rules! http_main {
         });
     };
     ($environment:ty, idempotent $handler:path) => {
-        $crate::http_main!(@main $environment, |environment, request| {
-            $crate::idempotency_key::respond_once(
-                $crate::function::WithDatabase::services(environment),
-                request,
-                |request, info| $handler(environment, request, info),
-            )
+        $crate::http_main!($environment, idempotent |environment, request, info| {
+            $handler(environment, request, info)
         });
     };
     ($environment:ty, $handler:path) => {
-        $crate::http_main!(@main $environment, |environment, request| {
-            $crate::http::respond(
-                $crate::function::Environment::reporter(environment),
-                request,
-                |request, info| $handler(environment, request, info),
-            )
+        $crate::http_main!($environment, |environment, request, info| {
+            $handler(environment, request, info)
         });
     };
     (@main $environment:ty, |$env:ident, $request:ident| $answer:expr) => {
