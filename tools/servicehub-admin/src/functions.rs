@@ -141,48 +141,44 @@ pub fn load(root: &Path) -> Result<Vec<Function>> {
 /// What the generator relies on: verbatim parts that are YAML of the right shape, and nothing it
 /// writes itself declared again.
 fn check(name: &str, declaration: &Declaration) -> Result<()> {
-    let parsed = |what: &str, text: &str| -> Result<serde_yaml_ng::Value> {
-        serde_yaml_ng::from_str(text).with_context(|| format!("{name}: `{what}` is not YAML"))
-    };
+    use serde_yaml_ng::Value;
+    let mut parsed = Vec::new();
     for (what, text, mapping) in [
         ("properties", &declaration.properties, true),
         ("environment", &declaration.environment, true),
         ("events", &declaration.events, true),
         ("policies", &declaration.policies, false),
     ] {
-        if text.trim().is_empty() {
-            continue;
-        }
-        match parsed(what, text)? {
-            // Only comments: nothing to add, but a reader's note.
-            serde_yaml_ng::Value::Null => {}
-            serde_yaml_ng::Value::Mapping(_) if mapping => {}
-            serde_yaml_ng::Value::Sequence(_) if !mapping => {}
+        let value: Value = serde_yaml_ng::from_str(text)
+            .with_context(|| format!("{name}: `{what}` is not YAML"))?;
+        match &value {
+            // Empty, or only comments: nothing to add, but a reader's note.
+            Value::Null => {}
+            Value::Mapping(_) if mapping => {}
+            Value::Sequence(_) if !mapping => {}
             _ => bail!(
                 "{name}: `{what}` must be a YAML {}",
                 if mapping { "mapping" } else { "list" }
             ),
         }
+        parsed.push(value);
     }
-    if let serde_yaml_ng::Value::Mapping(properties) =
-        parsed("properties", &declaration.properties).unwrap_or(serde_yaml_ng::Value::Null)
-    {
-        for generated in [
-            "Description",
-            "CodeUri",
-            "LoggingConfig",
-            "Environment",
-            "Events",
-            "Policies",
-        ] {
-            if properties.contains_key(generated) {
-                bail!(
-                    "{name}: `properties` sets {generated}, which the generator writes (see functions.rs)"
-                );
-            }
+    let (properties, environment) = (&parsed[0], &parsed[1]);
+    for generated in [
+        "Description",
+        "CodeUri",
+        "LoggingConfig",
+        "Environment",
+        "Events",
+        "Policies",
+    ] {
+        if properties.get(generated).is_some() {
+            bail!(
+                "{name}: `properties` sets {generated}, which the generator writes (see functions.rs)"
+            );
         }
     }
-    if declaration.environment.contains("SERVICE_NAME:") {
+    if environment.get("SERVICE_NAME").is_some() {
         bail!("{name}: SERVICE_NAME is the function's name; the generator sets it");
     }
     for route in &declaration.http {
