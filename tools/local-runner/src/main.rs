@@ -38,7 +38,6 @@ fn passed_variables() -> Vec<String> {
             .filter(|n| !n.is_empty())
             .map(str::to_owned),
     );
-    names.dedup();
     names
 }
 
