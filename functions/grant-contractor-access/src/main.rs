@@ -2,5 +2,5 @@
 
 servicehub_platform::http_main!(
     servicehub_platform::Services,
-    idempotent by_id "contractor" servicehub_contractors::security::grant_access
+    idempotent (caller, id "contractor", body) servicehub_contractors::security::grant_access
 );

@@ -1,6 +1,6 @@
 //! The four security decisions about a contractor: use cases that know nothing of HTTP (the
 //! caller, the contractor's id and the optional body in; the contractor's view or a
-//! [`DecisionError`] out). Their routes are `http_main!(Services, idempotent by_id "contractor" ...)`
+//! [`DecisionError`] out). Their routes are `http_main!(Services, idempotent (caller, id "contractor", body) ...)`
 //! lines; [`DecisionError`]'s answers are its `From` impl below.
 
 use crate::store;

@@ -34,46 +34,44 @@ impl WithDatabase for Services {
     }
 }
 
-/// The `main` of an HTTP function (API Gateway HTTP API, payload 2.0):
+/// The `main` of an HTTP function (API Gateway HTTP API, payload 2.0). Its route's use case
+/// knows nothing of HTTP: the line says what it takes, in that order, and the transport is done
+/// here once for every function:
 ///
 /// ```ignore
-/// servicehub_platform::http_main!(Services, servicehub_requests::get::handle);
-/// servicehub_platform::http_main!(Services, idempotent servicehub_requests::workflow::accept);
-/// servicehub_platform::http_main!(AuthServices, servicehub_auth::session::login);
+/// servicehub_platform::http_main!(Services, (caller, id "service request") servicehub_requests::get::get);
+/// servicehub_platform::http_main!(Services, idempotent (caller, id "service request", body) servicehub_requests::workflow::accept);
+/// servicehub_platform::http_main!(Services, idempotent (caller, body) servicehub_requests::create::create);
+/// servicehub_platform::http_main!(Services, (caller, query) servicehub_requests::list::list);
+/// servicehub_platform::http_main!(AuthServices, (caller) servicehub_auth::account::me);
+/// servicehub_platform::http_main!(AuthServices, (trace, body) servicehub_auth::session::login);
 /// ```
+///
+/// - `caller`: the [`Caller`](crate::http::Caller) the authorizer vouched for (401 without one);
+///   `trace`: only the correlation and trace context ([`Trace`](crate::http::Trace)), for
+///   public routes;
+/// - `id "resource"`: the `{id}` of the path as a `Uuid` (a value that is not one names no
+///   resource: 404 "no resource with id ...");
+/// - `body`: the JSON body as the use case's parameter type asks ([`FromBody`](crate::http::FromBody):
+///   `Value` needs one, `Option<Value>` may have one; 415 for another content type, 400 when
+///   it is not JSON);
+/// - `query`: the query parameters as sorted (name, value) pairs.
+///
+/// The use case is `async fn(&Env, ...) -> Result<R, E>` with `R:` [`Reply`](crate::http::Reply)
+/// (a view answers 200; `Created`, `Accepted`, `NoContent`) and `ApiError: From<E>`: each use
+/// case's error says its HTTP answer once, in its `From` impl.
 ///
 /// The environment type has `from_env(service_name)` (the package's name, which is the binary's
 /// and the template's `SERVICE_NAME`) and implements [`Environment`] ([`WithDatabase`] for
-/// `idempotent`). The handler is
-/// `async fn(&Env, Request, RequestInfo) -> Result<Response<Body>, ApiError>`, answered through
-/// [`http::respond`](crate::http::respond) (problem+json errors, NUL checks, failure reports), or
-/// through [`idempotency_key::respond_once`](crate::idempotency_key::respond_once) for routes that
-/// replay on `Idempotency-Key` (`idempotent`). The crate depends on `tokio` and `lambda_http`.
+/// `idempotent`). Every request goes through [`http::respond`](crate::http::respond)
+/// (problem+json errors, NUL checks, failure reports), or through
+/// [`idempotency_key::respond_once`](crate::idempotency_key::respond_once) for routes that replay
+/// on `Idempotency-Key` (`idempotent`). The crate depends on `tokio` and `lambda_http`.
 ///
-/// A use case that acts on one resource and knows nothing of HTTP goes through
-/// [`http::by_id`](crate::http::by_id), which names the resource in its 404:
-///
-/// ```ignore
-/// servicehub_platform::http_main!(Services, idempotent by_id "contractor" servicehub_contractors::security::verify);
-/// ```
-///
-/// (`verify(&Services, Caller, Uuid, Option<Value>) -> Result<View, E>` with `ApiError: From<E>`.)
+/// A handler that needs the request itself (a redirect, a file) is written out as
+/// `|environment, request, info| handler(environment, request, info)`.
 #[macro_export]
 macro_rules! http_main {
-    ($environment:ty, idempotent by_id $resource:literal $use_case:path) => {
-        $crate::http_main!($environment, idempotent |environment, request, info| {
-            $crate::http::by_id(request, info, $resource, |caller, id, body| {
-                $use_case(environment, caller, id, body)
-            })
-        });
-    };
-    ($environment:ty, by_id $resource:literal $use_case:path) => {
-        $crate::http_main!($environment, |environment, request, info| {
-            $crate::http::by_id(request, info, $resource, |caller, id, body| {
-                $use_case(environment, caller, id, body)
-            })
-        });
-    };
     ($environment:ty, idempotent |$e:ident, $r:ident, $i:ident| $handler:expr) => {
         $crate::http_main!(@main $environment, |environment, request| {
             $crate::idempotency_key::respond_once(
@@ -89,6 +87,58 @@ macro_rules! http_main {
                 $crate::function::Environment::reporter(environment),
                 request,
                 |$r, $i| { let $e = environment; $handler },
+            )
+        });
+    };
+    ($environment:ty, idempotent ($($arguments:tt)*) $use_case:path) => {
+        $crate::http_main!(@use_case [idempotent] $environment, ($($arguments)*) $use_case);
+    };
+    ($environment:ty, ($($arguments:tt)*) $use_case:path) => {
+        $crate::http_main!(@use_case [] $environment, ($($arguments)*) $use_case);
+    };
+    // Each argument list: what is read from the request, in the order of its answers' precedence.
+    (@use_case [$($mode:ident)?] $environment:ty, (caller) $use_case:path) => {
+        $crate::http_main!(@call [$($mode)?] $environment, $use_case, |request, info| [
+            caller = info.caller()?
+        ]);
+    };
+    (@use_case [$($mode:ident)?] $environment:ty, (caller, body) $use_case:path) => {
+        $crate::http_main!(@call [$($mode)?] $environment, $use_case, |request, info| [
+            caller = info.caller()?,
+            body = $crate::http::FromBody::from_request(&request)?
+        ]);
+    };
+    (@use_case [$($mode:ident)?] $environment:ty, (caller, query) $use_case:path) => {
+        $crate::http_main!(@call [$($mode)?] $environment, $use_case, |request, info| [
+            caller = info.caller()?,
+            query = $crate::http::query_pairs(&request)
+        ]);
+    };
+    (@use_case [$($mode:ident)?] $environment:ty, (caller, id $resource:literal) $use_case:path) => {
+        $crate::http_main!(@call [$($mode)?] $environment, $use_case, |request, info| [
+            caller = info.caller()?,
+            id = $crate::http::path_uuid(&request, "id", $resource)?
+        ]);
+    };
+    (@use_case [$($mode:ident)?] $environment:ty, (caller, id $resource:literal, body) $use_case:path) => {
+        $crate::http_main!(@call [$($mode)?] $environment, $use_case, |request, info| [
+            caller = info.caller()?,
+            id = $crate::http::path_uuid(&request, "id", $resource)?,
+            body = $crate::http::FromBody::from_request(&request)?
+        ]);
+    };
+    (@use_case [$($mode:ident)?] $environment:ty, (trace, body) $use_case:path) => {
+        $crate::http_main!(@call [$($mode)?] $environment, $use_case, |request, info| [
+            trace = info.trace(),
+            body = $crate::http::FromBody::from_request(&request)?
+        ]);
+    };
+    (@call [$($mode:ident)?] $environment:ty, $use_case:path, |$request:ident, $info:ident| [$($argument:ident = $read:expr),+]) => {
+        $crate::http_main!($environment, $($mode)? |environment, $request, $info| async move {
+            $(let $argument = $read;)+
+            let answer = $use_case(environment, $($argument),+).await?;
+            ::std::result::Result::<_, $crate::http::ApiError>::Ok(
+                $crate::http::Reply::into_response(answer, &$info),
             )
         });
     };

@@ -134,6 +134,38 @@ pub fn optional_json_body(request: &Request) -> Result<Option<Value>, ApiError> 
     }
 }
 
+/// A body as a use case takes it: `Value` when the route needs one (an empty body is a 400),
+/// `Option<Value>` when it may have one.
+pub trait FromBody: Sized {
+    fn from_request(request: &Request) -> Result<Self, ApiError>;
+}
+
+impl FromBody for Value {
+    fn from_request(request: &Request) -> Result<Value, ApiError> {
+        json_body(request)
+    }
+}
+
+impl FromBody for Option<Value> {
+    fn from_request(request: &Request) -> Result<Option<Value>, ApiError> {
+        optional_json_body(request)
+    }
+}
+
+/// The correlation and trace context a call carries, without the request that carried it.
+#[derive(Debug, Clone)]
+pub struct Trace {
+    pub correlation_id: Uuid,
+    pub traceparent: Option<Traceparent>,
+}
+
+impl Trace {
+    /// `envelope` in this call's correlation and trace.
+    pub fn stamp(&self, envelope: Envelope) -> Envelope {
+        envelope.with_context(self.correlation_id, None, self.traceparent.clone())
+    }
+}
+
 /// Who calls, and in which correlation and trace: all a use case needs of the request that
 /// carried the call, without the request itself.
 #[derive(Debug, Clone)]
@@ -143,30 +175,78 @@ pub struct Caller {
     pub traceparent: Option<Traceparent>,
 }
 
-/// The transport half of a route that acts on one resource, done once for all of them: the
-/// caller (401 without one), the `{id}` of the path (a value that is not a UUID names no
-/// `resource`: 404) and the optional JSON body go to a use case that knows nothing of HTTP; its
-/// view answers 200, its error becomes the answer `From<E> for ApiError` says.
-pub async fn by_id<V, E, Fut>(
-    request: Request,
-    info: RequestInfo,
-    resource: &str,
-    use_case: impl FnOnce(Caller, Uuid, Option<Value>) -> Fut,
-) -> Result<Response<Body>, ApiError>
-where
-    Fut: Future<Output = Result<V, E>>,
-    V: Serialize,
-    ApiError: From<E>,
-{
-    let caller = Caller {
-        identity: info.require_identity()?.clone(),
-        correlation_id: info.correlation_id,
-        traceparent: info.traceparent.clone(),
-    };
-    let id = path_uuid(&request, "id", resource)?;
-    let body = optional_json_body(&request)?;
-    let view = use_case(caller, id, body).await?;
-    Ok(json_response(200, &view, &info, None))
+impl Caller {
+    pub fn trace(&self) -> Trace {
+        Trace {
+            correlation_id: self.correlation_id,
+            traceparent: self.traceparent.clone(),
+        }
+    }
+}
+
+impl RequestInfo {
+    /// The caller the authorizer vouched for, or 401.
+    pub fn caller(&self) -> Result<Caller, ApiError> {
+        Ok(Caller {
+            identity: self.require_identity()?.clone(),
+            correlation_id: self.correlation_id,
+            traceparent: self.traceparent.clone(),
+        })
+    }
+
+    pub fn trace(&self) -> Trace {
+        Trace {
+            correlation_id: self.correlation_id,
+            traceparent: self.traceparent.clone(),
+        }
+    }
+}
+
+/// What a use case answers when it succeeds, as HTTP: a view is a 200 with it as JSON;
+/// [`Created`], [`Accepted`] and [`NoContent`] say otherwise. The one place a use case's success
+/// becomes a response; its failure becomes one through `From<E> for ApiError`.
+pub trait Reply {
+    fn into_response(self, info: &RequestInfo) -> Response<Body>;
+}
+
+impl<V: Serialize> Reply for V {
+    fn into_response(self, info: &RequestInfo) -> Response<Body> {
+        json_response(200, &self, info, None)
+    }
+}
+
+/// 201, with `Location` when the new resource has an address of its own.
+pub struct Created<V> {
+    pub view: V,
+    pub location: Option<String>,
+}
+
+impl<V: Serialize> Reply for Created<V> {
+    fn into_response(self, info: &RequestInfo) -> Response<Body> {
+        json_response(201, &self.view, info, self.location.as_deref())
+    }
+}
+
+/// 202: taken, and done later (a code that is on its way).
+pub struct Accepted<V>(pub V);
+
+impl<V: Serialize> Reply for Accepted<V> {
+    fn into_response(self, info: &RequestInfo) -> Response<Body> {
+        json_response(202, &self.0, info, None)
+    }
+}
+
+/// 204: done, nothing to show.
+pub struct NoContent;
+
+impl Reply for NoContent {
+    fn into_response(self, info: &RequestInfo) -> Response<Body> {
+        Response::builder()
+            .status(204)
+            .header(CORRELATION_HEADER, info.correlation_id.to_string())
+            .body(Body::Empty)
+            .unwrap_or_else(|_| Response::new(Body::Empty))
+    }
 }
 
 /// A UUID path parameter. A value that is not a UUID names no resource: 404.
