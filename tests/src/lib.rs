@@ -54,6 +54,42 @@ impl TestDatabase {
             .expect("migrating the test database");
         TestDatabase { url, pool }
     }
+
+    /// A function's clients on this database and the dev Kafka, for calling its use cases as a
+    /// library, with no Lambda event or HTTP request.
+    pub async fn services(&self, service_name: &str) -> servicehub_platform::Services {
+        let config = servicehub_platform::Config::from_vars(
+            [
+                ("DATABASE_URL".to_owned(), self.url.clone()),
+                (
+                    "KAFKA_BOOTSTRAP_SERVERS".to_owned(),
+                    required_env("KAFKA_BOOTSTRAP_SERVERS"),
+                ),
+            ],
+            service_name,
+        )
+        .expect("a valid configuration");
+        servicehub_platform::Services::from_config(config)
+            .await
+            .expect("the function's clients")
+    }
+
+    /// A caller the authorizer would have vouched for.
+    pub fn caller(
+        user_id: Uuid,
+        role: servicehub_events::values::Role,
+        regions: &[&str],
+    ) -> servicehub_platform::http::Caller {
+        servicehub_platform::http::Caller {
+            identity: servicehub_platform::http::Identity {
+                user_id,
+                role,
+                regions: regions.iter().map(|r| r.to_string()).collect(),
+            },
+            correlation_id: Uuid::now_v7(),
+            traceparent: None,
+        }
+    }
 }
 
 fn replace_database(url: &str, name: &str) -> String {

@@ -545,31 +545,10 @@ async fn a_rejected_or_revoked_contractor_can_no_longer_take_an_old_offer() {
 async fn the_decisions_are_use_cases_that_need_no_http() {
     use servicehub_contractors::security::{self, DecisionError};
     use servicehub_events::values::Role;
-    use servicehub_platform::http::{Caller, Identity};
-    use servicehub_platform::{Config, Services};
 
     let db = TestDatabase::new().await;
-    let config = Config::from_vars(
-        [
-            ("DATABASE_URL".to_owned(), db.url.clone()),
-            (
-                "KAFKA_BOOTSTRAP_SERVERS".to_owned(),
-                servicehub_tests::required_env("KAFKA_BOOTSTRAP_SERVERS"),
-            ),
-        ],
-        "security-tests",
-    )
-    .unwrap();
-    let services = Services::from_config(config).await.unwrap();
-    let caller = |role: Role| Caller {
-        identity: Identity {
-            user_id: Uuid::now_v7(),
-            role,
-            regions: vec![],
-        },
-        correlation_id: Uuid::now_v7(),
-        traceparent: None,
-    };
+    let services = db.services("security-tests").await;
+    let caller = |role: Role| TestDatabase::caller(Uuid::now_v7(), role, &[]);
     let ivan = contractor(&db).await;
 
     let verified = security::verify(&services, caller(Role::Security), ivan, None)

@@ -778,3 +778,72 @@ async fn the_sample_payloads_under_events_drive_the_workflow_functions() {
         );
     }
 }
+
+/// The use cases themselves, called as a library with no Lambda event or HTTP request: each
+/// refusal is its own `RequestError`, which the routes map to 403/404/409/422.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_workflow_steps_are_use_cases_that_need_no_http() {
+    use servicehub_events::values::{RequestStatus, Role};
+    use servicehub_requests::error::RequestError;
+    use servicehub_requests::{create, get, workflow};
+
+    let db = TestDatabase::new().await;
+    let services = db.services("workflow-tests").await;
+    let customer = insert_user(&db.pool, "customer", &[]).await;
+    let stranger = insert_user(&db.pool, "customer", &[]).await;
+    let as_customer = || TestDatabase::caller(customer, Role::Customer, &[]);
+
+    let created = create::create(&services, as_customer(), new_request("moscow"))
+        .await
+        .unwrap();
+    let id = created.view.id;
+    assert_eq!(created.location, Some(format!("/requests/{id}")));
+    let seen = get::get(&services, as_customer(), id).await.unwrap();
+    assert_eq!(seen.status, RequestStatus::New);
+
+    let as_stranger = TestDatabase::caller(stranger, Role::Customer, &[]);
+    let hidden = get::get(&services, as_stranger, id).await;
+    assert!(
+        matches!(hidden, Err(RequestError::NotFound(missing)) if missing == id),
+        "{hidden:?}"
+    );
+    let as_contractor = TestDatabase::caller(stranger, Role::Contractor, &[]);
+    let filed_by_a_contractor =
+        create::create(&services, as_contractor, new_request("moscow")).await;
+    assert!(
+        matches!(filed_by_a_contractor, Err(RequestError::Forbidden(_))),
+        "{filed_by_a_contractor:?}"
+    );
+    let no_reason = workflow::cancel(&services, as_customer(), id, json!({})).await;
+    assert!(
+        matches!(no_reason, Err(RequestError::Invalid(_))),
+        "{no_reason:?}"
+    );
+
+    let cancelled = workflow::cancel(
+        &services,
+        as_customer(),
+        id,
+        json!({"reason": "found another"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(cancelled.status, RequestStatus::Cancelled);
+    let twice = workflow::cancel(&services, as_customer(), id, json!({"reason": "again"})).await;
+    assert!(
+        matches!(twice, Err(RequestError::IllegalTransition(_))),
+        "{twice:?}"
+    );
+    let edited =
+        workflow::update(&services, as_customer(), id, json!({"title": "New title"})).await;
+    assert!(
+        matches!(
+            edited,
+            Err(RequestError::Conflict {
+                current: Some(RequestStatus::Cancelled),
+                ..
+            })
+        ),
+        "{edited:?}"
+    );
+}

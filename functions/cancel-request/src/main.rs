@@ -1,3 +1,6 @@
 //! `POST /requests/{id}/cancel` (API Gateway HTTP API); honours `Idempotency-Key`.
 
-servicehub_platform::http_main!(servicehub_platform::Services, idempotent servicehub_requests::workflow::cancel);
+servicehub_platform::http_main!(
+    servicehub_platform::Services,
+    idempotent (caller, id "service request", body) servicehub_requests::workflow::cancel
+);

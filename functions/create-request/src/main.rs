@@ -1,3 +1,6 @@
 //! `POST /requests` (API Gateway HTTP API); honours `Idempotency-Key`.
 
-servicehub_platform::http_main!(servicehub_platform::Services, idempotent servicehub_requests::create::handle);
+servicehub_platform::http_main!(
+    servicehub_platform::Services,
+    idempotent (caller, body) servicehub_requests::create::create
+);

@@ -2,5 +2,5 @@
 
 servicehub_platform::http_main!(
     servicehub_platform::Services,
-    servicehub_requests::history::handle
+    (caller, id "service request") servicehub_requests::history::history
 );

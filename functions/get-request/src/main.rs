@@ -2,5 +2,5 @@
 
 servicehub_platform::http_main!(
     servicehub_platform::Services,
-    servicehub_requests::get::handle
+    (caller, id "service request") servicehub_requests::get::get
 );

@@ -2,5 +2,5 @@
 
 servicehub_platform::http_main!(
     servicehub_platform::Services,
-    servicehub_contractors::list::handle
+    (caller, query) servicehub_contractors::list::list
 );

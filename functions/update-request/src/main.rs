@@ -2,5 +2,5 @@
 
 servicehub_platform::http_main!(
     servicehub_platform::Services,
-    servicehub_requests::workflow::update
+    idempotent (caller, id "service request", body) servicehub_requests::workflow::update
 );

@@ -2,32 +2,51 @@
 
 use crate::store;
 use crate::view::ContractorList;
-use lambda_http::{Body, Request, RequestExt, Response};
 use servicehub_domain::contractors::Verification;
 use servicehub_domain::validation::ValidationErrors;
 use servicehub_events::values::Role;
 use servicehub_platform::Services;
-use servicehub_platform::http::{ApiError, RequestInfo, json_response};
+use servicehub_platform::http::{ApiError, Caller};
 
-pub async fn handle(
-    services: &Services,
-    request: Request,
-    info: RequestInfo,
-) -> Result<Response<Body>, ApiError> {
-    let identity = info.require_identity()?;
-    if !matches!(identity.role, Role::Security | Role::Admin) {
-        return Err(ApiError::Forbidden(
-            "only security officers and admins list contractors".into(),
-        ));
+/// Why the list was not given.
+#[derive(Debug, thiserror::Error)]
+pub enum ListError {
+    #[error("only security officers and admins list contractors")]
+    NotAllowed,
+    #[error(transparent)]
+    Invalid(#[from] ValidationErrors),
+    #[error(transparent)]
+    Store(#[from] sqlx::Error),
+}
+
+impl From<ListError> for ApiError {
+    fn from(error: ListError) -> ApiError {
+        match error {
+            ListError::NotAllowed => ApiError::Forbidden(error.to_string()),
+            ListError::Invalid(errors) => errors.into(),
+            ListError::Store(error) => error.into(),
+        }
     }
-    let params = request.query_string_parameters();
+}
+
+pub async fn list(
+    services: &Services,
+    caller: Caller,
+    query: Vec<(String, String)>,
+) -> Result<ContractorList, ListError> {
+    if !matches!(caller.identity.role, Role::Security | Role::Admin) {
+        return Err(ListError::NotAllowed);
+    }
     let mut errors = ValidationErrors::default();
     let mut status = None;
-    let mut names: Vec<&str> = params.iter().map(|(name, _)| name).collect();
-    names.sort();
-    for name in names {
-        let value = params.first(name).unwrap_or_default();
-        match name {
+    // Sorted by name; a repeated parameter counts once, with its first value.
+    let mut seen = None;
+    for (name, value) in &query {
+        if seen == Some(name) {
+            continue;
+        }
+        seen = Some(name);
+        match name.as_str() {
             "status" => match Verification::parse(value) {
                 Some(parsed) => status = Some(parsed),
                 None => errors.add(
@@ -46,5 +65,5 @@ pub async fn handle(
     let status = errors.finish(|| status)?;
     let mut conn = services.pool.acquire().await?;
     let items = store::list(&mut conn, status).await?;
-    Ok(json_response(200, &ContractorList { items }, &info, None))
+    Ok(ContractorList { items })
 }

@@ -40,7 +40,7 @@ impl WithDatabase for Services {
 ///
 /// ```ignore
 /// servicehub_platform::http_main!(Services, (caller, id "service request") servicehub_requests::get::get);
-/// servicehub_platform::http_main!(Services, idempotent (caller, id "service request", body) servicehub_requests::workflow::accept);
+/// servicehub_platform::http_main!(Services, idempotent (caller, id "service request", body) servicehub_requests::workflow::cancel);
 /// servicehub_platform::http_main!(Services, idempotent (caller, body) servicehub_requests::create::create);
 /// servicehub_platform::http_main!(Services, (caller, query) servicehub_requests::list::list);
 /// servicehub_platform::http_main!(AuthServices, (caller) servicehub_auth::account::me);

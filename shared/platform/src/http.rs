@@ -216,6 +216,7 @@ impl<V: Serialize> Reply for V {
 }
 
 /// 201, with `Location` when the new resource has an address of its own.
+#[derive(Debug)]
 pub struct Created<V> {
     pub view: V,
     pub location: Option<String>,
@@ -228,6 +229,7 @@ impl<V: Serialize> Reply for Created<V> {
 }
 
 /// 202: taken, and done later (a code that is on its way).
+#[derive(Debug)]
 pub struct Accepted<V>(pub V);
 
 impl<V: Serialize> Reply for Accepted<V> {
@@ -237,6 +239,7 @@ impl<V: Serialize> Reply for Accepted<V> {
 }
 
 /// 204: done, nothing to show.
+#[derive(Debug)]
 pub struct NoContent;
 
 impl Reply for NoContent {

@@ -1,30 +1,29 @@
 //! `POST /requests`: a customer files a service request.
 
+use crate::error::RequestError;
 use crate::store;
 use crate::view::ServiceRequestView;
 use chrono::Utc;
-use lambda_http::{Body, Request, Response};
-use serde_json::json;
+use serde_json::{Value, json};
 use servicehub_domain::request::NewServiceRequest;
 use servicehub_events::Envelope;
 use servicehub_events::catalog::{RequestCreated, UserAction};
 use servicehub_events::values::{Actor, AuditOutcome, RequestStatus, Role};
 use servicehub_platform::Services;
-use servicehub_platform::http::{ApiError, RequestInfo, json_body, json_response};
+use servicehub_platform::http::{Caller, Created};
 use uuid::Uuid;
 
-pub async fn handle(
+pub async fn create(
     services: &Services,
-    request: Request,
-    info: RequestInfo,
-) -> Result<Response<Body>, ApiError> {
-    let identity = info.require_identity()?;
+    caller: Caller,
+    body: Value,
+) -> Result<Created<ServiceRequestView>, RequestError> {
+    let identity = &caller.identity;
     if identity.role != Role::Customer {
-        return Err(ApiError::Forbidden(
-            "only customers file service requests".into(),
+        return Err(RequestError::Forbidden(
+            "only customers file service requests",
         ));
     }
-    let body = json_body(&request)?;
     let now = Utc::now();
     let input = NewServiceRequest::parse(&body, now)?;
 
@@ -52,7 +51,7 @@ pub async fn handle(
     };
     let source = services.config.service_name.as_str();
     let actor = Actor::user(identity.user_id, identity.role);
-    let created = Envelope::new(
+    let created = caller.trace().stamp(Envelope::new(
         source,
         RequestCreated {
             request_id: view.id,
@@ -68,8 +67,7 @@ pub async fn handle(
             budget: view.budget.clone(),
             created_at: now,
         },
-    )
-    .with_context(info.correlation_id, None, info.traceparent.clone());
+    ));
     let audit = Envelope::caused_by(
         source,
         &created.meta,
@@ -103,5 +101,8 @@ pub async fn handle(
     services.commit_with_events(tx, &events).await?;
 
     tracing::info!(request_id = %view.id, event_id = %events[0].meta.id, "service request created");
-    Ok(json_response(201, &view, &info, Some(&view.location())))
+    Ok(Created {
+        location: Some(view.location()),
+        view,
+    })
 }

@@ -2,15 +2,15 @@
 //! regions' and those assigned to them, a contractor those offered or assigned to them, security
 //! and admins all), filtered, newest first, a page at a time.
 
+use crate::error::RequestError;
 use crate::store;
 use crate::view::ServiceRequestView;
-use lambda_http::{Body, Request, Response};
 use schemars::JsonSchema;
 use serde::Serialize;
-use servicehub_domain::commands::Caller;
+use servicehub_domain::commands;
 use servicehub_domain::listing::{Cursor, ListQuery};
 use servicehub_platform::Services;
-use servicehub_platform::http::{ApiError, RequestInfo, json_response, query_pairs};
+use servicehub_platform::http::Caller;
 
 /// One page of `GET /requests`.
 #[derive(Serialize, JsonSchema)]
@@ -20,15 +20,14 @@ pub struct RequestPage {
     pub next_cursor: Option<String>,
 }
 
-pub async fn handle(
+pub async fn list(
     services: &Services,
-    request: Request,
-    info: RequestInfo,
-) -> Result<Response<Body>, ApiError> {
-    let identity = info.require_identity()?;
-    let pairs = query_pairs(&request);
+    caller: Caller,
+    pairs: Vec<(String, String)>,
+) -> Result<RequestPage, RequestError> {
+    let identity = &caller.identity;
     let query = ListQuery::parse(pairs.iter().map(|(n, v)| (n.as_str(), v.as_str())))?;
-    let caller = Caller {
+    let party = commands::Caller {
         user_id: identity.user_id,
         role: identity.role,
         regions: &identity.regions,
@@ -39,7 +38,7 @@ pub async fn handle(
         limit: query.limit + 1,
         ..query.clone()
     };
-    let mut items = store::list(&mut conn, caller, &probe).await?;
+    let mut items = store::list(&mut conn, party, &probe).await?;
     let next_cursor = if items.len() > query.limit as usize {
         items.truncate(query.limit as usize);
         items.last().map(|last| {
@@ -52,10 +51,5 @@ pub async fn handle(
     } else {
         None
     };
-    Ok(json_response(
-        200,
-        &RequestPage { items, next_cursor },
-        &info,
-        None,
-    ))
+    Ok(RequestPage { items, next_cursor })
 }

@@ -4,13 +4,13 @@
 //! status allows it (409 with the current status), then commits the change, its history row, its
 //! workflow event, `workflow.status_changed` and `audit.user_action` in one transaction (outbox).
 
+use crate::error::RequestError;
 use crate::store;
 use crate::view::ServiceRequestView;
 use chrono::{DateTime, Utc};
-use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
 use servicehub_domain::commands::{
-    AssignInput, Caller, CancelInput, ClarificationInput, Command, CompletionInput, Decision,
+    self, AssignInput, CancelInput, ClarificationInput, Command, CompletionInput, Decision,
     RequestPatch, decide, editable,
 };
 use servicehub_domain::contractors::assignment_refusal;
@@ -23,10 +23,9 @@ use servicehub_events::catalog::{
 };
 use servicehub_events::values::{Actor, AuditOutcome, RequestStatus, Role};
 use servicehub_platform::Services;
-use servicehub_platform::http::{
-    ApiError, Identity, RequestInfo, json_body, json_response, path_uuid,
-};
+use servicehub_platform::http::{Caller, Identity, Trace};
 use sqlx::{Postgres, Transaction};
+use uuid::Uuid;
 
 /// A request locked for one command by a caller allowed to issue it.
 struct Locked {
@@ -35,31 +34,31 @@ struct Locked {
     identity: Identity,
     actor: Actor,
     now: DateTime<Utc>,
+    /// The caller's correlation and trace, for the events.
+    trace: Trace,
 }
 
 async fn lock(
     services: &Services,
-    request: &Request,
-    info: &RequestInfo,
+    caller: Caller,
+    id: Uuid,
     command: Command,
-) -> Result<Locked, ApiError> {
-    let identity = info.require_identity()?.clone();
-    let id = path_uuid(request, "id", "service request")?;
+) -> Result<Locked, RequestError> {
+    let identity = caller.identity;
     let mut tx = services.pool.begin().await?;
-    let not_found = || ApiError::NotFound(format!("no service request with id {id}"));
     let found = store::find_for_update(&mut tx, id)
         .await?
-        .ok_or_else(not_found)?;
+        .ok_or(RequestError::NotFound(id))?;
     let offered = store::is_offered(&mut tx, id, identity.user_id).await?;
-    let caller = Caller {
+    let party = commands::Caller {
         user_id: identity.user_id,
         role: identity.role,
         regions: &identity.regions,
     };
-    match decide(command, caller, &found.parties(), offered) {
+    match decide(command, party, &found.parties(), offered) {
         Decision::Allowed => {}
-        Decision::Forbidden(why) => return Err(ApiError::Forbidden(why.into())),
-        Decision::Hidden => return Err(not_found()),
+        Decision::Forbidden(why) => return Err(RequestError::Forbidden(why)),
+        Decision::Hidden => return Err(RequestError::NotFound(id)),
     }
     // Being the assigned contractor is not enough: access revoked, verification rejected or
     // the account disabled after the assignment ends the right to do the work.
@@ -68,8 +67,8 @@ async fn lock(
         && !servicehub_platform::standing::contractor_in_good_standing(&mut tx, identity.user_id)
             .await?
     {
-        return Err(ApiError::Forbidden(
-            "your contractor access is revoked, rejected or disabled".into(),
+        return Err(RequestError::Forbidden(
+            "your contractor access is revoked, rejected or disabled",
         ));
     }
     let actor = Actor::user(identity.user_id, identity.role);
@@ -79,6 +78,10 @@ async fn lock(
         identity,
         actor,
         now: Utc::now(),
+        trace: Trace {
+            correlation_id: caller.correlation_id,
+            traceparent: caller.traceparent,
+        },
     })
 }
 
@@ -96,15 +99,12 @@ struct Change<'a> {
 /// Writes the status, the history, the events; commits; publishes; answers with the new view.
 async fn finish(
     services: &Services,
-    info: &RequestInfo,
     mut locked: Locked,
     change: Change<'_>,
-) -> Result<Response<Body>, ApiError> {
+) -> Result<ServiceRequestView, RequestError> {
     let source = services.config.service_name.as_str();
     let request_id = locked.request.id;
-    let event = change
-        .event
-        .with_context(info.correlation_id, None, info.traceparent.clone());
+    let event = locked.trace.stamp(change.event);
     let mut events = vec![event];
     if let Some(to) = change.to {
         store::set_status(&mut locked.tx, request_id, to, locked.now).await?;
@@ -151,13 +151,13 @@ async fn finish(
     events.push(audit);
     let view = store::find(&mut locked.tx, request_id)
         .await?
-        .ok_or_else(|| ApiError::Internal(format!("request {request_id} vanished")))?;
+        .ok_or(sqlx::Error::RowNotFound)?;
     services.commit_with_events(locked.tx, &events).await?;
     tracing::info!(%request_id, action = change.audit_action, status = %view.status, "workflow step applied");
-    Ok(json_response(200, &view, info, None))
+    Ok(view)
 }
 
-fn transition(locked: &Locked, action: Action) -> Result<RequestStatus, ApiError> {
+fn transition(locked: &Locked, action: Action) -> Result<RequestStatus, RequestError> {
     Ok(next_status(locked.request.status, action)?)
 }
 
@@ -166,17 +166,17 @@ fn transition(locked: &Locked, action: Action) -> Result<RequestStatus, ApiError
 /// answers it and the request goes back to its manager.
 pub async fn update(
     services: &Services,
-    request: Request,
-    info: RequestInfo,
-) -> Result<Response<Body>, ApiError> {
-    let body = json_body(&request)?;
-    let mut locked = lock(services, &request, &info, Command::Update).await?;
+    caller: Caller,
+    id: Uuid,
+    body: Value,
+) -> Result<ServiceRequestView, RequestError> {
+    let mut locked = lock(services, caller, id, Command::Update).await?;
     let patch = RequestPatch::parse(&body, locked.now)?;
     let status = locked.request.status;
     if !editable(status) {
-        return Err(ApiError::Conflict {
+        return Err(RequestError::Conflict {
             detail: format!("a request that is {status} can no longer be edited"),
-            current_status: Some(status),
+            current: Some(status),
         });
     }
     if patch.clarification_answer.is_some() && status != RequestStatus::ClarificationNeeded {
@@ -233,17 +233,17 @@ pub async fn update(
         audit_action: "request.update",
         details: json!({"fields": changed_fields, "answered_clarification": answers}),
     };
-    finish(services, &info, locked, change).await
+    finish(services, locked, change).await
 }
 
 /// `POST /requests/{id}/cancel` (its customer or its manager, with a reason).
 pub async fn cancel(
     services: &Services,
-    request: Request,
-    info: RequestInfo,
-) -> Result<Response<Body>, ApiError> {
-    let body = json_body(&request)?;
-    let locked = lock(services, &request, &info, Command::Cancel).await?;
+    caller: Caller,
+    id: Uuid,
+    body: Value,
+) -> Result<ServiceRequestView, RequestError> {
+    let locked = lock(services, caller, id, Command::Cancel).await?;
     let input = CancelInput::parse(&body)?;
     let to = transition(&locked, Action::Cancel)?;
     let event = Envelope::new(
@@ -265,17 +265,17 @@ pub async fn cancel(
         audit_action: "request.cancel",
         details,
     };
-    finish(services, &info, locked, change).await
+    finish(services, locked, change).await
 }
 
 /// `POST /requests/{id}/clarification` (a manager asks the customer a question).
 pub async fn ask_clarification(
     services: &Services,
-    request: Request,
-    info: RequestInfo,
-) -> Result<Response<Body>, ApiError> {
-    let body = json_body(&request)?;
-    let mut locked = lock(services, &request, &info, Command::AskClarification).await?;
+    caller: Caller,
+    id: Uuid,
+    body: Value,
+) -> Result<ServiceRequestView, RequestError> {
+    let mut locked = lock(services, caller, id, Command::AskClarification).await?;
     let input = ClarificationInput::parse(&body)?;
     let to = transition(&locked, Action::AskClarification)?;
     store::set_clarification_question(&mut locked.tx, locked.request.id, Some(&input.question))
@@ -297,17 +297,17 @@ pub async fn ask_clarification(
         audit_action: "request.ask_clarification",
         details: json!({}),
     };
-    finish(services, &info, locked, change).await
+    finish(services, locked, change).await
 }
 
 /// `POST /requests/{id}/dispatch` (a manager offers the request to every eligible contractor:
 /// verified, access not revoked, serving its region and category). 409 when there is none.
 pub async fn dispatch(
     services: &Services,
-    request: Request,
-    info: RequestInfo,
-) -> Result<Response<Body>, ApiError> {
-    let mut locked = lock(services, &request, &info, Command::Dispatch).await?;
+    caller: Caller,
+    id: Uuid,
+) -> Result<ServiceRequestView, RequestError> {
+    let mut locked = lock(services, caller, id, Command::Dispatch).await?;
     let to = transition(&locked, Action::SendToContractors)?;
     let (region, category) = (
         locked.request.region.clone(),
@@ -315,11 +315,11 @@ pub async fn dispatch(
     );
     let contractors = store::eligible_contractors(&mut locked.tx, &region, &category).await?;
     if contractors.is_empty() {
-        return Err(ApiError::Conflict {
+        return Err(RequestError::Conflict {
             detail: format!(
                 "no verified contractor with access serves region {region:?} and category {category:?}"
             ),
-            current_status: Some(locked.request.status),
+            current: Some(locked.request.status),
         });
     }
     store::insert_offers(&mut locked.tx, locked.request.id, &contractors, locked.now).await?;
@@ -342,30 +342,30 @@ pub async fn dispatch(
         audit_action: "request.dispatch",
         details: json!({"contractor_ids": contractors}),
     };
-    finish(services, &info, locked, change).await
+    finish(services, locked, change).await
 }
 
 /// `POST /requests/{id}/accept` (a contractor the request was offered to takes it; 409 when
 /// they may not hold it: not verified, access revoked, outside the region, disabled).
 pub async fn accept(
     services: &Services,
-    request: Request,
-    info: RequestInfo,
-) -> Result<Response<Body>, ApiError> {
-    let locked = lock(services, &request, &info, Command::Accept).await?;
+    caller: Caller,
+    id: Uuid,
+) -> Result<ServiceRequestView, RequestError> {
+    let locked = lock(services, caller, id, Command::Accept).await?;
     let contractor_id = locked.identity.user_id;
-    assign_contractor(services, &info, locked, contractor_id, "request.accept").await
+    assign_contractor(services, locked, contractor_id, "request.accept").await
 }
 
 /// `POST /requests/{id}/assign` (the manager picks one of the offered contractors; 409 when that
 /// contractor may not hold it).
 pub async fn assign(
     services: &Services,
-    request: Request,
-    info: RequestInfo,
-) -> Result<Response<Body>, ApiError> {
-    let body = json_body(&request)?;
-    let mut locked = lock(services, &request, &info, Command::AssignContractor).await?;
+    caller: Caller,
+    id: Uuid,
+    body: Value,
+) -> Result<ServiceRequestView, RequestError> {
+    let mut locked = lock(services, caller, id, Command::AssignContractor).await?;
     let input = AssignInput::parse(&body)?;
     // The status first: an unoffered contractor on a request that was never dispatched is a 409.
     transition(&locked, Action::AssignContractor)?;
@@ -380,7 +380,6 @@ pub async fn assign(
     }
     assign_contractor(
         services,
-        &info,
         locked,
         input.contractor_id,
         "request.assign_contractor",
@@ -390,11 +389,10 @@ pub async fn assign(
 
 async fn assign_contractor(
     services: &Services,
-    info: &RequestInfo,
     mut locked: Locked,
-    contractor_id: uuid::Uuid,
+    contractor_id: Uuid,
     audit_action: &'static str,
-) -> Result<Response<Body>, ApiError> {
+) -> Result<ServiceRequestView, RequestError> {
     let to = transition(&locked, Action::AssignContractor)?;
     // security-check's rule, checked here too: an offer outlives no security decision (they
     // withdraw it), but one made before such a decision may remain. The contractor's row stays
@@ -402,9 +400,9 @@ async fn assign_contractor(
     // assignment and security-check then reverts it.
     let assignee = store::find_assignee(&mut locked.tx, contractor_id).await?;
     if let Some(refusal) = assignment_refusal(assignee.as_ref(), &locked.request.region) {
-        return Err(ApiError::Conflict {
+        return Err(RequestError::Conflict {
             detail: format!("contractor {contractor_id} may not take this request: {refusal}"),
-            current_status: None,
+            current: None,
         });
     }
     store::set_contractor(&mut locked.tx, locked.request.id, Some(contractor_id)).await?;
@@ -428,16 +426,16 @@ async fn assign_contractor(
         audit_action,
         details: json!({"contractor_id": contractor_id}),
     };
-    finish(services, info, locked, change).await
+    finish(services, locked, change).await
 }
 
 /// `POST /requests/{id}/start` (the assigned contractor).
 pub async fn start(
     services: &Services,
-    request: Request,
-    info: RequestInfo,
-) -> Result<Response<Body>, ApiError> {
-    let locked = lock(services, &request, &info, Command::StartWork).await?;
+    caller: Caller,
+    id: Uuid,
+) -> Result<ServiceRequestView, RequestError> {
+    let locked = lock(services, caller, id, Command::StartWork).await?;
     let to = transition(&locked, Action::StartWork)?;
     let event = Envelope::new(
         &services.config.service_name,
@@ -454,17 +452,17 @@ pub async fn start(
         audit_action: "request.start_work",
         details: json!({}),
     };
-    finish(services, &info, locked, change).await
+    finish(services, locked, change).await
 }
 
 /// `POST /requests/{id}/complete` (the assigned contractor, with a report and the final price).
 pub async fn complete(
     services: &Services,
-    request: Request,
-    info: RequestInfo,
-) -> Result<Response<Body>, ApiError> {
-    let body = json_body(&request)?;
-    let mut locked = lock(services, &request, &info, Command::CompleteWork).await?;
+    caller: Caller,
+    id: Uuid,
+    body: Value,
+) -> Result<ServiceRequestView, RequestError> {
+    let mut locked = lock(services, caller, id, Command::CompleteWork).await?;
     let input = CompletionInput::parse(&body)?;
     let to = transition(&locked, Action::CompleteWork)?;
     store::record_completion(
@@ -494,5 +492,5 @@ pub async fn complete(
         audit_action: "request.complete_work",
         details,
     };
-    finish(services, &info, locked, change).await
+    finish(services, locked, change).await
 }
