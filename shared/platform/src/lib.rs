@@ -11,6 +11,7 @@ pub mod idempotency_key;
 pub mod kafka;
 pub mod kafka_connection;
 pub mod outbox;
+pub mod relay;
 pub mod report;
 pub mod standing;
 pub mod telemetry;
