@@ -6,8 +6,11 @@ use crate::request::{
     Address, Category, City, RequestDescription, RequestTitle, parse_money, parse_time_window,
     parse_urgency,
 };
-use crate::validation::{ObjectReader, ValidationErrors, text};
+use crate::request::{MoneyBody, SLUG, TimeWindowBody};
+use crate::validation::{MULTI_LINE, ONE_LINE, ObjectReader, ValidationErrors, text};
 use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
+use serde::Deserialize;
 use serde_json::{Map, Value};
 use servicehub_events::values::{Money, RequestStatus, Role, TimeWindow, Urgency};
 use uuid::Uuid;
@@ -324,10 +327,78 @@ impl RequestPatch {
     }
 }
 
+// The bodies as the OpenAPI document shows them, beside their parsers; the tests hold each parser
+// to its type (`check_parser_against_schema`).
+
+/// `PATCH /requests/{id}`: at least one field; the region cannot change.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RequestPatchBody {
+    #[schemars(length(min = 3, max = 200), regex(pattern = ONE_LINE))]
+    pub title: Option<String>,
+    #[schemars(length(min = 1, max = 5000), regex(pattern = MULTI_LINE))]
+    pub description: Option<String>,
+    #[schemars(regex(pattern = SLUG), length(min = 2, max = 64))]
+    pub category: Option<String>,
+    pub urgency: Option<Urgency>,
+    #[schemars(length(min = 1, max = 100), regex(pattern = ONE_LINE))]
+    pub city: Option<String>,
+    #[schemars(length(min = 3, max = 300), regex(pattern = ONE_LINE))]
+    pub address: Option<String>,
+    pub preferred_time_window: Option<TimeWindowBody>,
+    pub budget: Option<MoneyBody>,
+    /// Only while the request is clarification_needed.
+    #[schemars(length(min = 1, max = 2000), regex(pattern = MULTI_LINE))]
+    pub clarification_answer: Option<String>,
+}
+
+/// `POST /requests/{id}/cancel`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CancelBody {
+    #[schemars(length(min = 1, max = 1000), regex(pattern = MULTI_LINE))]
+    pub reason: String,
+}
+
+/// `POST /requests/{id}/clarification`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClarificationBody {
+    #[schemars(length(min = 1, max = 2000), regex(pattern = MULTI_LINE))]
+    pub question: String,
+}
+
+/// `POST /requests/{id}/assign`: one of the contractors the request was offered to.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AssignBody {
+    pub contractor_id: Uuid,
+}
+
+/// `POST /requests/{id}/complete`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CompletionBody {
+    #[schemars(length(min = 1, max = 5000), regex(pattern = MULTI_LINE))]
+    pub completion_report: String,
+    pub final_price: MoneyBody,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn the_parsers_follow_their_documented_bodies() {
+        use crate::validation::check_parser_against_schema as check;
+        let now = chrono::Utc::now();
+        check::<RequestPatchBody>(|body| RequestPatch::parse(body, now).map(drop)).unwrap();
+        check::<CancelBody>(|body| CancelInput::parse(body).map(drop)).unwrap();
+        check::<ClarificationBody>(|body| ClarificationInput::parse(body).map(drop)).unwrap();
+        check::<AssignBody>(|body| AssignInput::parse(body).map(drop)).unwrap();
+        check::<CompletionBody>(|body| CompletionInput::parse(body).map(drop)).unwrap();
+    }
 
     const REGION: &str = "moscow";
 

@@ -2,7 +2,9 @@
 //! rejected) and access (granted unless revoked). Only verified contractors whose access is not
 //! revoked get offers.
 
-use crate::validation::{ObjectReader, ValidationErrors, text};
+use crate::validation::{MULTI_LINE, ObjectReader, ValidationErrors, text};
+use schemars::JsonSchema;
+use serde::Deserialize;
 use serde_json::Value;
 use servicehub_events::values::Role;
 use std::fmt;
@@ -257,11 +259,29 @@ pub fn parse_reason(
     errors.finish(|| reason)
 }
 
+// The bodies as the OpenAPI document shows them, beside their parsers; the tests hold each parser
+// to its type (`check_parser_against_schema`).
+
+/// `POST /contractors/{id}/reject` and `/access/revoke` (required), `/access/grant` (optional).
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReasonBody {
+    #[schemars(length(min = 1, max = 1000), regex(pattern = MULTI_LINE))]
+    pub reason: String,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use SecurityDecision::*;
     use serde_json::json;
+
+    #[test]
+    fn the_reason_parser_follows_its_documented_body() {
+        use crate::validation::check_parser_against_schema;
+        check_parser_against_schema::<ReasonBody>(|body| parse_reason(Some(body), true).map(drop))
+            .unwrap();
+    }
 
     fn standing(verification: Verification, access_revoked: bool) -> ContractorStanding {
         ContractorStanding {

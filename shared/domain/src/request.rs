@@ -1,7 +1,9 @@
 //! A service request as a customer files it, parsed from JSON into types that only hold valid values.
 
-use crate::validation::{ObjectReader, ValidationErrors, object, text};
+use crate::validation::{MULTI_LINE, ONE_LINE, ObjectReader, ValidationErrors, object, text};
 use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
+use serde::Deserialize;
 use serde_json::Value;
 use servicehub_events::values::{Money, TimeWindow, Urgency};
 
@@ -244,6 +246,56 @@ fn unreachable_parse() -> ValidationErrors {
     errors
 }
 
+// The bodies as the OpenAPI document shows them, beside their parsers; the tests hold each parser
+// to its type (`check_parser_against_schema`).
+
+/// A category slug: `appliance-repair`.
+pub const SLUG: &str = r"^[a-z0-9]+(-[a-z0-9]+)*$";
+
+/// An amount of money in minor units (kopecks, cents) of an ISO 4217 currency.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MoneyBody {
+    /// Positive, in minor units.
+    #[schemars(range(min = 1, max = 9_223_372_036_854_775_807_i64))]
+    pub amount_minor: i64,
+    /// ISO 4217 code, e.g. `RUB`.
+    #[schemars(regex(pattern = r"^[A-Z]{3}$"))]
+    pub currency: String,
+}
+
+/// A window of time: `to` after `from`, and not over yet.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TimeWindowBody {
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+}
+
+/// `POST /requests`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewRequestBody {
+    #[schemars(length(min = 3, max = 200), regex(pattern = ONE_LINE))]
+    pub title: String,
+    #[schemars(length(min = 1, max = 5000), regex(pattern = MULTI_LINE))]
+    pub description: String,
+    /// A slug: `appliance-repair`.
+    #[schemars(regex(pattern = SLUG), length(min = 2, max = 64))]
+    pub category: String,
+    /// Default normal.
+    pub urgency: Option<Urgency>,
+    #[schemars(length(min = 1, max = 100), regex(pattern = ONE_LINE))]
+    pub region: String,
+    #[schemars(length(min = 1, max = 100), regex(pattern = ONE_LINE))]
+    pub city: String,
+    #[schemars(length(min = 3, max = 300), regex(pattern = ONE_LINE))]
+    pub address: String,
+    /// In the future, `from` before `to`.
+    pub preferred_time_window: Option<TimeWindowBody>,
+    pub budget: Option<MoneyBody>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -252,6 +304,28 @@ mod tests {
 
     fn now() -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 11, 21, 10, 0, 0).unwrap()
+    }
+
+    #[test]
+    fn the_parsers_follow_their_documented_bodies() {
+        use crate::validation::check_parser_against_schema;
+        check_parser_against_schema::<NewRequestBody>(|body| {
+            NewServiceRequest::parse(body, now()).map(drop)
+        })
+        .unwrap();
+        let inside = |parse: fn(&Value, &str, &mut ValidationErrors) -> bool| {
+            move |body: &Value| {
+                let mut errors = ValidationErrors::default();
+                parse(body, "", &mut errors);
+                errors.finish(|| ())
+            }
+        };
+        check_parser_against_schema::<MoneyBody>(inside(|v, f, e| parse_money(v, f, e).is_some()))
+            .unwrap();
+        check_parser_against_schema::<TimeWindowBody>(inside(|v, f, e| {
+            parse_time_window(v, f, now(), e).is_some()
+        }))
+        .unwrap();
     }
 
     fn valid() -> Value {

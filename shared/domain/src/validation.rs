@@ -1,12 +1,13 @@
+use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-/// One problem with one input field, as it appears in a problem+json `errors` list.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// One invalid input field, as it appears in a problem+json `errors` list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct FieldError {
-    /// A JSON pointer-like path, e.g. `preferred_time_window.to`.
+    /// The field's path, e.g. `preferred_time_window.to`.
     pub field: String,
-    /// A stable machine-readable code, e.g. `too_long`.
+    /// Stable machine-readable code, e.g. `too_long`, `required`, `unknown_field`.
     pub code: &'static str,
     pub message: String,
 }
@@ -55,6 +56,68 @@ impl std::fmt::Display for ValidationErrors {
 }
 
 impl std::error::Error for ValidationErrors {}
+
+/// What [`text`] accepts on one line, as a JSON Schema pattern: no control characters and no
+/// bidi overrides, at least one character that is not white space (values are trimmed before
+/// their length is checked).
+pub const ONE_LINE: &str = r"^[^\x00-\x1F\x7F-\x9F\u202A-\u202E\u2066-\u2069]*[^\s\x00-\x1F\x7F-\x9F\u202A-\u202E\u2066-\u2069][^\x00-\x1F\x7F-\x9F\u202A-\u202E\u2066-\u2069]*$";
+/// What [`text`] accepts over several lines: tabs and line breaks too.
+pub const MULTI_LINE: &str = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F\u202A-\u202E\u2066-\u2069]*[^\s\x00-\x1F\x7F-\x9F\u202A-\u202E\u2066-\u2069][^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F\u202A-\u202E\u2066-\u2069]*$";
+
+/// Holds a hand-written body parser to the body type documented beside it (the type `T` the
+/// OpenAPI document shows): the fields it reports `required` for `{}` are the schema's required
+/// ones, it knows every documented property, and it refuses a key the schema does not name.
+/// Bodies are parsed by hand so that a client learns every problem at once (serde's derive stops
+/// at the first); this test keeps the parser and its documented type one contract.
+pub fn check_parser_against_schema<T: JsonSchema>(
+    parse: impl Fn(&Value) -> Result<(), ValidationErrors>,
+) -> Result<(), String> {
+    let schema = serde_json::to_value(schemars::schema_for!(T)).map_err(|e| e.to_string())?;
+    let name = T::schema_name();
+    let properties: Vec<String> = schema["properties"]
+        .as_object()
+        .ok_or_else(|| format!("{name}: not an object schema"))?
+        .keys()
+        .cloned()
+        .collect();
+    let mut documented_required: Vec<String> = schema["required"]
+        .as_array()
+        .map(|r| {
+            r.iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    documented_required.sort();
+    let errors_for = |body: Value| parse(&body).err().unwrap_or_default().0;
+    let mut parsed_required: Vec<String> = errors_for(Value::Object(Map::new()))
+        .into_iter()
+        .filter(|e| e.code == "required")
+        .map(|e| e.field)
+        .collect();
+    parsed_required.sort();
+    if parsed_required != documented_required {
+        return Err(format!(
+            "{name}: the parser requires {parsed_required:?}, the schema {documented_required:?}"
+        ));
+    }
+    let mut every: Map<String, Value> = properties
+        .iter()
+        .map(|p| (p.clone(), Value::Null))
+        .collect();
+    every.insert("not_a_documented_field".into(), Value::Null);
+    let unknown: Vec<String> = errors_for(Value::Object(every))
+        .into_iter()
+        .filter(|e| e.code == "unknown_field")
+        .map(|e| e.field)
+        .collect();
+    if unknown != ["not_a_documented_field"] {
+        return Err(format!(
+            "{name}: with every documented property and one more, the parser calls {unknown:?} unknown"
+        ));
+    }
+    Ok(())
+}
 
 /// Reads fields out of a JSON object, recording a [`FieldError`] for each missing or mistyped one,
 /// so that a client learns about every problem in one response.
@@ -243,7 +306,48 @@ pub fn text(
 
 #[cfg(test)]
 mod tests {
-    use super::{ValidationErrors, integer, text};
+    use super::{ObjectReader, ValidationErrors, check_parser_against_schema, integer, text};
+
+    #[test]
+    fn the_schema_check_catches_a_parser_that_drifted_from_its_type() {
+        #[derive(schemars::JsonSchema)]
+        #[allow(dead_code)]
+        struct Documented {
+            name: String,
+            nickname: Option<String>,
+        }
+        // Knows both fields, requires the one the type requires: follows it.
+        let follows = |body: &serde_json::Value| {
+            let mut errors = ValidationErrors::default();
+            let mut reader = ObjectReader::body(body)?;
+            reader.required("name", &mut errors);
+            reader.optional("nickname");
+            reader.reject_unknown(&mut errors);
+            errors.finish(|| ())
+        };
+        check_parser_against_schema::<Documented>(follows).unwrap();
+        // Requires the optional one too.
+        let too_strict = |body: &serde_json::Value| {
+            let mut errors = ValidationErrors::default();
+            let mut reader = ObjectReader::body(body)?;
+            reader.required("name", &mut errors);
+            reader.required("nickname", &mut errors);
+            reader.reject_unknown(&mut errors);
+            errors.finish(|| ())
+        };
+        let error = check_parser_against_schema::<Documented>(too_strict).unwrap_err();
+        assert!(error.contains("requires"), "{error}");
+        // Never heard of the nickname.
+        let forgetful = |body: &serde_json::Value| {
+            let mut errors = ValidationErrors::default();
+            let mut reader = ObjectReader::body(body)?;
+            reader.required("name", &mut errors);
+            reader.reject_unknown(&mut errors);
+            errors.finish(|| ())
+        };
+        let error = check_parser_against_schema::<Documented>(forgetful).unwrap_err();
+        assert!(error.contains("nickname"), "{error}");
+    }
 
     #[test]
     fn text_refuses_bidi_overrides_and_control_characters() {

@@ -2,42 +2,22 @@
 //! hand into domain types (reporting every field error at once); these types say what that
 //! parsing accepts, and a test checks them against the sample payloads under `events/`.
 
-use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::Deserialize;
-use servicehub_events::values::{Language, NotificationChannel, RequestStatus, Urgency};
+use servicehub_events::values::{Language, NotificationChannel, RequestStatus};
 use uuid::Uuid;
 
-/// What the text fields accept: no control characters and no bidi overrides (the domain's `text`
-/// rule), at least one character that is not white space (values are trimmed before their
-/// length is checked).
-pub const ONE_LINE: &str = r"^[^\x00-\x1F\x7F-\x9F\u202A-\u202E\u2066-\u2069]*[^\s\x00-\x1F\x7F-\x9F\u202A-\u202E\u2066-\u2069][^\x00-\x1F\x7F-\x9F\u202A-\u202E\u2066-\u2069]*$";
-/// Free text that may run over several lines: tabs and line breaks allowed too.
-pub const MULTI_LINE: &str = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F\u202A-\u202E\u2066-\u2069]*[^\s\x00-\x1F\x7F-\x9F\u202A-\u202E\u2066-\u2069][^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F\u202A-\u202E\u2066-\u2069]*$";
+pub use servicehub_domain::commands::{
+    AssignBody, CancelBody, ClarificationBody, CompletionBody, RequestPatchBody,
+};
+pub use servicehub_domain::contractors::ReasonBody;
+pub use servicehub_domain::request::{MoneyBody, NewRequestBody, SLUG, TimeWindowBody};
+pub use servicehub_domain::validation::{MULTI_LINE, ONE_LINE};
+
 /// A refresh token as the API reads it: trimmed, 1 to 256 visible ASCII characters.
 pub const REFRESH_TOKEN: &str = r"^\s*[\x21-\x7E]{1,256}\s*$";
 /// A new password: no control characters, and not one character repeated.
 pub const NEW_PASSWORD: &str = r"^(?!(.)\1*$)[^\x00-\x1F\x7F-\x9F]+$";
-
-/// An amount of money in minor units (kopecks, cents) of an ISO 4217 currency.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct MoneyBody {
-    /// Positive, in minor units.
-    #[schemars(range(min = 1, max = 9_223_372_036_854_775_807_i64))]
-    pub amount_minor: i64,
-    /// ISO 4217 code, e.g. `RUB`.
-    #[schemars(regex(pattern = r"^[A-Z]{3}$"))]
-    pub currency: String,
-}
-
-/// A window of time: `to` after `from`, and not over yet.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct TimeWindowBody {
-    pub from: DateTime<Utc>,
-    pub to: DateTime<Utc>,
-}
 
 /// How the user wants to be told; absent fields take their defaults (email, ru).
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -57,8 +37,6 @@ pub struct NotificationsBody {
 
 /// E.164, e.g. `+79161234567` (spaces, dashes, dots and brackets are accepted and dropped).
 pub const PHONE: &str = r"^\+[1-9][0-9]{7,14}$";
-/// A category slug: `appliance-repair`.
-pub const SLUG: &str = r"^[a-z0-9]+(-[a-z0-9]+)*$";
 
 /// `POST /auth/register`: a customer, or a contractor with the regions and categories they serve.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -323,92 +301,6 @@ pub struct LogoutSession {
 pub struct LogoutEverywhere {
     #[schemars(extend("const" = true))]
     pub all: bool,
-}
-
-/// `POST /requests`.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct NewRequestBody {
-    #[schemars(length(min = 3, max = 200), regex(pattern = ONE_LINE))]
-    pub title: String,
-    #[schemars(length(min = 1, max = 5000), regex(pattern = MULTI_LINE))]
-    pub description: String,
-    /// A slug: `appliance-repair`.
-    #[schemars(regex(pattern = SLUG), length(min = 2, max = 64))]
-    pub category: String,
-    /// Default normal.
-    pub urgency: Option<Urgency>,
-    #[schemars(length(min = 1, max = 100), regex(pattern = ONE_LINE))]
-    pub region: String,
-    #[schemars(length(min = 1, max = 100), regex(pattern = ONE_LINE))]
-    pub city: String,
-    #[schemars(length(min = 3, max = 300), regex(pattern = ONE_LINE))]
-    pub address: String,
-    /// In the future, `from` before `to`.
-    pub preferred_time_window: Option<TimeWindowBody>,
-    pub budget: Option<MoneyBody>,
-}
-
-/// `PATCH /requests/{id}`: at least one field; the region cannot change.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RequestPatchBody {
-    #[schemars(length(min = 3, max = 200), regex(pattern = ONE_LINE))]
-    pub title: Option<String>,
-    #[schemars(length(min = 1, max = 5000), regex(pattern = MULTI_LINE))]
-    pub description: Option<String>,
-    #[schemars(regex(pattern = SLUG), length(min = 2, max = 64))]
-    pub category: Option<String>,
-    pub urgency: Option<Urgency>,
-    #[schemars(length(min = 1, max = 100), regex(pattern = ONE_LINE))]
-    pub city: Option<String>,
-    #[schemars(length(min = 3, max = 300), regex(pattern = ONE_LINE))]
-    pub address: Option<String>,
-    pub preferred_time_window: Option<TimeWindowBody>,
-    pub budget: Option<MoneyBody>,
-    /// Only while the request is clarification_needed.
-    #[schemars(length(min = 1, max = 2000), regex(pattern = MULTI_LINE))]
-    pub clarification_answer: Option<String>,
-}
-
-/// `POST /requests/{id}/cancel`.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CancelBody {
-    #[schemars(length(min = 1, max = 1000), regex(pattern = MULTI_LINE))]
-    pub reason: String,
-}
-
-/// `POST /requests/{id}/clarification`.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ClarificationBody {
-    #[schemars(length(min = 1, max = 2000), regex(pattern = MULTI_LINE))]
-    pub question: String,
-}
-
-/// `POST /requests/{id}/assign`: one of the contractors the request was offered to.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct AssignBody {
-    pub contractor_id: Uuid,
-}
-
-/// `POST /requests/{id}/complete`.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CompletionBody {
-    #[schemars(length(min = 1, max = 5000), regex(pattern = MULTI_LINE))]
-    pub completion_report: String,
-    pub final_price: MoneyBody,
-}
-
-/// `POST /contractors/{id}/reject` and `/access/revoke` (required), `/access/grant` (optional).
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ReasonBody {
-    #[schemars(length(min = 1, max = 1000), regex(pattern = MULTI_LINE))]
-    pub reason: String,
 }
 
 /// One invalid input field.
