@@ -4,8 +4,7 @@
 
 use schemars::JsonSchema;
 use serde::Deserialize;
-use servicehub_events::values::{Language, NotificationChannel, RequestStatus};
-use uuid::Uuid;
+use servicehub_events::values::{Language, NotificationChannel};
 
 pub use servicehub_domain::commands::{
     AssignBody, CancelBody, ClarificationBody, CompletionBody, RequestPatchBody,
@@ -303,16 +302,6 @@ pub struct LogoutEverywhere {
     pub all: bool,
 }
 
-/// One invalid input field.
-#[derive(Debug, Deserialize, JsonSchema)]
-pub struct FieldError {
-    /// The field's path, e.g. `preferred_time_window.to`.
-    pub field: String,
-    /// Stable machine-readable code, e.g. `too_long`, `required`, `unknown_field`.
-    pub code: String,
-    pub message: String,
-}
-
 /// API Gateway's own answers (`application/json`): `{"message": "Unauthorized"}` without a
 /// token, `Forbidden` when the authorizer refuses it, `Not Found` for no route, `Request Entity
 /// Too Large` over 10 MB, `Too Many Requests` past a route's throttling, `Internal Server Error`
@@ -322,27 +311,4 @@ pub struct GatewayMessage {
     pub message: String,
 }
 
-/// RFC 7807 problem details.
-#[derive(Debug, Deserialize, JsonSchema)]
-pub struct Problem {
-    /// `urn:servicehub:problem:<slug>`.
-    #[serde(rename = "type")]
-    pub problem_type: String,
-    pub title: String,
-    pub status: u16,
-    pub detail: String,
-    /// The request path.
-    pub instance: String,
-    /// API Gateway's request id: quote it when reporting a problem.
-    pub request_id: String,
-    pub correlation_id: Uuid,
-    /// 422: every invalid field (absent otherwise).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub errors: Option<Vec<FieldError>>,
-    /// 409 from a workflow step: the request's status (absent otherwise).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub current_status: Option<RequestStatus>,
-    /// 429: the seconds `Retry-After` says (absent otherwise).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub retry_after: Option<i64>,
-}
+pub use servicehub_platform::http::Problem;

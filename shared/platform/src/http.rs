@@ -315,23 +315,29 @@ impl From<sqlx::Error> for ApiError {
     }
 }
 
-#[derive(Serialize)]
-struct Problem<'a> {
+/// RFC 7807 problem details: the body of every error this API answers itself.
+#[derive(Serialize, schemars::JsonSchema)]
+pub struct Problem<'a> {
+    /// `urn:servicehub:problem:<slug>`.
     #[serde(rename = "type")]
-    problem_type: String,
-    title: &'a str,
-    status: u16,
-    detail: String,
-    instance: &'a str,
-    request_id: &'a str,
-    correlation_id: Uuid,
+    pub problem_type: String,
+    pub title: &'a str,
+    pub status: u16,
+    pub detail: String,
+    /// The request path.
+    pub instance: &'a str,
+    /// API Gateway's request id: quote it when reporting a problem.
+    pub request_id: &'a str,
+    pub correlation_id: Uuid,
+    /// 422: every invalid field (absent otherwise).
     #[serde(skip_serializing_if = "Option::is_none")]
-    errors: Option<Vec<FieldError>>,
+    pub errors: Option<Vec<FieldError>>,
+    /// 409 from a workflow step: the request's status (absent otherwise).
     #[serde(skip_serializing_if = "Option::is_none")]
-    current_status: Option<RequestStatus>,
-    /// 429: the seconds `Retry-After` says.
+    pub current_status: Option<RequestStatus>,
+    /// 429: the seconds `Retry-After` says (absent otherwise).
     #[serde(skip_serializing_if = "Option::is_none")]
-    retry_after: Option<i64>,
+    pub retry_after: Option<i64>,
 }
 
 impl ApiError {
@@ -541,16 +547,11 @@ where
 /// order. The query map does not keep the client's order, and errors about the parameters
 /// should come in a stable one.
 pub fn query_pairs(request: &Request) -> Vec<(String, String)> {
-    let params = request.query_string_parameters();
-    let mut pairs: Vec<(String, String)> = params
+    // The map's iterator yields every value of every name, a name's values in order.
+    let mut pairs: Vec<(String, String)> = request
+        .query_string_parameters()
         .iter()
-        .flat_map(|(name, _)| {
-            params
-                .all(name)
-                .unwrap_or_default()
-                .into_iter()
-                .map(move |value| (name.to_owned(), value.to_owned()))
-        })
+        .map(|(name, value)| (name.to_owned(), value.to_owned()))
         .collect();
     pairs.sort_by(|a, b| a.0.cmp(&b.0));
     pairs
