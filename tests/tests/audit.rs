@@ -465,6 +465,69 @@ async fn get_audit_answers_503_when_clickhouse_is_unreachable() {
     assert_eq!(reports[0].meta.event_type, "audit.error_occurred");
 }
 
+/// The reads of the audit store are use cases a library calls with a caller and query pairs: no
+/// Lambda event, no HTTP.
+#[tokio::test]
+async fn the_audit_reads_are_use_cases_that_need_no_http() {
+    use servicehub_audit::analytics::request_analytics;
+    use servicehub_audit::query::audit_log;
+    use servicehub_audit::{AuditQueryError, AuditReader};
+    use servicehub_platform::http::{Caller, Identity};
+    use servicehub_platform::report::Reporter;
+
+    let config = Config::without_database_from_env("audit-tests").unwrap();
+    let reader = AuditReader {
+        reporter: Reporter::from_config(&config, &producer()),
+        clickhouse: Some(audit_database().await),
+    };
+    let caller = |role: Role, regions: &[&str]| Caller {
+        identity: Identity {
+            user_id: Uuid::now_v7(),
+            role,
+            regions: regions.iter().map(|r| r.to_string()).collect(),
+        },
+        correlation_id: Uuid::now_v7(),
+        traceparent: None,
+    };
+    let query = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(name, value)| (name.to_string(), value.to_string()))
+            .collect()
+    };
+
+    let page = audit_log(&reader, caller(Role::Admin, &[]), query(&[]))
+        .await
+        .unwrap();
+    assert!(page.items.is_empty() && page.next_cursor.is_none());
+    let by_a_customer = audit_log(&reader, caller(Role::Customer, &[]), query(&[])).await;
+    assert!(
+        matches!(by_a_customer, Err(AuditQueryError::NotAllowed(_))),
+        "{by_a_customer:?}"
+    );
+    let bad = audit_log(&reader, caller(Role::Admin, &[]), query(&[("limit", "0")])).await;
+    assert!(matches!(bad, Err(AuditQueryError::Invalid(_))), "{bad:?}");
+    let elsewhere = request_analytics(
+        &reader,
+        caller(Role::Manager, &["Москва"]),
+        query(&[("region", "Казань")]),
+    )
+    .await;
+    assert!(
+        matches!(elsewhere, Err(AuditQueryError::NotAllowed(_))),
+        "{elsewhere:?}"
+    );
+    let unconfigured = AuditReader {
+        clickhouse: None,
+        ..reader
+    };
+    let no_store = audit_log(&unconfigured, caller(Role::Admin, &[]), query(&[])).await;
+    assert!(
+        matches!(no_store, Err(AuditQueryError::StoreNotConfigured)),
+        "{no_store:?}"
+    );
+}
+
 /// The sink's own timings go straight into ClickHouse: published on audit-events, each would
 /// trigger the sink again, for ever.
 #[tokio::test]

@@ -3,5 +3,5 @@
 
 servicehub_platform::http_main!(
     servicehub_audit::AuditReader,
-    servicehub_audit::analytics::handle
+    (caller, query) servicehub_audit::analytics::request_analytics
 );

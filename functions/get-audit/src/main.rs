@@ -2,5 +2,5 @@
 
 servicehub_platform::http_main!(
     servicehub_audit::AuditReader,
-    servicehub_audit::query::handle
+    (caller, query) servicehub_audit::query::audit_log
 );

@@ -1,3 +1,6 @@
 //! `GET /documents` (API Gateway HTTP API).
 
-servicehub_platform::http_main!(servicehub_platform::Services, servicehub_hr::api::list);
+servicehub_platform::http_main!(
+    servicehub_platform::Services,
+    (caller, query) servicehub_hr::api::list
+);

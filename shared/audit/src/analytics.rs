@@ -2,18 +2,19 @@
 //! computed by ClickHouse over the audit events: the requests created in a period, counted by
 //! their status now, region, category and day; the median and 90th percentile time from creation
 //! to manager assignment, to contractor assignment and to completion; the cancellation rate; and
-//! the notifications about those requests sent and failed per channel.
+//! the notifications about those requests sent and failed per channel. Its use case is
+//! [`request_analytics`]; the route is `http_main!(AuditReader, (caller, query) ...)`.
 
-use crate::clickhouse::{ClickHouse, ClickHouseError, configured, quote};
+use crate::clickhouse::{ClickHouse, ClickHouseError, quote};
+use crate::reader::{AuditQueryError, AuditReader};
 use crate::schema::EVENTS;
 use chrono::{DateTime, Duration, Utc};
-use lambda_http::{Body, Request, Response};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use servicehub_domain::listing::{ordered_range, query_region, query_time, unknown_parameter};
 use servicehub_domain::validation::ValidationErrors;
 use servicehub_events::values::Role;
-use servicehub_platform::http::{ApiError, Identity, RequestInfo, json_response, query_pairs};
+use servicehub_platform::http::{Caller, Identity};
 use std::collections::BTreeMap;
 
 /// The period when none is given: the last 30 days.
@@ -31,12 +32,12 @@ pub struct AnalyticsQuery {
 
 impl AnalyticsQuery {
     /// Parses `from`, `to` (RFC 3339) and `region`, then applies who may see what: an admin any
-    /// region, a manager their own (all of them when no region is named; 403 for another one).
+    /// region, a manager their own (all of them when no region is named; not another one).
     pub fn parse<'a>(
         params: impl IntoIterator<Item = (&'a str, &'a str)>,
         caller: &Identity,
         now: DateTime<Utc>,
-    ) -> Result<AnalyticsQuery, ApiError> {
+    ) -> Result<AnalyticsQuery, AuditQueryError> {
         let mut errors = ValidationErrors::default();
         let (mut from, mut to, mut region) = (None, None, None);
         for (name, raw) in params {
@@ -65,15 +66,15 @@ impl AnalyticsQuery {
             Role::Manager => match region {
                 Some(r) if caller.regions.contains(&r) => Some(vec![r]),
                 Some(_) => {
-                    return Err(ApiError::Forbidden(
-                        "a manager sees the analytics of their own regions".into(),
+                    return Err(AuditQueryError::NotAllowed(
+                        "a manager sees the analytics of their own regions",
                     ));
                 }
                 None => Some(caller.regions.clone()),
             },
             _ => {
-                return Err(ApiError::Forbidden(
-                    "only admins and managers read the analytics".into(),
+                return Err(AuditQueryError::NotAllowed(
+                    "only admins and managers read the analytics",
                 ));
             }
         };
@@ -352,23 +353,21 @@ pub async fn analytics(
     })
 }
 
-/// `GET /analytics/requests`. Without a usable ClickHouse configuration: access is
-/// still checked, and callers get a 503.
-pub async fn handle(
-    reader: &crate::AuditReader,
-    request: Request,
-    info: RequestInfo,
-) -> Result<Response<Body>, ApiError> {
-    let identity = info.require_identity()?;
-    let mut pairs = query_pairs(&request);
+/// `GET /analytics/requests`. Without a usable ClickHouse configuration access is still
+/// checked, and permitted callers are told the store is not configured.
+pub async fn request_analytics(
+    reader: &AuditReader,
+    caller: Caller,
+    mut pairs: Vec<(String, String)>,
+) -> Result<RequestAnalytics, AuditQueryError> {
+    // A parameter given twice with the same value counts once.
     pairs.dedup();
     let query = AnalyticsQuery::parse(
         pairs.iter().map(|(n, v)| (n.as_str(), v.as_str())),
-        identity,
+        &caller.identity,
         Utc::now(),
     )?;
-    let figures = analytics(configured(reader.clickhouse.as_ref())?, &query).await?;
-    Ok(json_response(200, &figures, &info, None))
+    Ok(analytics(reader.store()?, &query).await?)
 }
 
 #[cfg(test)]
@@ -394,7 +393,7 @@ mod tests {
         let q = AnalyticsQuery::parse([("region", "Казань")], &manager, now).unwrap();
         assert_eq!(q.regions, Some(vec!["Казань".into()]));
         let denied = AnalyticsQuery::parse([("region", "Тверь")], &manager, now);
-        assert!(matches!(denied, Err(ApiError::Forbidden(_))));
+        assert!(matches!(denied, Err(AuditQueryError::NotAllowed(_))));
         let admin = who(Role::Admin, &[]);
         assert_eq!(
             AnalyticsQuery::parse([], &admin, now).unwrap().regions,
@@ -402,7 +401,10 @@ mod tests {
         );
         for role in [Role::Customer, Role::Contractor, Role::Security] {
             let denied = AnalyticsQuery::parse([], &who(role, &[]), now);
-            assert!(matches!(denied, Err(ApiError::Forbidden(_))), "{role:?}");
+            assert!(
+                matches!(denied, Err(AuditQueryError::NotAllowed(_))),
+                "{role:?}"
+            );
         }
     }
 
@@ -424,7 +426,10 @@ mod tests {
             vec![("region", " ")],
         ] {
             let parsed = AnalyticsQuery::parse(params.clone(), &admin, now);
-            assert!(matches!(parsed, Err(ApiError::Validation(_))), "{params:?}");
+            assert!(
+                matches!(parsed, Err(AuditQueryError::Invalid(_))),
+                "{params:?}"
+            );
         }
     }
 

@@ -215,31 +215,6 @@ fn error_chain(error: &dyn std::error::Error) -> String {
     text
 }
 
-/// What a reader of the audit store answers when the store fails: 503 while it is unreachable
-/// (the client may retry), 500 for anything else.
-impl From<ClickHouseError> for servicehub_platform::http::ApiError {
-    fn from(error: ClickHouseError) -> Self {
-        use servicehub_platform::http::ApiError;
-        match error {
-            ClickHouseError::Unreachable(_) => {
-                tracing::warn!(%error, "ClickHouse unreachable");
-                ApiError::Unavailable("the audit store is unavailable".into())
-            }
-            other => ApiError::Internal(other.to_string()),
-        }
-    }
-}
-
-/// The store of a reader function, or 503 when the function has no usable `CLICKHOUSE_*`
-/// configuration (it still starts, so access is checked as usual).
-pub fn configured(
-    clickhouse: Option<&ClickHouse>,
-) -> Result<&ClickHouse, servicehub_platform::http::ApiError> {
-    clickhouse.ok_or_else(|| {
-        servicehub_platform::http::ApiError::Unavailable("the audit store is not configured".into())
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,9 +4,10 @@
 //! - [`schema`]: the database, the `events` table and its two lookup views, created idempotently.
 //! - [`row`]: one event as one row: who acted, which request it concerns, where it was read.
 //! - [`sink`]: the Kafka batch: decode, dead-letter what does not decode, one INSERT per batch.
-//! - [`query`]: `GET /audit`: filters, keyset pagination, the response.
+//! - [`query`]: `GET /audit`: filters, keyset pagination, the page.
 //! - [`analytics`]: `GET /analytics/requests`: the business at a glance, computed by ClickHouse.
-//! - [`reader`]: the environment of the two reading functions (ClickHouse, no database).
+//! - [`reader`]: the environment of the two reading functions (ClickHouse, no database) and
+//!   [`AuditQueryError`], why a read did not happen.
 
 pub mod analytics;
 pub mod clickhouse;
@@ -17,4 +18,4 @@ pub mod schema;
 pub mod sink;
 
 pub use clickhouse::{ClickHouse, ClickHouseConfig, ClickHouseError};
-pub use reader::AuditReader;
+pub use reader::{AuditQueryError, AuditReader};

@@ -1,11 +1,12 @@
 //! `GET /audit` (admins): the stored events, newest first, filtered by `actor` (user id), `type`
 //! (event type), `request_id`, `from` (inclusive) / `to` (exclusive) (RFC 3339); `limit` 1..=500
 //! (default 100) and `cursor` (from `next_cursor`). Keyset pages over (time, event id).
+//! Its use case is [`audit_log`]; the route is `http_main!(AuditReader, (caller, query) ...)`.
 
-use crate::clickhouse::{ClickHouse, ClickHouseError, configured, quote};
+use crate::clickhouse::{ClickHouse, ClickHouseError, quote};
+use crate::reader::{AuditQueryError, AuditReader};
 use crate::schema::{EVENTS, EVENTS_BY_ACTOR, EVENTS_BY_REQUEST};
 use chrono::{DateTime, Utc};
-use lambda_http::{Body, Request, Response};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use servicehub_domain::listing::{
@@ -14,7 +15,7 @@ use servicehub_domain::listing::{
 use servicehub_domain::validation::ValidationErrors;
 use servicehub_events::CATALOG;
 use servicehub_events::values::Role;
-use servicehub_platform::http::{ApiError, RequestInfo, json_response, query_pairs};
+use servicehub_platform::http::Caller;
 use uuid::Uuid;
 
 pub const DEFAULT_LIMIT: u32 = 100;
@@ -279,21 +280,22 @@ pub async fn page(
     Ok(AuditPage { items, next_cursor })
 }
 
-/// `GET /audit`. Without a usable `CLICKHOUSE_*` configuration: access is still checked, and admins get a 503.
-pub async fn handle(
-    reader: &crate::AuditReader,
-    request: Request,
-    info: RequestInfo,
-) -> Result<Response<Body>, ApiError> {
-    let identity = info.require_identity()?;
-    if identity.role != Role::Admin {
-        return Err(ApiError::Forbidden("only admins read the audit log".into()));
+/// `GET /audit`: a page of the log, for admins. Without a usable `CLICKHOUSE_*` configuration
+/// access is still checked, and admins are told the store is not configured.
+pub async fn audit_log(
+    reader: &AuditReader,
+    caller: Caller,
+    mut pairs: Vec<(String, String)>,
+) -> Result<AuditPage, AuditQueryError> {
+    if caller.identity.role != Role::Admin {
+        return Err(AuditQueryError::NotAllowed(
+            "only admins read the audit log",
+        ));
     }
-    let mut pairs = query_pairs(&request);
+    // A parameter given twice with the same value counts once.
     pairs.dedup();
     let query = AuditQuery::parse(pairs.iter().map(|(n, v)| (n.as_str(), v.as_str())))?;
-    let page = page(configured(reader.clickhouse.as_ref())?, &query).await?;
-    Ok(json_response(200, &page, &info, None))
+    Ok(page(reader.store()?, &query).await?)
 }
 
 #[cfg(test)]
