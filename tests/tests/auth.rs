@@ -694,6 +694,73 @@ async fn me_needs_an_identity_and_create_user_is_for_admins_only() {
     assert_eq!(me.body["role"], "customer");
 }
 
+/// The use cases themselves, called as a library with a trace and a caller made by hand and no
+/// Lambda event: each refusal is its own `AccountError` or `SessionError`, which the routes map
+/// to 401/403/409.
+#[tokio::test]
+async fn the_auth_use_cases_need_no_http() {
+    use servicehub_auth::account::{self, AccountError};
+    use servicehub_auth::secrets::Secrets;
+    use servicehub_auth::session::{self, SessionError};
+    use servicehub_auth::{AuthConfig, AuthServices};
+    use servicehub_events::values::Role;
+    use servicehub_platform::http::Trace;
+
+    let db = TestDatabase::new().await;
+    let keys = Keys::new().await;
+    let config =
+        AuthConfig::from_vars([("JWT_SECRET_NAME".to_owned(), keys.secret_name.clone())]).unwrap();
+    let auth = AuthServices::new(
+        db.services("auth-tests").await,
+        config,
+        Secrets::from_env().await,
+    );
+    let trace = || Trace {
+        correlation_id: Uuid::now_v7(),
+        traceparent: None,
+    };
+
+    let anna = email();
+    let created = account::register(&auth, trace(), customer_body(&anna))
+        .await
+        .unwrap();
+    let customer = created.view.id;
+    let again = account::register(&auth, trace(), customer_body(&anna)).await;
+    assert!(matches!(again, Err(AccountError::EmailTaken)), "{again:?}");
+
+    let wrong = session::login(
+        &auth,
+        trace(),
+        json!({"email": anna, "password": "not the password"}),
+    )
+    .await;
+    assert!(
+        matches!(wrong, Err(SessionError::WrongCredentials)),
+        "{wrong:?}"
+    );
+    let tokens = session::login(&auth, trace(), json!({"email": anna, "password": PASSWORD}))
+        .await
+        .unwrap();
+    assert_eq!(tokens.user.id, customer);
+
+    let as_customer = || TestDatabase::caller(customer, Role::Customer, &[]);
+    assert_eq!(
+        account::me(&auth, as_customer()).await.unwrap().id,
+        customer
+    );
+    let nobody = TestDatabase::caller(Uuid::now_v7(), Role::Customer, &[]);
+    let gone = account::me(&auth, nobody).await;
+    assert!(
+        matches!(gone, Err(AccountError::NoLongerExists)),
+        "{gone:?}"
+    );
+    let by_a_customer = account::create_user(&auth, as_customer(), customer_body(&email())).await;
+    assert!(
+        matches!(by_a_customer, Err(AccountError::NotAdmin(_))),
+        "{by_a_customer:?}"
+    );
+}
+
 #[tokio::test]
 async fn the_first_admin_comes_from_configuration_once() {
     let db = TestDatabase::new().await;

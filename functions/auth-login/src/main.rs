@@ -4,5 +4,5 @@
 
 servicehub_platform::http_main!(
     servicehub_auth::AuthServices,
-    servicehub_auth::session::login
+    (trace, body) servicehub_auth::session::login
 );

@@ -4,5 +4,5 @@
 
 servicehub_platform::http_main!(
     servicehub_auth::AuthServices,
-    servicehub_auth::session::refresh
+    (trace, body) servicehub_auth::session::refresh
 );

@@ -2,5 +2,5 @@
 
 servicehub_platform::http_main!(
     servicehub_auth::AuthServices,
-    servicehub_auth::settings::update
+    (caller, body) servicehub_auth::settings::update
 );

@@ -3,5 +3,5 @@
 
 servicehub_platform::http_main!(
     servicehub_auth::AuthServices,
-    servicehub_auth::account::update_user
+    (caller, id "user", body) servicehub_auth::account::update_user
 );

@@ -3,5 +3,5 @@
 
 servicehub_platform::http_main!(
     servicehub_auth::AuthServices,
-    servicehub_auth::contact::verify
+    (caller, body) servicehub_auth::contact::verify
 );

@@ -1,6 +1,6 @@
 //! Account input parsed into types that only hold valid values: every problem becomes a
 //! [`FieldError`](servicehub_domain::validation::FieldError), so bad input answers 422 with
-//! field-level errors through the platform's `ApiError`.
+//! field-level errors.
 
 use serde_json::Value;
 use servicehub_domain::contacts::ContactCode;

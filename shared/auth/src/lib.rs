@@ -16,7 +16,10 @@
 //! - [`account`], [`session`], [`bootstrap`], [`contact`]: what the functions `auth-register`,
 //!   `create-user`, `update-user`, `get-me`, `auth-login`, `auth-refresh`, `auth-logout`,
 //!   `send-contact-code`, `verify-contact` and [`settings`]: `get-notification-settings` and
-//!   `update-notification-settings` run.
+//!   `update-notification-settings` run. They know nothing of HTTP (each function's `main` is an
+//!   `http_main!` line) and fail with [`session::SessionError`], [`account::AccountError`] or
+//!   [`contact::ContactError`], whose `From` impls are the only place an auth error gets an HTTP
+//!   status.
 
 pub mod account;
 pub mod authorizer;

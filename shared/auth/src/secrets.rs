@@ -5,7 +5,6 @@
 use crate::token::{JwtCodec, KeyError, TokenSettings};
 use aws_sdk_secretsmanager::Client;
 use aws_sdk_secretsmanager::error::DisplayErrorContext;
-use servicehub_platform::http::ApiError;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use thiserror::Error;
@@ -22,18 +21,6 @@ pub enum SecretError {
     /// Secrets Manager could not be reached or refused (retryable, or a permission problem).
     #[error("reading secret {name} failed: {detail}")]
     Unavailable { name: String, detail: String },
-}
-
-impl From<SecretError> for ApiError {
-    fn from(error: SecretError) -> ApiError {
-        match error {
-            SecretError::Unavailable { .. } => {
-                tracing::warn!(%error, "secrets manager unavailable");
-                ApiError::Unavailable("the credentials service is unavailable".into())
-            }
-            other => ApiError::Internal(other.to_string()),
-        }
-    }
 }
 
 /// A Secrets Manager client, built once per execution environment.

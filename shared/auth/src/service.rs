@@ -1,18 +1,17 @@
-//! What the auth functions build once per execution environment, and the small HTTP and audit
-//! helpers their use cases share.
+//! What the auth functions build once per execution environment, and the small audit and
+//! blocking-work helpers their use cases share.
 
 use crate::config::AuthConfig;
 use crate::secrets::{Secrets, SigningKeys};
 use chrono::{DateTime, Utc};
-use lambda_http::{Body, Response};
 use serde_json::Value;
 use servicehub_events::Envelope;
 use servicehub_events::catalog::UserAction;
 use servicehub_events::values::{Actor, AuditOutcome};
 use servicehub_platform::Services;
-use servicehub_platform::http::{ApiError, CORRELATION_HEADER, RequestInfo};
-use sqlx::{Postgres, Transaction};
+use servicehub_platform::http::Trace;
 use tokio::sync::OnceCell;
+use tokio::task::JoinError;
 
 /// The clients and settings of an auth function.
 pub struct AuthServices {
@@ -44,38 +43,37 @@ impl AuthServices {
     ) -> Result<AuthServices, Box<dyn std::error::Error + Send + Sync>> {
         let services = Services::from_env(default_service_name).await?;
         let config = AuthConfig::from_env()?;
-        let secrets = Secrets::from_env().await;
+        tracing::info!(?config, "auth settings");
+        Ok(AuthServices::new(
+            services,
+            config,
+            Secrets::from_env().await,
+        ))
+    }
+
+    /// From clients and settings made elsewhere (a test's own database and signing key).
+    pub fn new(services: Services, config: AuthConfig, secrets: Secrets) -> AuthServices {
         let signing_keys = SigningKeys::new(
             secrets.clone(),
             config.jwt_secret_name.clone(),
             config.tokens.clone(),
             config.jwt_key_refresh,
         );
-        tracing::info!(?config, "auth settings");
-        Ok(AuthServices {
+        AuthServices {
             services,
             config,
             secrets,
             signing_keys,
             bootstrap_done: OnceCell::new(),
-        })
+        }
     }
 
     pub fn source(&self) -> &str {
         &self.services.config.service_name
     }
-
-    /// Writes `events` to the outbox, commits, and publishes them right away.
-    pub(crate) async fn commit_with_events(
-        &self,
-        tx: Transaction<'_, Postgres>,
-        events: &[Envelope],
-    ) -> Result<(), ApiError> {
-        Ok(self.services.commit_with_events(tx, events).await?)
-    }
 }
 
-/// An `audit.user_action` for a request, in the request's correlation and trace context.
+/// An `audit.user_action` for a call, in the call's correlation and trace context.
 pub(crate) struct Audit<'a> {
     pub actor: Actor,
     pub action: &'a str,
@@ -86,8 +84,8 @@ pub(crate) struct Audit<'a> {
 }
 
 impl Audit<'_> {
-    pub fn envelope(self, source: &str, info: &RequestInfo) -> Envelope {
-        Envelope::new(
+    pub fn envelope(self, source: &str, trace: &Trace) -> Envelope {
+        trace.stamp(Envelope::new(
             source,
             UserAction {
                 actor: self.actor,
@@ -98,25 +96,13 @@ impl Audit<'_> {
                 details: self.details,
                 at: self.at,
             },
-        )
-        .with_context(info.correlation_id, None, info.traceparent.clone())
+        ))
     }
 }
 
-/// `204 No Content` with the correlation id echoed.
-pub(crate) fn no_content(info: &RequestInfo) -> Response<Body> {
-    Response::builder()
-        .status(204)
-        .header(CORRELATION_HEADER, info.correlation_id.to_string())
-        .body(Body::Empty)
-        .unwrap_or_else(|_| Response::new(Body::Empty))
-}
-
-/// Runs CPU-heavy work (argon2) off the async workers.
+/// Runs CPU-heavy work (argon2) off the async workers. It fails only when the work panicked.
 pub(crate) async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> T + Send + 'static,
-) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|e| ApiError::Internal(format!("blocking task failed: {e}")))
+) -> Result<T, JoinError> {
+    tokio::task::spawn_blocking(work).await
 }

@@ -5,26 +5,76 @@
 //! revoked) token presented again is refused; a rotated one also revokes its whole family, since
 //! either the client or a thief holds a copy. Logout revokes the family of the given token, or every
 //! family of the caller. Access tokens are stateless and live out their (short) lifetime.
+//!
+//! The use cases know nothing of HTTP: a [`Trace`] (login, refresh) or the [`Caller`] (logout)
+//! and the body in; tokens, [`NoContent`] or a [`SessionError`] out, whose HTTP answers are its
+//! `From` impl below.
 
 use crate::bootstrap;
 use crate::input::{LoginInput, LogoutInput, RefreshInput};
 use crate::password::{verify_against_nothing, verify_password};
-use crate::service::{Audit, AuthServices, blocking, no_content};
+use crate::secrets::SecretError;
+use crate::service::{Audit, AuthServices, blocking};
 use crate::store::{self, NewRefreshToken, RevokeReason};
-use crate::token::{JwtCodec, Principal, new_refresh_token, refresh_token_hash};
+use crate::token::{JwtCodec, Principal, SignError, new_refresh_token, refresh_token_hash};
 use chrono::{DateTime, Duration, Utc};
-use lambda_http::{Body, Request, Response};
 use serde::Serialize;
-use serde_json::json;
+use serde_json::{Value, json};
+use servicehub_domain::validation::ValidationErrors;
 use servicehub_events::values::{Actor, AuditOutcome, Role};
-use servicehub_platform::http::{ApiError, RequestInfo, json_body, json_response};
+use servicehub_platform::http::{ApiError, Caller, NoContent, Trace};
 use sqlx::PgConnection;
+use tokio::task::JoinError;
 use uuid::Uuid;
 
-/// The same answer for an unknown e-mail, a wrong password, a disabled account or one without a
-/// password: nothing tells which.
-const BAD_CREDENTIALS: &str = "the e-mail or the password is wrong";
-const BAD_REFRESH_TOKEN: &str = "the refresh token is not valid; log in again";
+/// Why a session was not started, renewed or ended.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    /// The same answer for an unknown e-mail, a wrong password, a disabled account or one without
+    /// a password: nothing tells which.
+    #[error("the e-mail or the password is wrong")]
+    WrongCredentials,
+    /// The account is locked after too many failed logins.
+    #[error("too many failed logins for this account; try again in {retry_after} seconds")]
+    TooManyAttempts { retry_after: i64 },
+    /// Unknown, expired, revoked or reused, or its account disabled: one answer for all.
+    #[error("the refresh token is not valid; log in again")]
+    InvalidRefreshToken,
+    #[error(transparent)]
+    Invalid(#[from] ValidationErrors),
+    /// The signing key could not be read.
+    #[error(transparent)]
+    SigningKey(#[from] SecretError),
+    #[error(transparent)]
+    Signing(#[from] SignError),
+    #[error("the password check did not finish: {0}")]
+    PasswordCheck(#[from] JoinError),
+    #[error(transparent)]
+    Store(#[from] sqlx::Error),
+}
+
+impl From<SessionError> for ApiError {
+    fn from(error: SessionError) -> ApiError {
+        match error {
+            SessionError::WrongCredentials | SessionError::InvalidRefreshToken => {
+                ApiError::Unauthorized(error.to_string())
+            }
+            SessionError::TooManyAttempts { retry_after } => ApiError::TooManyRequests {
+                detail: error.to_string(),
+                retry_after,
+            },
+            SessionError::Invalid(errors) => errors.into(),
+            SessionError::SigningKey(SecretError::Unavailable { .. }) => {
+                tracing::warn!(%error, "secrets manager unavailable");
+                ApiError::Unavailable("the credentials service is unavailable".into())
+            }
+            SessionError::SigningKey(_)
+            | SessionError::Signing(_)
+            | SessionError::PasswordCheck(_) => ApiError::Internal(error.to_string()),
+            SessionError::Store(error) => error.into(),
+        }
+    }
+}
 
 #[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct SessionUser {
@@ -53,10 +103,8 @@ async fn issue_tokens(
     principal: Principal,
     family_id: Uuid,
     now: DateTime<Utc>,
-) -> Result<(TokenResponse, Uuid), ApiError> {
-    let access = codec
-        .issue(&principal, now)
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+) -> Result<(TokenResponse, Uuid), SessionError> {
+    let access = codec.issue(&principal, now)?;
     let (refresh_token, hash) = new_refresh_token();
     let refresh_id = Uuid::now_v7();
     let refresh_expires_at = now + codec.settings().refresh_ttl;
@@ -94,11 +142,10 @@ async fn issue_tokens(
 /// 429 + `Retry-After` while the account is locked after too many failures.
 pub async fn login(
     auth: &AuthServices,
-    request: Request,
-    info: RequestInfo,
-) -> Result<Response<Body>, ApiError> {
+    trace: Trace,
+    body: Value,
+) -> Result<TokenResponse, SessionError> {
     bootstrap::ensure_once(auth).await;
-    let body = json_body(&request)?;
     let input = LoginInput::parse(&body)?;
     // The key first: an outage of Secrets Manager must not count as a failed login.
     let codec = auth.signing_keys.signer().await?;
@@ -115,12 +162,7 @@ pub async fn login(
     let gate = policy.gate(state.as_ref(), now);
     if let Some(retry_after) = gate.retry_after_seconds() {
         tracing::info!(retry_after, "login refused: the account is locked");
-        return Err(ApiError::TooManyRequests {
-            detail: format!(
-                "too many failed logins for this account; try again in {retry_after} seconds"
-            ),
-            retry_after,
-        });
+        return Err(SessionError::TooManyAttempts { retry_after });
     }
     let next = policy.record_failure(state.as_ref(), now);
     store::save_throttle(&mut tx, &input.email, &next, now).await?;
@@ -165,19 +207,19 @@ pub async fn login(
                     }),
                     at: now,
                 }
-                .envelope(auth.source(), &info)
+                .envelope(auth.source(), &trace)
             })
             .collect();
-        auth.commit_with_events(tx, &events).await?;
+        auth.services.commit_with_events(tx, &events).await?;
         tracing::info!(
             failures = next.failures,
             locked = next.locked_until.is_some(),
             "login refused"
         );
-        return Err(ApiError::Unauthorized(BAD_CREDENTIALS.into()));
+        return Err(SessionError::WrongCredentials);
     }
     let Some(credentials) = credentials else {
-        return Err(ApiError::Unauthorized(BAD_CREDENTIALS.into()));
+        return Err(SessionError::WrongCredentials);
     };
 
     let principal = credentials.principal;
@@ -195,19 +237,18 @@ pub async fn login(
         details: json!({"session": family_id}),
         at: now,
     }
-    .envelope(auth.source(), &info);
-    auth.commit_with_events(tx, &[audit]).await?;
+    .envelope(auth.source(), &trace);
+    auth.services.commit_with_events(tx, &[audit]).await?;
     tracing::info!(%user_id, session = %family_id, "logged in");
-    Ok(json_response(200, &tokens, &info, None))
+    Ok(tokens)
 }
 
 /// `POST /auth/refresh`: exchanges a refresh token for a new access token and its successor.
 pub async fn refresh(
     auth: &AuthServices,
-    request: Request,
-    info: RequestInfo,
-) -> Result<Response<Body>, ApiError> {
-    let body = json_body(&request)?;
+    trace: Trace,
+    body: Value,
+) -> Result<TokenResponse, SessionError> {
     let input = RefreshInput::parse(&body)?;
     let codec = auth.signing_keys.signer().await?;
     let now = Utc::now();
@@ -215,10 +256,10 @@ pub async fn refresh(
 
     let mut tx = auth.services.pool.begin().await?;
     let Some(token) = store::lock_refresh_token(&mut tx, &hash).await? else {
-        return Err(ApiError::Unauthorized(BAD_REFRESH_TOKEN.into()));
+        return Err(SessionError::InvalidRefreshToken);
     };
     if token.revoked_at.is_some() {
-        return Err(ApiError::Unauthorized(BAD_REFRESH_TOKEN.into()));
+        return Err(SessionError::InvalidRefreshToken);
     }
     if token.rotated_at.is_some() {
         // Reuse of a rotated token: whoever holds the family, it is not safe any more.
@@ -236,15 +277,15 @@ pub async fn refresh(
                     details: json!({"session": token.family_id, "revoked_tokens": revoked}),
                     at: now,
                 }
-                .envelope(auth.source(), &info)
+                .envelope(auth.source(), &trace)
             })
             .collect();
-        auth.commit_with_events(tx, &events).await?;
+        auth.services.commit_with_events(tx, &events).await?;
         tracing::warn!(user_id = %token.user_id, session = %token.family_id, "refresh token reused: session revoked");
-        return Err(ApiError::Unauthorized(BAD_REFRESH_TOKEN.into()));
+        return Err(SessionError::InvalidRefreshToken);
     }
     if token.expires_at <= now {
-        return Err(ApiError::Unauthorized(BAD_REFRESH_TOKEN.into()));
+        return Err(SessionError::InvalidRefreshToken);
     }
     let credentials = store::credentials_by_id(&mut tx, token.user_id)
         .await?
@@ -252,13 +293,13 @@ pub async fn refresh(
     let Some(credentials) = credentials else {
         store::revoke_family(&mut tx, token.family_id, RevokeReason::AccountDisabled, now).await?;
         tx.commit().await?;
-        return Err(ApiError::Unauthorized(BAD_REFRESH_TOKEN.into()));
+        return Err(SessionError::InvalidRefreshToken);
     };
     let (tokens, successor) =
         issue_tokens(&mut tx, &codec, credentials.principal, token.family_id, now).await?;
     store::mark_rotated(&mut tx, token.id, successor, now).await?;
     tx.commit().await?;
-    Ok(json_response(200, &tokens, &info, None))
+    Ok(tokens)
 }
 
 /// `POST /auth/logout` (authenticated): `{"refresh_token": ...}` ends that session,
@@ -266,11 +307,10 @@ pub async fn refresh(
 /// the caller's changes nothing.
 pub async fn logout(
     auth: &AuthServices,
-    request: Request,
-    info: RequestInfo,
-) -> Result<Response<Body>, ApiError> {
-    let identity = info.require_identity()?.clone();
-    let body = json_body(&request)?;
+    caller: Caller,
+    body: Value,
+) -> Result<NoContent, SessionError> {
+    let identity = &caller.identity;
     let input = LogoutInput::parse(&body)?;
     let now = Utc::now();
     let mut tx = auth.services.pool.begin().await?;
@@ -305,7 +345,7 @@ pub async fn logout(
         details: json!({"scope": scope, "revoked_tokens": revoked}),
         at: now,
     }
-    .envelope(auth.source(), &info);
-    auth.commit_with_events(tx, &[audit]).await?;
-    Ok(no_content(&info))
+    .envelope(auth.source(), &caller.trace());
+    auth.services.commit_with_events(tx, &[audit]).await?;
+    Ok(NoContent)
 }

@@ -1,51 +1,53 @@
 //! `GET` and `PATCH /me/notification-settings`: the caller's channels, language, quiet hours,
 //! phone and Telegram chat. A phone or chat set here is a claimed contact like one given at
 //! registration: it gets a code and nothing else until proved.
+//!
+//! The use cases know nothing of HTTP: the [`Caller`] (and the body) in; the settings' view or an
+//! [`AccountError`] out.
 
+use crate::account::AccountError;
 use crate::contact;
 use crate::input::{Phone, SettingsChange};
 use crate::service::{Audit, AuthServices};
 use crate::store::{self, Settings};
 use crate::view::{ContactView, NotificationSettingsView, QuietHoursView};
 use chrono::Utc;
-use lambda_http::{Body, Request, Response};
-use serde_json::json;
+use serde_json::{Value, json};
 use servicehub_domain::quiet_hours::format_time;
 use servicehub_domain::validation::ValidationErrors;
 use servicehub_events::values::{Actor, AuditOutcome, NotificationChannel};
-use servicehub_platform::http::{ApiError, RequestInfo, json_body, json_response};
+use servicehub_platform::http::Caller;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
 /// `GET /me/notification-settings`.
 pub async fn get(
     auth: &AuthServices,
-    _request: Request,
-    info: RequestInfo,
-) -> Result<Response<Body>, ApiError> {
-    let identity = info.require_identity()?;
+    caller: Caller,
+) -> Result<NotificationSettingsView, AccountError> {
+    let user_id = caller.identity.user_id;
     let mut conn = auth.services.pool.acquire().await?;
-    let settings = store::settings(&mut conn, identity.user_id, false)
+    let settings = store::settings(&mut conn, user_id, false)
         .await?
-        .ok_or_else(gone)?;
-    let view = view_of(&mut conn, identity.user_id, &settings).await?;
-    Ok(json_response(200, &view, &info, None))
+        .ok_or(AccountError::NoLongerExists)?;
+    view_of(&mut conn, user_id, &settings).await
 }
 
 /// `PATCH /me/notification-settings`: changes what the body names. 422 when a channel would have
 /// no contact (SMS without a phone, Telegram without a chat).
 pub async fn update(
     auth: &AuthServices,
-    request: Request,
-    info: RequestInfo,
-) -> Result<Response<Body>, ApiError> {
-    let identity = info.require_identity()?.clone();
-    let change = SettingsChange::parse(&json_body(&request)?)?;
+    caller: Caller,
+    body: Value,
+) -> Result<NotificationSettingsView, AccountError> {
+    let identity = &caller.identity;
+    let trace = caller.trace();
+    let change = SettingsChange::parse(&body)?;
     let now = Utc::now();
     let mut tx = auth.services.pool.begin().await?;
     let current = store::settings(&mut tx, identity.user_id, true)
         .await?
-        .ok_or_else(gone)?;
+        .ok_or(AccountError::NoLongerExists)?;
     let settings = apply(&current, &change)?;
     store::save_settings(&mut tx, identity.user_id, &settings, now).await?;
     let codes = contact::claim_contacts(&mut tx, identity.user_id, None, now).await?;
@@ -71,11 +73,11 @@ pub async fn update(
         details: json!({"changed": changed, "codes_requested": codes.len()}),
         at: now,
     }
-    .envelope(auth.source(), &info);
+    .envelope(auth.source(), &trace);
     let mut events = vec![audit];
-    events.extend(contact::code_events(auth, &info, codes));
-    auth.commit_with_events(tx, &events).await?;
-    Ok(json_response(200, &view, &info, None))
+    events.extend(contact::code_events(auth, &trace, codes));
+    auth.services.commit_with_events(tx, &events).await?;
+    Ok(view)
 }
 
 /// The settings after `change`, if every chosen channel has its contact.
@@ -110,8 +112,10 @@ async fn view_of(
     conn: &mut PgConnection,
     user_id: Uuid,
     settings: &Settings,
-) -> Result<NotificationSettingsView, ApiError> {
-    let user = store::find_user(conn, user_id).await?.ok_or_else(gone)?;
+) -> Result<NotificationSettingsView, AccountError> {
+    let user = store::find_user(conn, user_id)
+        .await?
+        .ok_or(AccountError::NoLongerExists)?;
     // The account's contacts as `find_user` read them, each with whether it is proved.
     let contacts = [
         (NotificationChannel::Email, user.email.clone()),
@@ -143,10 +147,6 @@ async fn view_of(
             })
             .collect(),
     })
-}
-
-fn gone() -> ApiError {
-    ApiError::Unauthorized("the account no longer exists".into())
 }
 
 #[cfg(test)]
