@@ -68,8 +68,8 @@ impl WithDatabase for Services {
 /// [`idempotency_key::respond_once`](crate::idempotency_key::respond_once) for routes that replay
 /// on `Idempotency-Key` (`idempotent`). The crate depends on `tokio` and `lambda_http`.
 ///
-/// A handler that needs the request itself (a redirect, a file) is written out as
-/// `|environment, request, info| handler(environment, request, info)`.
+/// A handler that needs the request itself (headers, a binary body; none does today) is bound
+/// as `|environment, request, info| handler(environment, request, info)`.
 #[macro_export]
 macro_rules! http_main {
     ($environment:ty, idempotent |$e:ident, $r:ident, $i:ident| $handler:expr) => {
@@ -140,16 +140,6 @@ macro_rules! http_main {
             ::std::result::Result::<_, $crate::http::ApiError>::Ok(
                 $crate::http::Reply::into_response(answer, &$info),
             )
-        });
-    };
-    ($environment:ty, idempotent $handler:path) => {
-        $crate::http_main!($environment, idempotent |environment, request, info| {
-            $handler(environment, request, info)
-        });
-    };
-    ($environment:ty, $handler:path) => {
-        $crate::http_main!($environment, |environment, request, info| {
-            $handler(environment, request, info)
         });
     };
     (@main $environment:ty, |$env:ident, $request:ident| $answer:expr) => {
