@@ -1,6 +1,9 @@
 //! Account input parsed into types that only hold valid values: every problem becomes a
 //! [`FieldError`](servicehub_domain::validation::FieldError), so bad input answers 422 with
-//! field-level errors.
+//! field-level errors. What each body looks like, as the OpenAPI document shows it, is in
+//! [`bodies`], held to these parsers by the tests.
+
+pub mod bodies;
 
 use serde_json::Value;
 use servicehub_domain::contacts::ContactCode;
@@ -940,6 +943,19 @@ fn unreachable_parse() -> ValidationErrors {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_parsers_follow_their_documented_bodies() {
+        use super::bodies::*;
+        use super::*;
+        use servicehub_domain::validation::check_parser_against_schema as check;
+        check::<LoginBody>(|body| LoginInput::parse(body).map(drop)).unwrap();
+        check::<RefreshBody>(|body| RefreshInput::parse(body).map(drop)).unwrap();
+        check::<UpdateUserBody>(|body| AccountChange::parse(body).map(drop)).unwrap();
+        check::<NotificationSettingsBody>(|body| SettingsChange::parse(body).map(drop)).unwrap();
+        check::<ContactCodeBody>(|body| CodeRequest::parse(body).map(drop)).unwrap();
+        check::<ContactVerificationBody>(|body| CodeConfirmation::parse(body).map(drop)).unwrap();
+    }
+
     use super::*;
     use serde_json::json;
 

@@ -1,14 +1,14 @@
 //! The OpenAPI 3.1 document of servicehub's HTTP API, generated from code: the route table below
 //! (one function per route, who may call it) and the JSON Schemas of the Rust types the
 //! functions answer with (`schemars`). Request bodies are parsed by hand into domain types (so
-//! that every field error is reported at once); their documented shape is the `*Body` types
-//! here, which the tests check against the sample payloads under `events/`.
+//! that every field error is reported at once); their documented shape is the `*Body` type
+//! beside each parser (`servicehub_domain::{request, commands, contractors}`,
+//! `servicehub_auth::input::bodies`), held to its parser by that crate's tests and to the sample
+//! payloads under `events/` by this one's.
 //!
 //! The committed copy is `openapi.json` at the repository root; a test fails when it drifts
 //! (`SERVICEHUB_BLESS_OPENAPI=1 cargo test -p servicehub-openapi` rewrites it), and another
 //! when the routes differ from template.yaml's.
-
-pub mod bodies;
 
 use schemars::generate::{SchemaGenerator, SchemaSettings};
 use schemars::{JsonSchema, Schema};
@@ -123,12 +123,17 @@ const STEP_ERRORS: &[u16] = &[403, 404, 409, 422];
 
 /// Every route of the API, in the order of the document.
 pub fn routes() -> Vec<Route> {
-    use bodies::*;
     use servicehub_audit::analytics::RequestAnalytics;
     use servicehub_audit::query::AuditPage;
+    use servicehub_auth::input::bodies::*;
     use servicehub_auth::session::TokenResponse;
     use servicehub_auth::view::{ContactCodeView, NotificationSettingsView, UserView};
     use servicehub_contractors::view::{ContractorList, ContractorView as Contractor};
+    use servicehub_domain::commands::{
+        AssignBody, CancelBody, ClarificationBody, CompletionBody, RequestPatchBody,
+    };
+    use servicehub_domain::contractors::ReasonBody;
+    use servicehub_domain::request::NewRequestBody;
     use servicehub_hr::api::{DocumentList, PaymentList};
     use servicehub_hr::store::DocumentView;
     use servicehub_requests::history::RequestHistory;
@@ -643,8 +648,8 @@ pub fn document() -> Value {
         .with(|s| s.definitions_path = "#/components/schemas/".into())
         .for_deserialize()
         .into_generator();
-    let problem = generator.subschema_for::<bodies::Problem>();
-    let gateway = generator.subschema_for::<bodies::GatewayMessage>();
+    let problem = generator.subschema_for::<servicehub_platform::http::Problem>();
+    let gateway = generator.subschema_for::<GatewayMessage>();
     let mut paths: Map<String, Value> = Map::new();
     for route in routes() {
         let mut responses = Map::new();
@@ -798,4 +803,13 @@ pub fn document_text() -> String {
     let mut text = serde_json::to_string_pretty(&document()).expect("the document serializes");
     text.push('\n');
     text
+}
+
+/// API Gateway's own answers (`application/json`): `{"message": "Unauthorized"}` without a
+/// token, `Forbidden` when the authorizer refuses it, `Not Found` for no route, `Request Entity
+/// Too Large` over 10 MB, `Too Many Requests` past a route's throttling, `Internal Server Error`
+/// when the function fails or is throttled, `Service Unavailable` past the integration timeout.
+#[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
+pub struct GatewayMessage {
+    pub message: String,
 }

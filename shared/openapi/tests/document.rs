@@ -4,7 +4,12 @@
 use local_runner::template::{TemplateInput, load};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
-use servicehub_openapi::bodies::*;
+use servicehub_auth::input::bodies::*;
+use servicehub_domain::commands::{
+    AssignBody, CancelBody, ClarificationBody, CompletionBody, RequestPatchBody,
+};
+use servicehub_domain::contractors::ReasonBody;
+use servicehub_domain::request::NewRequestBody;
 use servicehub_openapi::{Access, document, document_text, routes};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;

@@ -1,17 +1,13 @@
-//! The documented shape of each request body and of problem+json. The functions parse bodies by
-//! hand into domain types (reporting every field error at once); these types say what that
-//! parsing accepts, and a test checks them against the sample payloads under `events/`.
+//! The documented shape of each auth request body (what the OpenAPI document shows), beside the
+//! parsers in [`super`] that read them by hand, every field error at once; the tests hold each
+//! parser to its type (`check_parser_against_schema`) and the sample payloads under `events/` to
+//! the types.
 
 use schemars::JsonSchema;
 use serde::Deserialize;
+use servicehub_domain::request::SLUG;
+use servicehub_domain::validation::ONE_LINE;
 use servicehub_events::values::{Language, NotificationChannel};
-
-pub use servicehub_domain::commands::{
-    AssignBody, CancelBody, ClarificationBody, CompletionBody, RequestPatchBody,
-};
-pub use servicehub_domain::contractors::ReasonBody;
-pub use servicehub_domain::request::{MoneyBody, NewRequestBody, SLUG, TimeWindowBody};
-pub use servicehub_domain::validation::{MULTI_LINE, ONE_LINE};
 
 /// A refresh token as the API reads it: trimmed, 1 to 256 visible ASCII characters.
 pub const REFRESH_TOKEN: &str = r"^\s*[\x21-\x7E]{1,256}\s*$";
@@ -301,14 +297,3 @@ pub struct LogoutEverywhere {
     #[schemars(extend("const" = true))]
     pub all: bool,
 }
-
-/// API Gateway's own answers (`application/json`): `{"message": "Unauthorized"}` without a
-/// token, `Forbidden` when the authorizer refuses it, `Not Found` for no route, `Request Entity
-/// Too Large` over 10 MB, `Too Many Requests` past a route's throttling, `Internal Server Error`
-/// when the function fails or is throttled, `Service Unavailable` past the integration timeout.
-#[derive(Debug, Deserialize, JsonSchema)]
-pub struct GatewayMessage {
-    pub message: String,
-}
-
-pub use servicehub_platform::http::Problem;
