@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use servicehub_domain::listing::{
-    decode_keyset, encode_keyset, ordered_range, page_parameter, query_time, unknown_parameter,
+    Cursor, ordered_range, page_parameter, query_time, unknown_parameter,
 };
 use servicehub_domain::validation::ValidationErrors;
 use servicehub_events::CATALOG;
@@ -20,24 +20,6 @@ use uuid::Uuid;
 
 pub const DEFAULT_LIMIT: u32 = 100;
 pub const MAX_LIMIT: u32 = 500;
-
-/// Where the next page starts: just after this event in (time, event id) descending order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Cursor {
-    pub time_us: i64,
-    pub event_id: Uuid,
-}
-
-impl Cursor {
-    pub fn encode(&self) -> String {
-        encode_keyset(self.time_us, self.event_id)
-    }
-
-    pub fn decode(raw: &str) -> Option<Cursor> {
-        let (time_us, event_id) = decode_keyset(raw)?;
-        Some(Cursor { time_us, event_id })
-    }
-}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditQuery {
@@ -140,9 +122,9 @@ impl AuditQuery {
         if let Some(after) = self.after {
             conditions.push(format!(
                 "time <= toDateTime({}) AND (time_us < {us} OR (time_us = {us} AND toString(event_id) < {id}))",
-                after.time_us.div_euclid(1_000_000),
-                us = after.time_us,
-                id = quote(&after.event_id.to_string()),
+                after.at.timestamp_micros().div_euclid(1_000_000),
+                us = after.at.timestamp_micros(),
+                id = quote(&after.id.to_string()),
             ));
         }
         let filter = if conditions.is_empty() {
@@ -269,8 +251,8 @@ pub async fn page(
         items.truncate(query.limit as usize);
         items.last().map(|last| {
             Cursor {
-                time_us: last.time.timestamp_micros(),
-                event_id: last.event_id,
+                at: last.time,
+                id: last.event_id,
             }
             .encode()
         })
@@ -359,8 +341,8 @@ mod tests {
     #[test]
     fn cursors_round_trip() {
         let cursor = Cursor {
-            time_us: 1_900_000_000_123_456,
-            event_id: Uuid::now_v7(),
+            at: DateTime::from_timestamp_micros(1_900_000_000_123_456).unwrap(),
+            id: Uuid::now_v7(),
         };
         assert_eq!(Cursor::decode(&cursor.encode()), Some(cursor));
         assert_eq!(Cursor::decode("bm9wZQ"), None);

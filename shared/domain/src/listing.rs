@@ -9,22 +9,23 @@ use uuid::Uuid;
 pub const DEFAULT_LIMIT: u32 = 20;
 pub const MAX_LIMIT: u32 = 100;
 
-/// Where the next page starts: just after this request in (created_at, id) descending order.
+/// Where the next page starts: just after this (time, id) in descending order. Both lists page
+/// this way: requests by (created_at, id), audit events by (time, event id).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Cursor {
-    pub created_at: DateTime<Utc>,
+    pub at: DateTime<Utc>,
     pub id: Uuid,
 }
 
 impl Cursor {
     pub fn encode(&self) -> String {
-        encode_keyset(self.created_at.timestamp_micros(), self.id)
+        encode_keyset(self.at.timestamp_micros(), self.id)
     }
 
     pub fn decode(raw: &str) -> Option<Cursor> {
         let (micros, id) = decode_keyset(raw)?;
         Some(Cursor {
-            created_at: DateTime::from_timestamp_micros(micros)?,
+            at: DateTime::from_timestamp_micros(micros)?,
             id,
         })
     }
@@ -35,7 +36,7 @@ impl Cursor {
 /// digits, a lower-case hyphenated UUID) is a cursor, so the OpenAPI pattern
 /// [`KEYSET_CURSOR_PATTERN`] describes exactly what is accepted; a made-up one is just a position
 /// in the list, and the caller's filters and visibility still apply.
-pub fn encode_keyset(micros: i64, id: Uuid) -> String {
+fn encode_keyset(micros: i64, id: Uuid) -> String {
     format!("{micros}_{id}")
 }
 
@@ -44,7 +45,7 @@ pub const KEYSET_CURSOR_PATTERN: &str =
     "^[0-9]{1,18}_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$";
 
 /// The (microseconds, id) of a cursor of [`encode_keyset`]'s shape.
-pub fn decode_keyset(raw: &str) -> Option<(i64, Uuid)> {
+fn decode_keyset(raw: &str) -> Option<(i64, Uuid)> {
     let (micros, id) = raw.split_once('_')?;
     let digits =
         !micros.is_empty() && micros.len() <= 18 && micros.bytes().all(|b| b.is_ascii_digit());
@@ -287,7 +288,7 @@ mod tests {
     #[test]
     fn cursors_round_trip_and_reject_garbage() {
         let cursor = Cursor {
-            created_at: DateTime::from_timestamp_micros(1_900_000_000_123_456).unwrap(),
+            at: DateTime::from_timestamp_micros(1_900_000_000_123_456).unwrap(),
             id: Uuid::now_v7(),
         };
         assert_eq!(Cursor::decode(&cursor.encode()), Some(cursor));

@@ -43,7 +43,7 @@ pub async fn list(
         items.truncate(query.limit as usize);
         items.last().map(|last| {
             Cursor {
-                created_at: last.created_at,
+                at: last.created_at,
                 id: last.id,
             }
             .encode()

@@ -455,7 +455,7 @@ pub async fn list(
     .bind(query.urgency.map(|u| u.as_str()))
     .bind(query.created_from)
     .bind(query.created_to)
-    .bind(query.after.map(|c| c.created_at))
+    .bind(query.after.map(|c| c.at))
     .bind(query.after.map(|c| c.id))
     .bind(i64::from(query.limit))
     .fetch_all(conn)
