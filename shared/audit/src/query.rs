@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use servicehub_domain::listing::{
-    Cursor, ordered_range, page_parameter, query_time, unknown_parameter,
+    Cursor, cut_page, ordered_range, page_parameter, query_time, unknown_parameter,
 };
 use servicehub_domain::validation::ValidationErrors;
 use servicehub_events::CATALOG;
@@ -243,22 +243,14 @@ pub async fn page(
     query: &AuditQuery,
 ) -> Result<AuditPage, ClickHouseError> {
     let rows: Vec<StoredRow> = clickhouse.select(&query.sql()).await?;
-    let mut items = rows
+    let items = rows
         .into_iter()
         .map(StoredRow::into_entry)
         .collect::<Result<Vec<_>, _>>()?;
-    let next_cursor = if items.len() > query.limit as usize {
-        items.truncate(query.limit as usize);
-        items.last().map(|last| {
-            Cursor {
-                at: last.time,
-                id: last.event_id,
-            }
-            .encode()
-        })
-    } else {
-        None
-    };
+    let (items, next_cursor) = cut_page(items, query.limit, |last| Cursor {
+        at: last.time,
+        id: last.event_id,
+    });
     Ok(AuditPage { items, next_cursor })
 }
 

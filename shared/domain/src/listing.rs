@@ -31,6 +31,21 @@ impl Cursor {
     }
 }
 
+/// Cuts a page out of `items`, read with one row more than `limit` (that row tells whether a next
+/// page exists): the page, and the cursor of its last item when there is more.
+pub fn cut_page<T>(
+    mut items: Vec<T>,
+    limit: u32,
+    cursor_of: impl Fn(&T) -> Cursor,
+) -> (Vec<T>, Option<String>) {
+    if items.len() <= limit as usize {
+        return (items, None);
+    }
+    items.truncate(limit as usize);
+    let next = items.last().map(|last| cursor_of(last).encode());
+    (items, next)
+}
+
 /// The text of a keyset cursor: `<microseconds since the epoch>_<uuid>`, e.g.
 /// `1796112000000000_0190a5a4-7b1e-7cc0-8a2b-4c1d2e3f4a5b`. Every string of that shape (at most 18
 /// digits, a lower-case hyphenated UUID) is a cursor, so the OpenAPI pattern
@@ -232,6 +247,18 @@ impl ListQuery {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_page_has_a_next_cursor_only_when_a_row_more_was_read() {
+        let at = DateTime::from_timestamp_micros(1_900_000_000_000_000).unwrap();
+        let ids: Vec<Uuid> = (0..3).map(|_| Uuid::now_v7()).collect();
+        let cursor_of = |id: &Uuid| Cursor { at, id: *id };
+        let (page, next) = cut_page(ids.clone(), 2, cursor_of);
+        assert_eq!(page, ids[..2]);
+        assert_eq!(next, Some(cursor_of(&ids[1]).encode()));
+        let (page, next) = cut_page(ids.clone(), 3, cursor_of);
+        assert_eq!((page, next), (ids, None));
+    }
 
     #[test]
     fn filters_parse_and_default() {

@@ -8,7 +8,7 @@ use crate::view::ServiceRequestView;
 use schemars::JsonSchema;
 use serde::Serialize;
 use servicehub_domain::commands;
-use servicehub_domain::listing::{Cursor, ListQuery};
+use servicehub_domain::listing::{Cursor, ListQuery, cut_page};
 use servicehub_platform::Services;
 use servicehub_platform::http::Caller;
 
@@ -38,18 +38,10 @@ pub async fn list(
         limit: query.limit + 1,
         ..query.clone()
     };
-    let mut items = store::list(&mut conn, party, &probe).await?;
-    let next_cursor = if items.len() > query.limit as usize {
-        items.truncate(query.limit as usize);
-        items.last().map(|last| {
-            Cursor {
-                at: last.created_at,
-                id: last.id,
-            }
-            .encode()
-        })
-    } else {
-        None
-    };
+    let items = store::list(&mut conn, party, &probe).await?;
+    let (items, next_cursor) = cut_page(items, query.limit, |last| Cursor {
+        at: last.created_at,
+        id: last.id,
+    });
     Ok(RequestPage { items, next_cursor })
 }
