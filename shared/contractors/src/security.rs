@@ -172,11 +172,7 @@ async fn decide(
             "contractor.revoke_access",
         ),
     };
-    let event = Envelope::new(source, data).with_context(
-        caller.correlation_id,
-        None,
-        caller.traceparent.clone(),
-    );
+    let event = caller.trace().stamp(Envelope::new(source, data));
     let audit = Envelope::caused_by(
         source,
         &event.meta,
