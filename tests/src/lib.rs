@@ -86,8 +86,10 @@ impl TestDatabase {
                 role,
                 regions: regions.iter().map(|r| r.to_string()).collect(),
             },
-            correlation_id: Uuid::now_v7(),
-            traceparent: None,
+            trace: servicehub_platform::http::Trace {
+                correlation_id: Uuid::now_v7(),
+                traceparent: None,
+            },
         }
     }
 }

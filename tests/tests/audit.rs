@@ -12,7 +12,7 @@ use servicehub_platform::Config;
 use servicehub_platform::kafka::EventProducer;
 use servicehub_tests::apigw::{HttpResponse, claims, invoke, request, with_query};
 use servicehub_tests::kafka::{KafkaProbe, msk_trigger};
-use servicehub_tests::{audit_database, start_function};
+use servicehub_tests::{TestDatabase, audit_database, start_function};
 use std::time::Duration;
 use uuid::Uuid;
 
@@ -472,7 +472,6 @@ async fn the_audit_reads_are_use_cases_that_need_no_http() {
     use servicehub_audit::analytics::request_analytics;
     use servicehub_audit::query::audit_log;
     use servicehub_audit::{AuditQueryError, AuditReader};
-    use servicehub_platform::http::{Caller, Identity};
     use servicehub_platform::report::Reporter;
 
     let config = Config::without_database_from_env("audit-tests").unwrap();
@@ -480,15 +479,7 @@ async fn the_audit_reads_are_use_cases_that_need_no_http() {
         reporter: Reporter::from_config(&config, &producer()),
         clickhouse: Some(audit_database().await),
     };
-    let caller = |role: Role, regions: &[&str]| Caller {
-        identity: Identity {
-            user_id: Uuid::now_v7(),
-            role,
-            regions: regions.iter().map(|r| r.to_string()).collect(),
-        },
-        correlation_id: Uuid::now_v7(),
-        traceparent: None,
-    };
+    let caller = |role: Role, regions: &[&str]| TestDatabase::caller(Uuid::now_v7(), role, regions);
     let query = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
         pairs
             .iter()

@@ -8,7 +8,7 @@
 use crate::contact;
 use crate::input::{AccountChange, Enrolment, NewAccount};
 use crate::password::hash_password;
-use crate::service::{Audit, AuthServices, blocking};
+use crate::service::{Audit, AuthServices};
 use crate::store;
 use crate::view::UserView;
 use chrono::Utc;
@@ -92,14 +92,7 @@ pub async fn create_user(
 ) -> Result<Created<UserView>, AccountError> {
     let identity = admin(&caller, "create users")?;
     let account = NewAccount::parse(&body, Enrolment::ByAdmin)?;
-    let view = create_account(
-        auth,
-        account,
-        Some(identity),
-        &caller.trace(),
-        "user.create",
-    )
-    .await?;
+    let view = create_account(auth, account, Some(identity), &caller.trace, "user.create").await?;
     Ok(Created {
         view,
         location: None,
@@ -150,7 +143,7 @@ pub async fn update_user(
         }),
         at: now,
     }
-    .envelope(auth.source(), &caller.trace());
+    .envelope(auth.source(), &caller.trace);
     auth.services.commit_with_events(tx, &[audit]).await?;
     tracing::info!(user_id = %id, active = change.active, sessions_revoked, "account changed");
     Ok(view)
@@ -196,7 +189,7 @@ async fn create_account(
         return Err(AccountError::EmailTaken);
     }
     let password = account.password.clone();
-    let hash = blocking(move || hash_password(&password))
+    let hash = tokio::task::spawn_blocking(move || hash_password(&password))
         .await
         .map_err(|e| AccountError::PasswordHash(e.to_string()))?
         .map_err(|e| AccountError::PasswordHash(e.to_string()))?;

@@ -181,8 +181,7 @@ pub async fn send_code(
     let address = address_of(&mut tx, identity.user_id, input.channel).await?;
     match ask_code(&mut tx, identity.user_id, input.channel, &address, now).await? {
         Ok(requested) => {
-            let events: Vec<Envelope> =
-                code_events(auth, &caller.trace(), vec![requested]).collect();
+            let events: Vec<Envelope> = code_events(auth, &caller.trace, vec![requested]).collect();
             auth.services.commit_with_events(tx, &events).await?;
             tracing::info!(user_id = %identity.user_id, channel = %input.channel, "contact code asked for");
             let view = ContactCodeView {
@@ -245,7 +244,7 @@ pub async fn verify(
                 details: json!({"channel": channel.as_str()}),
                 at: now,
             }
-            .envelope(auth.source(), &caller.trace());
+            .envelope(auth.source(), &caller.trace);
             auth.services.commit_with_events(tx, &[audit]).await?;
             tracing::info!(user_id = %identity.user_id, %channel, "contact verified");
             Ok(view)

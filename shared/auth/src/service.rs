@@ -1,5 +1,5 @@
-//! What the auth functions build once per execution environment, and the small audit and
-//! blocking-work helpers their use cases share.
+//! What the auth functions build once per execution environment, and the audit helper their use
+//! cases share.
 
 use crate::config::AuthConfig;
 use crate::secrets::{Secrets, SigningKeys};
@@ -11,7 +11,6 @@ use servicehub_events::values::{Actor, AuditOutcome};
 use servicehub_platform::Services;
 use servicehub_platform::http::Trace;
 use tokio::sync::OnceCell;
-use tokio::task::JoinError;
 
 /// The clients and settings of an auth function.
 pub struct AuthServices {
@@ -98,11 +97,4 @@ impl Audit<'_> {
             },
         ))
     }
-}
-
-/// Runs CPU-heavy work (argon2) off the async workers. It fails only when the work panicked.
-pub(crate) async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> T + Send + 'static,
-) -> Result<T, JoinError> {
-    tokio::task::spawn_blocking(work).await
 }

@@ -14,7 +14,7 @@ use crate::bootstrap;
 use crate::input::{LoginInput, LogoutInput, RefreshInput};
 use crate::password::{verify_against_nothing, verify_password};
 use crate::secrets::SecretError;
-use crate::service::{Audit, AuthServices, blocking};
+use crate::service::{Audit, AuthServices};
 use crate::store::{self, NewRefreshToken, RevokeReason};
 use crate::token::{JwtCodec, Principal, SignError, new_refresh_token, refresh_token_hash};
 use chrono::{DateTime, Duration, Utc};
@@ -175,7 +175,8 @@ pub async fn login(
         .filter(|c| c.active)
         .and_then(|c| c.password_hash.clone());
     let password = input.password.clone();
-    let verified = blocking(move || match usable {
+    // argon2 off the async worker.
+    let verified = tokio::task::spawn_blocking(move || match usable {
         Some(hash) => verify_password(&password, &hash),
         None => {
             verify_against_nothing(&password);
@@ -345,7 +346,7 @@ pub async fn logout(
         details: json!({"scope": scope, "revoked_tokens": revoked}),
         at: now,
     }
-    .envelope(auth.source(), &caller.trace());
+    .envelope(auth.source(), &caller.trace);
     auth.services.commit_with_events(tx, &[audit]).await?;
     Ok(NoContent)
 }

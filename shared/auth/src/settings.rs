@@ -41,7 +41,7 @@ pub async fn update(
     body: Value,
 ) -> Result<NotificationSettingsView, AccountError> {
     let identity = &caller.identity;
-    let trace = caller.trace();
+    let trace = &caller.trace;
     let change = SettingsChange::parse(&body)?;
     let now = Utc::now();
     let mut tx = auth.services.pool.begin().await?;
@@ -73,9 +73,9 @@ pub async fn update(
         details: json!({"changed": changed, "codes_requested": codes.len()}),
         at: now,
     }
-    .envelope(auth.source(), &trace);
+    .envelope(auth.source(), trace);
     let mut events = vec![audit];
-    events.extend(contact::code_events(auth, &trace, codes));
+    events.extend(contact::code_events(auth, trace, codes));
     auth.services.commit_with_events(tx, &events).await?;
     Ok(view)
 }

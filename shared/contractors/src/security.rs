@@ -172,7 +172,7 @@ async fn decide(
             "contractor.revoke_access",
         ),
     };
-    let event = caller.trace().stamp(Envelope::new(source, data));
+    let event = caller.trace.stamp(Envelope::new(source, data));
     let audit = Envelope::caused_by(
         source,
         &event.meta,

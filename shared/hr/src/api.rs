@@ -227,7 +227,7 @@ pub async fn sign(
     roles.push(identity.role);
     let complete = fully_signed(doc.kind, &roles);
     let source = services.config.service_name.as_str();
-    let signed = caller.trace().stamp(Envelope::new(
+    let signed = caller.trace.stamp(Envelope::new(
         source,
         DocumentSigned {
             document_id: id,

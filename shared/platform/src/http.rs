@@ -171,17 +171,7 @@ impl Trace {
 #[derive(Debug, Clone)]
 pub struct Caller {
     pub identity: Identity,
-    pub correlation_id: Uuid,
-    pub traceparent: Option<Traceparent>,
-}
-
-impl Caller {
-    pub fn trace(&self) -> Trace {
-        Trace {
-            correlation_id: self.correlation_id,
-            traceparent: self.traceparent.clone(),
-        }
-    }
+    pub trace: Trace,
 }
 
 impl RequestInfo {
@@ -189,8 +179,7 @@ impl RequestInfo {
     pub fn caller(&self) -> Result<Caller, ApiError> {
         Ok(Caller {
             identity: self.require_identity()?.clone(),
-            correlation_id: self.correlation_id,
-            traceparent: self.traceparent.clone(),
+            trace: self.trace(),
         })
     }
 

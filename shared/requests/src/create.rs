@@ -51,7 +51,7 @@ pub async fn create(
     };
     let source = services.config.service_name.as_str();
     let actor = Actor::user(identity.user_id, identity.role);
-    let created = caller.trace().stamp(Envelope::new(
+    let created = caller.trace.stamp(Envelope::new(
         source,
         RequestCreated {
             request_id: view.id,

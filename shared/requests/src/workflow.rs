@@ -78,10 +78,7 @@ async fn lock(
         identity,
         actor,
         now: Utc::now(),
-        trace: Trace {
-            correlation_id: caller.correlation_id,
-            traceparent: caller.traceparent,
-        },
+        trace: caller.trace,
     })
 }
 
