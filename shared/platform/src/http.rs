@@ -623,3 +623,33 @@ fn route_key(request: &Request) -> String {
         _ => format!("{} {}", request.method(), request.raw_http_path()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::query_pairs;
+    use lambda_http::RequestExt;
+    use std::collections::HashMap;
+
+    #[test]
+    fn query_pairs_list_each_value_once_sorted_by_name() {
+        let params: HashMap<String, Vec<String>> = [
+            (
+                "status".to_owned(),
+                vec!["new".to_owned(), "done".to_owned()],
+            ),
+            ("limit".to_owned(), vec!["5".to_owned()]),
+        ]
+        .into_iter()
+        .collect();
+        let request = lambda_http::Request::default().with_query_string_parameters(params);
+        let pair = |n: &str, v: &str| (n.to_owned(), v.to_owned());
+        assert_eq!(
+            query_pairs(&request),
+            [
+                pair("limit", "5"),
+                pair("status", "new"),
+                pair("status", "done")
+            ]
+        );
+    }
+}
