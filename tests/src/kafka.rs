@@ -2,6 +2,8 @@
 //! everything written after it. Records come back as the event source mapping would see them,
 //! ready for [`servicehub_events::lambda_kafka::build_trigger`].
 
+use rdkafka::admin::{AdminClient, AdminOptions};
+use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 use serde_json::Value;
@@ -164,4 +166,45 @@ impl KafkaProbe {
         .await
         .expect("the Kafka reading task")
     }
+}
+
+/// Deletes the consumer groups named with one of `prefixes` that have no members left (a group
+/// still in use, e.g. by a runner someone left running, is not empty and stays); how many it
+/// deleted. `prune-test-data` drops the test stacks' groups with it.
+pub async fn delete_empty_groups(prefixes: &[&str]) -> usize {
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set(
+            "bootstrap.servers",
+            crate::required_env("KAFKA_BOOTSTRAP_SERVERS"),
+        )
+        .create()
+        .expect("a Kafka admin client");
+    let names: Vec<String> = admin
+        .inner()
+        .fetch_group_list(None, Duration::from_secs(30))
+        .expect("listing the consumer groups")
+        .groups()
+        .iter()
+        .filter(|group| matches!(group.state(), "Empty" | "Dead"))
+        .map(|group| group.name().to_owned())
+        .filter(|name| prefixes.iter().any(|p| name.starts_with(p)))
+        .collect();
+    let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
+    let mut deleted = 0;
+    // One request per few hundred groups keeps each well inside the broker's limits.
+    for chunk in names.chunks(500) {
+        let chunk: Vec<&str> = chunk.iter().map(String::as_str).collect();
+        for result in admin
+            .delete_groups(&chunk, &options)
+            .await
+            .expect("deleting consumer groups")
+        {
+            match result {
+                Ok(_) => deleted += 1,
+                // A member joined since the listing: it is in use after all.
+                Err((name, error)) => eprintln!("kept consumer group {name}: {error}"),
+            }
+        }
+    }
+    deleted
 }

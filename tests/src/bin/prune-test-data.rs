@@ -11,18 +11,23 @@
 //! Arguments name the services to prune (`postgres`, `clickhouse`, `kafka`; default all):
 //! `tools/chaos` prunes the three-broker cluster's groups with `prune-test-data kafka`.
 
-use rdkafka::ClientConfig;
-use rdkafka::admin::{AdminClient, AdminOptions};
-use rdkafka::client::DefaultClientContext;
 use serde::Deserialize;
+use servicehub_tests::kafka::delete_empty_groups;
 use servicehub_tests::required_env;
 use sqlx::Connection;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// Consumer groups only tests and benchmarks name so, each with a fresh id after the prefix:
 /// `Stack`'s `runner-<id>-<function>` (and runner-bench's `runner-bench-<id>`), the local runner
-/// test's `local-runner-e2e-<id>`, admin_lag's `admin-lag-<id>`, kafka_trigger's `kt-<case>-<id>`.
-const TEST_GROUP_PREFIXES: [&str; 4] = ["runner-", "local-runner-e2e-", "admin-lag-", "kt-"];
+/// test's `local-runner-e2e-<id>`, admin_lag's `admin-lag-<id>`, kafka_trigger's `kt-<case>-<id>`,
+/// prune_groups' `prune-<id>-<case>` and `prune-other-<id>`.
+const TEST_GROUP_PREFIXES: [&str; 5] = [
+    "runner-",
+    "local-runner-e2e-",
+    "admin-lag-",
+    "kt-",
+    "prune-",
+];
 
 #[tokio::main]
 async fn main() {
@@ -54,7 +59,7 @@ async fn main() {
     if wanted("kafka") {
         dropped.push(format!(
             "{} Kafka consumer groups",
-            prune_consumer_groups().await
+            delete_empty_groups(&TEST_GROUP_PREFIXES).await
         ));
     }
     println!(
@@ -108,41 +113,4 @@ async fn prune_clickhouse() -> usize {
             .unwrap_or_else(|e| panic!("dropping {}: {e}", database.name));
     }
     databases.len()
-}
-
-/// Deletes the test stacks' consumer groups that have no members left (a group still in use, e.g.
-/// by a runner someone left running, is not empty and stays).
-async fn prune_consumer_groups() -> usize {
-    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-        .set("bootstrap.servers", required_env("KAFKA_BOOTSTRAP_SERVERS"))
-        .create()
-        .expect("a Kafka admin client");
-    let names: Vec<String> = admin
-        .inner()
-        .fetch_group_list(None, Duration::from_secs(30))
-        .expect("listing the consumer groups")
-        .groups()
-        .iter()
-        .filter(|group| matches!(group.state(), "Empty" | "Dead"))
-        .map(|group| group.name().to_owned())
-        .filter(|name| TEST_GROUP_PREFIXES.iter().any(|p| name.starts_with(p)))
-        .collect();
-    let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
-    let mut deleted = 0;
-    // One request per few hundred groups keeps each well inside the broker's limits.
-    for chunk in names.chunks(500) {
-        let chunk: Vec<&str> = chunk.iter().map(String::as_str).collect();
-        for result in admin
-            .delete_groups(&chunk, &options)
-            .await
-            .expect("deleting consumer groups")
-        {
-            match result {
-                Ok(_) => deleted += 1,
-                // A member joined since the listing: it is in use after all.
-                Err((name, error)) => eprintln!("prune-test-data: kept group {name}: {error}"),
-            }
-        }
-    }
-    deleted
 }
